@@ -1,0 +1,19 @@
+//! tokengate's domain: the token format, validity rules, the IP allow-list, the SPEC §2
+//! decision, the records and the storage traits. Pure: no async runtime, no HTTP, no SQL.
+
+pub mod allowlist;
+pub mod authenticate;
+pub mod credentials;
+pub mod decision;
+pub mod lockout;
+pub mod manage;
+pub mod model;
+pub mod password;
+pub mod secret;
+pub mod store;
+pub mod token;
+pub mod validity;
+
+pub use decision::{Decision, Reason, Via};
+pub use model::{Settings, TokenRecord, User};
+pub use secret::Secret;

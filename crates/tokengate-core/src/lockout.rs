@@ -1,0 +1,136 @@
+//! Failed-login counting and password lockout (SPEC §2.6), as pure functions of the stored
+//! counter, the lock time and `now`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// `locked_until` of a lock that only an admin reset ends (`lockout_minutes = 0`).
+pub fn locked_forever() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|instant| instant.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures that lock password authentication (config `max_failed_logins`, default 5).
+    pub max_failed_logins: u32,
+    /// Minutes a lock lasts; 0 = until an admin resets it (config `lockout_minutes`).
+    pub lockout_minutes: u32,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+/// Whether password authentication is locked, and for how long (`None` inside = until reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    Open,
+    Locked { retry_after_seconds: Option<u64> },
+}
+
+pub fn lock_state(locked_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> LockState {
+    match locked_until {
+        Some(until) if until > now => {
+            let retry_after_seconds = (until < locked_forever()).then(|| {
+                u64::try_from((until - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1)
+            });
+            LockState::Locked {
+                retry_after_seconds,
+            }
+        }
+        _ => LockState::Open,
+    }
+}
+
+/// Counter and lock after one more failure. A lock that ended by itself restarts the count.
+pub fn after_failure(
+    failed_logins: u32,
+    locked_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    policy: LockoutPolicy,
+) -> (u32, Option<DateTime<Utc>>) {
+    let previous = match locked_until {
+        Some(until) if until <= now => 0,
+        _ => failed_logins,
+    };
+    let count = previous.saturating_add(1);
+    let locked_until = if count >= policy.max_failed_logins.max(1) {
+        Some(match policy.lockout_minutes {
+            0 => locked_forever(),
+            minutes => now + TimeDelta::minutes(i64::from(minutes)),
+        })
+    } else {
+        locked_until.filter(|until| *until > now)
+    };
+    (count, locked_until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("instant")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn failed_logins_lock_at_the_maximum_for_the_configured_minutes() {
+        let now = at("2027-01-01T00:00:00Z");
+        let policy = LockoutPolicy::default();
+        assert_eq!(after_failure(3, None, now, policy), (4, None));
+        assert_eq!(
+            after_failure(4, None, now, policy),
+            (5, Some(at("2027-01-01T00:15:00Z")))
+        );
+        let forever = LockoutPolicy {
+            lockout_minutes: 0,
+            ..policy
+        };
+        assert_eq!(
+            after_failure(4, None, now, forever),
+            (5, Some(locked_forever()))
+        );
+    }
+
+    #[test]
+    fn failed_logins_restart_from_zero_after_a_lock_ends_by_itself() {
+        let now = at("2027-01-01T00:20:00Z");
+        let expired = Some(at("2027-01-01T00:15:00Z"));
+        assert_eq!(
+            after_failure(5, expired, now, LockoutPolicy::default()),
+            (1, None)
+        );
+    }
+
+    #[test]
+    fn lock_state_reports_retry_after_only_for_locks_that_end() {
+        let now = at("2027-01-01T00:00:00Z");
+        assert_eq!(lock_state(None, now), LockState::Open);
+        assert_eq!(
+            lock_state(Some(at("2026-12-31T00:00:00Z")), now),
+            LockState::Open
+        );
+        assert_eq!(
+            lock_state(Some(at("2027-01-01T00:10:00Z")), now),
+            LockState::Locked {
+                retry_after_seconds: Some(600)
+            }
+        );
+        assert_eq!(
+            lock_state(Some(locked_forever()), now),
+            LockState::Locked {
+                retry_after_seconds: None
+            }
+        );
+    }
+}

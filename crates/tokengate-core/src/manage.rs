@@ -1,0 +1,357 @@
+//! Managing users, tokens and settings: the rules every front end (CLI, REST, web UI) shares.
+//! Each operation takes the acting identity, checks what it may do, and hands the change and
+//! its audit record to the store together.
+
+use crate::model::{
+    Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, UserChange,
+    is_valid_token_name, is_valid_user_name,
+};
+use crate::password::{PasswordError, hash_password};
+use crate::secret::Secret;
+use crate::store::{Store, StoreError};
+use crate::token::{RandomError, TokenSecret, new_token_id};
+use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// An identity allowed to administer tokengate. Built only from the CLI (local operator) or an
+/// enabled admin user, so admin operations cannot be reached without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminIdentity {
+    actor: Actor,
+}
+
+impl AdminIdentity {
+    /// The local operator: whoever can run the CLI against the database.
+    pub fn cli() -> Self {
+        Self { actor: Actor::Cli }
+    }
+
+    pub fn for_user(user: &User) -> Option<Self> {
+        (user.admin && !user.disabled).then(|| Self {
+            actor: Actor::User(user.name.clone()),
+        })
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("invalid token name: use 1 to 100 printable characters")]
+    InvalidTokenName,
+    #[error("invalid user name: use 1 to 128 of A-Z a-z 0-9 . _ @ -")]
+    InvalidUserName,
+    #[error(transparent)]
+    Validity(#[from] ValidityError),
+    #[error("API tokens are restricted to administrators")]
+    TokensNotPermitted,
+    #[error("user \"{0}\" is disabled")]
+    UserDisabled(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("the operating system's random number generator failed")]
+    Random,
+}
+
+impl ManageError {
+    /// Stable error code for REST bodies and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidTokenName => "invalid_name",
+            Self::InvalidUserName => "invalid_user_name",
+            Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
+            Self::Validity(ValidityError::InPast) => "expiry_in_past",
+            Self::Validity(ValidityError::Invalid(_)) => "invalid_validity",
+            Self::TokensNotPermitted => "tokens_not_permitted",
+            Self::UserDisabled(_) => "user_disabled",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Password(_) => "invalid_password",
+            Self::Unavailable(_) | Self::Random => "unavailable",
+        }
+    }
+}
+
+impl From<StoreError> for ManageError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Conflict(what) => Self::Conflict(what),
+            other => Self::Unavailable(other),
+        }
+    }
+}
+
+impl From<RandomError> for ManageError {
+    fn from(_: RandomError) -> Self {
+        Self::Random
+    }
+}
+
+/// The context every change carries: who, from where, when.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub actor: &'a Actor,
+    pub origin: &'a Origin,
+    pub now: DateTime<Utc>,
+}
+
+impl Change<'_> {
+    fn audit(&self, action: AuditAction) -> NewAudit {
+        NewAudit::new(self.now, self.actor, action, self.origin)
+    }
+}
+
+/// A new token: its record and the secret, shown once.
+#[derive(Debug)]
+pub struct CreatedToken {
+    pub record: TokenRecord,
+    pub secret: TokenSecret,
+}
+
+/// Creates a token for `owner` under the settings (admins-only, maximum validity).
+pub async fn create_token(
+    store: &dyn Store,
+    change: &Change<'_>,
+    owner: &User,
+    name: &str,
+    validity: Option<ValidityRequest>,
+    settings: &Settings,
+) -> Result<CreatedToken, ManageError> {
+    if !is_valid_token_name(name) {
+        return Err(ManageError::InvalidTokenName);
+    }
+    if owner.disabled {
+        return Err(ManageError::UserDisabled(owner.name.clone()));
+    }
+    if !settings.permits_tokens(owner) {
+        return Err(ManageError::TokensNotPermitted);
+    }
+    let expires_at = resolve_expiry(validity, settings.max_validity, change.now)?;
+    let secret = TokenSecret::generate()?;
+    let record = TokenRecord {
+        id: new_token_id()?,
+        owner: owner.name.clone(),
+        name: name.to_owned(),
+        digest: secret.digest(),
+        hint: secret.hint(),
+        created_at: change.now,
+        created_by: change.actor.name().to_owned(),
+        expires_at,
+        last_used_at: None,
+        last_used_ip: None,
+    };
+    let audit = change
+        .audit(AuditAction::TokenCreated)
+        .user(&owner.name)
+        .token(&record.id)
+        .details(json!({"name": name, "expires_at": expires_at, "hint": record.hint}));
+    store.create_token(&record, &audit).await?;
+    Ok(CreatedToken { record, secret })
+}
+
+/// Whose tokens an operation may touch: the caller's own, or anyone's for an admin.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    OwnedBy(&'a str),
+    Admin(&'a AdminIdentity),
+}
+
+async fn token_in_scope(
+    store: &dyn Store,
+    id: &str,
+    scope: Scope<'_>,
+) -> Result<TokenRecord, ManageError> {
+    let token = store
+        .token(id)
+        .await?
+        .ok_or(ManageError::NotFound("token"))?;
+    match scope {
+        Scope::OwnedBy(owner) if token.owner != owner => Err(ManageError::NotFound("token")),
+        _ => Ok(token),
+    }
+}
+
+pub async fn rename_token(
+    store: &dyn Store,
+    change: &Change<'_>,
+    scope: Scope<'_>,
+    id: &str,
+    name: &str,
+) -> Result<TokenRecord, ManageError> {
+    if !is_valid_token_name(name) {
+        return Err(ManageError::InvalidTokenName);
+    }
+    let token = token_in_scope(store, id, scope).await?;
+    let audit = change
+        .audit(AuditAction::TokenRenamed)
+        .user(&token.owner)
+        .token(&token.id)
+        .details(json!({"old": token.name, "new": name}));
+    if !store.rename_token(id, name, &audit).await? {
+        return Err(ManageError::NotFound("token"));
+    }
+    Ok(TokenRecord {
+        name: name.to_owned(),
+        ..token
+    })
+}
+
+pub async fn delete_token(
+    store: &dyn Store,
+    change: &Change<'_>,
+    scope: Scope<'_>,
+    id: &str,
+) -> Result<TokenRecord, ManageError> {
+    let token = token_in_scope(store, id, scope).await?;
+    let audit = change
+        .audit(AuditAction::TokenDeleted)
+        .user(&token.owner)
+        .token(&token.id)
+        .details(json!({"name": token.name, "hint": token.hint}));
+    if !store.delete_token(id, &audit).await? {
+        return Err(ManageError::NotFound("token"));
+    }
+    Ok(token)
+}
+
+/// Deletes every token of `owner`; returns how many there were.
+pub async fn delete_all_tokens(
+    store: &dyn Store,
+    change: &Change<'_>,
+    owner: &str,
+) -> Result<u64, ManageError> {
+    let audit = change.audit(AuditAction::TokenDeletedAll).user(owner);
+    Ok(store.delete_tokens_of(owner, &audit).await?)
+}
+
+/// Saves new settings; the audit record lists each changed key with its old and new value.
+/// Returns `false` (and writes nothing) when nothing changed.
+pub async fn change_settings(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    new: &Settings,
+) -> Result<bool, ManageError> {
+    let old = store.settings().await?;
+    let (Value::Object(old_map), Value::Object(new_map)) = (
+        serde_json::to_value(&old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    ) else {
+        return Err(ManageError::Unavailable(StoreError::Corrupt(
+            "settings do not serialise".into(),
+        )));
+    };
+    let mut changed = Map::new();
+    for (key, new_value) in &new_map {
+        let old_value = old_map.get(key).cloned().unwrap_or(Value::Null);
+        if old_value != *new_value {
+            changed.insert(key.clone(), json!({"old": old_value, "new": new_value}));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    let audit = change
+        .audit(AuditAction::SettingsChanged)
+        .details(Value::Object(changed));
+    store.save_settings(new, &audit).await?;
+    Ok(true)
+}
+
+pub async fn create_user(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    name: &str,
+    admin: bool,
+    password: Option<&Secret>,
+) -> Result<User, ManageError> {
+    if !is_valid_user_name(name) {
+        return Err(ManageError::InvalidUserName);
+    }
+    let password_hash = password.map(hash_password).transpose()?;
+    let user = User {
+        name: name.to_owned(),
+        display_name: name.to_owned(),
+        admin,
+        disabled: false,
+        password_hash,
+        failed_logins: 0,
+        locked_until: None,
+    };
+    let audit = change
+        .audit(AuditAction::UserCreated)
+        .user(name)
+        .details(json!({"admin": admin}));
+    store.create_user(&user, &audit).await?;
+    Ok(user)
+}
+
+/// Changes admin flag, disabled flag, display name or password. The audit details name the
+/// fields changed (a password change is recorded as `"password": "changed"`, never the value).
+pub async fn update_user(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    name: &str,
+    update: UserUpdate<'_>,
+) -> Result<User, ManageError> {
+    let password_hash = update.password.map(hash_password).transpose()?;
+    let mut details = Map::new();
+    if let Some(admin) = update.admin {
+        details.insert("admin".into(), json!(admin));
+    }
+    if let Some(disabled) = update.disabled {
+        details.insert("disabled".into(), json!(disabled));
+    }
+    if let Some(display_name) = update.display_name {
+        details.insert("display_name".into(), json!(display_name));
+    }
+    if password_hash.is_some() {
+        details.insert("password".into(), json!("changed"));
+    }
+    let user_change = UserChange {
+        display_name: update.display_name.map(str::to_owned),
+        admin: update.admin,
+        disabled: update.disabled,
+        password_hash,
+    };
+    let audit = change
+        .audit(AuditAction::UserUpdated)
+        .user(name)
+        .details(Value::Object(details));
+    Ok(store.update_user(name, &user_change, &audit).await?)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserUpdate<'a> {
+    pub display_name: Option<&'a str>,
+    pub admin: Option<bool>,
+    pub disabled: Option<bool>,
+    pub password: Option<&'a Secret>,
+}
+
+pub async fn reset_failed_logins(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    name: &str,
+) -> Result<(), ManageError> {
+    store
+        .user(name)
+        .await?
+        .ok_or(ManageError::NotFound("user"))?;
+    let audit = change.audit(AuditAction::UserFailedLoginsReset).user(name);
+    store.reset_failed_logins(name, Some(&audit)).await?;
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! The records tokengate keeps (SPEC §1) and their JSON shapes: users, tokens, the system-wide
+//! settings, audit records. Plain data: no I/O, no policy.
+
+use crate::allowlist::IpAllowList;
+use crate::token::TokenDigest;
+use crate::validity::MaxValidity;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `[A-Za-z0-9._@-]{1,128}`.
+pub fn is_valid_user_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'@' | b'-'))
+}
+
+/// Token names: 1..=100 characters, no control characters, not only spaces.
+pub fn is_valid_token_name(name: &str) -> bool {
+    let count = name.chars().count();
+    (1..=100).contains(&count) && !name.trim().is_empty() && !name.chars().any(char::is_control)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub display_name: String,
+    pub admin: bool,
+    pub disabled: bool,
+    /// argon2id PHC string; `None` for users who cannot sign in with a password.
+    pub password_hash: Option<String>,
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The public JSON shape of a user (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub display_name: String,
+    pub admin: bool,
+    pub disabled: bool,
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            name: user.name.clone(),
+            display_name: user.display_name.clone(),
+            admin: user.admin,
+            disabled: user.disabled,
+            failed_logins: user.failed_logins,
+            locked_until: user.locked_until,
+        }
+    }
+}
+
+/// A change to a user; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub admin: Option<bool>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub digest: TokenDigest,
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+}
+
+impl TokenRecord {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expiry| expiry <= now)
+    }
+}
+
+/// The public JSON shape of a token (SPEC §1). `token` is the secret, present only in the
+/// answer to a creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub hint: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub token: Option<String>,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(record: &TokenRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            owner: record.owner.clone(),
+            created_at: record.created_at,
+            created_by: record.created_by.clone(),
+            expires_at: record.expires_at,
+            last_used_at: record.last_used_at,
+            last_used_ip: record.last_used_ip.clone(),
+            hint: record.hint.clone(),
+            token: None,
+        }
+    }
+}
+
+/// One observed use of a token, recorded in batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub token_id: String,
+    pub at: DateTime<Utc>,
+    pub ip: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordAuth {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+impl PasswordAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// The four system-wide settings (SPEC §1), shared by every node through the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub max_validity: MaxValidity,
+    pub ip_allowlist: IpAllowList,
+    pub password_auth: PasswordAuth,
+    pub admins_only: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_validity: MaxValidity::Never,
+            ip_allowlist: IpAllowList::default(),
+            password_auth: PasswordAuth::Enabled,
+            admins_only: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Whether `user` may create and use tokens under these settings.
+    pub fn permits_tokens(&self, user: &User) -> bool {
+        !self.admins_only || user.admin
+    }
+}
+
+/// Who did something: a user, the command line, or tokengate itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(String),
+    Cli,
+    System,
+}
+
+impl Actor {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::User(name) => name,
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.renamed")]
+    TokenRenamed,
+    #[serde(rename = "token.deleted")]
+    TokenDeleted,
+    #[serde(rename = "token.deleted_all")]
+    TokenDeletedAll,
+    #[serde(rename = "settings.changed")]
+    SettingsChanged,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "user.updated")]
+    UserUpdated,
+    #[serde(rename = "user.locked")]
+    UserLocked,
+    #[serde(rename = "user.failed_logins_reset")]
+    UserFailedLoginsReset,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 9] = [
+        Self::TokenCreated,
+        Self::TokenRenamed,
+        Self::TokenDeleted,
+        Self::TokenDeletedAll,
+        Self::SettingsChanged,
+        Self::UserCreated,
+        Self::UserUpdated,
+        Self::UserLocked,
+        Self::UserFailedLoginsReset,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenCreated => "token.created",
+            Self::TokenRenamed => "token.renamed",
+            Self::TokenDeleted => "token.deleted",
+            Self::TokenDeletedAll => "token.deleted_all",
+            Self::SettingsChanged => "settings.changed",
+            Self::UserCreated => "user.created",
+            Self::UserUpdated => "user.updated",
+            Self::UserLocked => "user.locked",
+            Self::UserFailedLoginsReset => "user.failed_logins_reset",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a change came from: the client address and request id of the HTTP request, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// An audit record to be written in the same transaction as its change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: AuditAction,
+    pub user: Option<String>,
+    pub token_id: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl NewAudit {
+    pub fn new(at: DateTime<Utc>, actor: &Actor, action: AuditAction, origin: &Origin) -> Self {
+        Self {
+            at,
+            actor: actor.name().to_owned(),
+            action,
+            user: None,
+            token_id: None,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+            ip: origin.ip.clone(),
+            request_id: origin.request_id.clone(),
+        }
+    }
+
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_owned());
+        self
+    }
+
+    pub fn token(mut self, token_id: &str) -> Self {
+        self.token_id = Some(token_id.to_owned());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// A stored audit record in its JSON shape (SPEC §1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: AuditAction,
+    pub user: Option<String>,
+    pub token_id: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Audit query; newest first. `before_id` is the paging cursor (records with a smaller id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub user: Option<String>,
+    pub action: Option<AuditAction>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// Token query, ordered by id. `after_id` is the paging cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFilter {
+    pub owner: Option<String>,
+    /// Case-insensitive substring of the token name.
+    pub name: Option<String>,
+    pub expires_before: Option<DateTime<Utc>>,
+    /// Never used, or last used before this instant.
+    pub unused_since: Option<DateTime<Utc>>,
+    pub after_id: Option<String>,
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_follow_the_spec_pattern() {
+        for good in ["alice", "a.b_c@d-e", "A1", &"x".repeat(128)] {
+            assert!(is_valid_user_name(good), "{good}");
+        }
+        for bad in ["", "with space", "ümlaut", "a/b", &"x".repeat(129), "a:b"] {
+            assert!(!is_valid_user_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_names_are_one_to_a_hundred_printable_characters() {
+        assert!(is_valid_token_name("CI on build-01"));
+        assert!(is_valid_token_name(&"é".repeat(100)));
+        for bad in ["", "   ", "tab\there", &"x".repeat(101)] {
+            assert!(!is_valid_token_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn settings_json_shape_is_the_spec_shape() {
+        let json = serde_json::to_value(Settings::default()).expect("serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false})
+        );
+        let bad = serde_json::from_value::<Settings>(serde_json::json!({
+            "max_validity": "1y", "ip_allowlist": ["10.0.0.300"], "password_auth": "enabled", "admins_only": false
+        }));
+        assert!(
+            bad.expect_err("invalid entry")
+                .to_string()
+                .contains("10.0.0.300")
+        );
+    }
+
+    #[test]
+    fn audit_action_names_are_the_spec_names() {
+        for action in AuditAction::ALL {
+            let json = serde_json::to_value(action).expect("serialise");
+            assert_eq!(json, serde_json::Value::String(action.as_str().to_owned()));
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The storage traits. Implemented by `tokengate-store` for SQLite and PostgreSQL; core only
+//! states what it needs. Every state-changing call carries the audit record that must be
+//! written in the same transaction.
+
+use crate::lockout::LockoutPolicy;
+use crate::model::{
+    AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenRecord, TokenUse, User,
+    UserChange,
+};
+use crate::token::TokenDigest;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The database could not be reached or answered with an error; the cause is logged by the
+    /// store and never shown to clients.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a failed login did to the user's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedLogin {
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// This failure started a lock (a `user.locked` record was written).
+    pub newly_locked: bool,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn user(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Fails with `Conflict` when the name is taken.
+    async fn create_user(&self, user: &User, audit: &NewAudit) -> StoreResult<()>;
+    async fn update_user(
+        &self,
+        name: &str,
+        change: &UserChange,
+        audit: &NewAudit,
+    ) -> StoreResult<User>;
+    /// Adds one failure under the lockout rules of `crate::lockout`, atomically; writes a
+    /// `user.locked` record (actor `system`) when this failure locks. `None` for unknown users.
+    async fn record_failed_login(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> StoreResult<Option<FailedLogin>>;
+    /// Clears counter and lock. With an audit record (admin reset) it is written; without
+    /// (successful password login) nothing is written when there is nothing to clear.
+    async fn reset_failed_logins(&self, name: &str, audit: Option<&NewAudit>) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>>;
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()>;
+    async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool>;
+    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool>;
+    /// Deletes every token of `owner`; the audit record's details gain `"count"`.
+    async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64>;
+    /// Records a batch of last uses (the latest per token wins).
+    async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn settings(&self) -> StoreResult<Settings>;
+    async fn save_settings(&self, settings: &Settings, audit: &NewAudit) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// A counter bumped by every change that can alter an authentication decision (token deleted
+/// or changed, user changed, settings changed). Cheap to poll; other processes watch it.
+#[async_trait]
+pub trait ChangeCounter: Send + Sync {
+    async fn change_counter(&self) -> StoreResult<i64>;
+}
+
+/// Everything tokengate stores.
+pub trait Store: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter {}
+
+impl<T: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter> Store for T {}
