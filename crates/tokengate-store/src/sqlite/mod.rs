@@ -1,0 +1,137 @@
+//! The SQLite backend: opening the file with the pragmas tokengate relies on (WAL, busy
+//! timeout, foreign keys), the embedded forward-only migrations, and the change counter. The
+//! trait implementations live in the sibling modules, one per trait.
+
+mod audit;
+mod codec;
+mod settings;
+mod tokens;
+mod users;
+
+use crate::OpenError;
+use async_trait::async_trait;
+use codec::unavailable;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use tokengate_core::store::{ChangeCounter, StoreError, StoreResult};
+
+/// Migrations in `migrations/sqlite`, embedded at compile time.
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a statement waits for another connection's (or process's) write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The store on one SQLite database. Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://PATH`, `sqlite:PATH` or
+    /// `sqlite::memory:`), refuses one whose schema is newer than this binary, and applies any
+    /// pending migrations.
+    pub async fn open(url: &str) -> Result<SqliteStore, OpenError> {
+        let Some(location) = url.strip_prefix("sqlite:") else {
+            return Err(OpenError::InvalidUrl(
+                "a SQLite URL starts with sqlite:".into(),
+            ));
+        };
+        let location = location.strip_prefix("//").unwrap_or(location);
+        let in_memory = location.starts_with(":memory:") || location.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| OpenError::InvalidUrl(error.to_string()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = if in_memory {
+            // One connection that never closes: an in-memory database lives only as long as
+            // its last connection.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            SqlitePoolOptions::new()
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await
+        }
+        .map_err(|source| OpenError::Open {
+            target: format!("\"{location}\""),
+            source,
+        })?;
+        refuse_newer_schema(&pool).await?;
+        if let Err(first) = MIGRATOR.run(&pool).await {
+            // Another process (the CLI beside `serve`) may have applied the same migration a
+            // moment earlier; a second run then finds nothing to do. A real failure repeats.
+            tracing::warn!(error = %first, "database migration failed once; retrying");
+            MIGRATOR.run(&pool).await?;
+        }
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for callers that need SQLite itself (tests, maintenance).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The newest schema version this binary knows.
+    pub fn supported_schema_version() -> i64 {
+        MIGRATOR
+            .iter()
+            .map(|migration| migration.version)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Refuses a database that a newer tokengate has migrated: this binary would misread it.
+async fn refuse_newer_schema(pool: &SqlitePool) -> Result<(), OpenError> {
+    let has_history: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(MigrateError::Execute)?;
+    if has_history.is_none() {
+        return Ok(());
+    }
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .map_err(MigrateError::Execute)?;
+    let supported = SqliteStore::supported_schema_version();
+    match newest {
+        Some(found) if found > supported => Err(OpenError::TooNew { found, supported }),
+        _ => Ok(()),
+    }
+}
+
+/// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
+/// read-modify-write inside it cannot lose an update and never fails on a lock upgrade; a
+/// competing writer waits up to the busy timeout.
+async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(unavailable)
+}
+
+#[async_trait]
+impl ChangeCounter for SqliteStore {
+    async fn change_counter(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT change_counter FROM meta WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError::Corrupt("the meta row is missing".into()))
+    }
+}

@@ -1,0 +1,167 @@
+//! The storage conformance suite: every behaviour the `tokengate_core::store` traits promise,
+//! written once against `Arc<dyn Store>` so each backend's test binary runs the same cases.
+//! A backend's test file does `#[macro_use] mod conformance;` and
+//! `conformance_tests!(fresh_store);`, where `fresh_store()` is an async fn returning
+//! `Option<(Arc<dyn Store>, Guard)>` — a new, empty, migrated store and whatever must live as
+//! long as it (a temp dir); `None` skips the case (a backend that is not configured).
+
+#![allow(dead_code)]
+
+pub mod counter;
+pub mod settings_audit;
+pub mod tokens;
+pub mod users;
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokengate_core::model::{Actor, AuditAction, AuditFilter, AuditRecord, NewAudit, Origin};
+use tokengate_core::store::Store;
+use tokengate_core::token::TokenDigest;
+use tokengate_core::{TokenRecord, User};
+
+/// One `#[tokio::test]` per conformance case, each on a fresh store from `$fresh_store`.
+macro_rules! conformance_tests {
+    ($fresh_store:path) => {
+        conformance_tests!(@cases $fresh_store;
+            users::users_round_trip_and_list_in_name_order,
+            users::creating_a_user_twice_is_a_conflict_and_writes_no_audit,
+            users::user_update_changes_only_given_fields_and_is_audited,
+            users::updating_a_missing_user_is_not_found_and_writes_no_audit,
+            users::failed_logins_lock_at_maximum_and_write_user_locked_audit,
+            users::failed_logins_restart_from_zero_after_a_lock_ends_by_itself,
+            users::locked_forever_round_trips,
+            users::unknown_user_failed_login_returns_none,
+            users::concurrent_failed_logins_are_not_lost,
+            users::reset_after_password_login_writes_only_when_there_is_something_to_clear,
+            users::admin_reset_is_always_audited_and_unknown_user_is_not_found,
+            tokens::token_create_and_audit_commit_together,
+            tokens::token_for_unknown_owner_is_refused_and_not_audited,
+            tokens::duplicate_token_digest_is_a_conflict_and_not_audited,
+            tokens::token_by_digest_finds_only_exact_digest,
+            tokens::token_rename_is_audited_and_a_missing_token_reports_false,
+            tokens::token_delete_is_audited_and_a_missing_token_reports_false,
+            tokens::delete_all_counts_and_audits,
+            tokens::token_uses_keep_the_latest_and_ignore_unknown_tokens,
+            tokens::tokens_filter_and_paging,
+            tokens::token_times_round_trip_to_the_millisecond,
+            settings_audit::settings_are_the_defaults_until_first_saved,
+            settings_audit::settings_round_trip,
+            settings_audit::audit_filter_and_paging,
+            settings_audit::audit_records_round_trip_every_field,
+            settings_audit::list_limit_zero_means_a_page_of_a_hundred,
+            counter::change_counter_moves_on_token_delete_but_not_on_last_use,
+            counter::change_counter_ignores_token_creation_and_rename,
+            counter::change_counter_moves_on_user_changes_but_not_on_failed_logins,
+            counter::change_counter_ignores_a_user_update_that_changes_nothing_it_guards,
+            counter::change_counter_moves_on_every_settings_save,
+        );
+    };
+    (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some((store, _keep_alive)) = $fresh_store().await else {
+                    return;
+                };
+                crate::conformance::$module::$case(store).await;
+            }
+        )*
+    };
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// A fixed instant; with milliseconds so round trips are checked at full stored precision.
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339 instant")
+        .with_timezone(&Utc)
+}
+
+pub fn now() -> DateTime<Utc> {
+    at("2027-03-01T12:00:00.123Z")
+}
+
+/// An audit record by the CLI, as the management layer would hand it over.
+pub fn audit(action: AuditAction) -> NewAudit {
+    let origin = Origin {
+        ip: Some("192.0.2.7".into()),
+        request_id: Some("req-1".into()),
+    };
+    NewAudit::new(now(), &Actor::Cli, action, &origin)
+}
+
+pub fn user(name: &str) -> User {
+    User {
+        name: name.into(),
+        display_name: format!("{name} (display)"),
+        admin: false,
+        disabled: false,
+        password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1$fake${name}")),
+        failed_logins: 0,
+        locked_until: None,
+    }
+}
+
+pub async fn add_user(store: &SharedStore, name: &str) -> User {
+    let user = user(name);
+    store
+        .create_user(&user, &audit(AuditAction::UserCreated).user(name))
+        .await
+        .expect("create user");
+    user
+}
+
+/// A digest derived from a label, so tests can name tokens and find them again.
+pub fn digest(label: &str) -> TokenDigest {
+    TokenDigest::of(&format!("tg_test_{label}"))
+}
+
+pub fn token(id: &str, owner: &str, name: &str) -> TokenRecord {
+    TokenRecord {
+        id: id.into(),
+        owner: owner.into(),
+        name: name.into(),
+        digest: digest(id),
+        hint: "tg_…abcd".into(),
+        created_at: now(),
+        created_by: "cli".into(),
+        expires_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+    }
+}
+
+pub async fn add_token(store: &SharedStore, record: TokenRecord) -> TokenRecord {
+    let audit = audit(AuditAction::TokenCreated)
+        .user(&record.owner)
+        .token(&record.id);
+    store
+        .create_token(&record, &audit)
+        .await
+        .expect("create token");
+    record
+}
+
+/// Every audit record, newest first.
+pub async fn all_audit(store: &SharedStore) -> Vec<AuditRecord> {
+    store
+        .audit(&AuditFilter {
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+}
+
+pub async fn audit_actions(store: &SharedStore) -> Vec<AuditAction> {
+    all_audit(store)
+        .await
+        .into_iter()
+        .map(|record| record.action)
+        .collect()
+}
+
+pub async fn counter(store: &SharedStore) -> i64 {
+    store.change_counter().await.expect("change counter")
+}

@@ -1,0 +1,283 @@
+//! The storage conformance suite on SQLite (a fresh temp-file database per case), plus what
+//! only SQLite has: URL forms, pragmas, the schema-version guard, the file on disk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod conformance;
+
+use chrono::Utc;
+use std::path::Path;
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokengate_core::manage::{AdminIdentity, Change, UserUpdate, create_token, update_user};
+use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin};
+use tokengate_core::password::hash_password;
+use tokengate_core::store::{Store, UserStore};
+use tokengate_core::{Secret, Settings, User};
+use tokengate_store::{OpenError, SqliteStore};
+
+/// A new migrated database in its own temp dir (removed when the guard drops).
+async fn fresh_store() -> Option<(Arc<dyn Store>, TempDir)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("tokengate.db").display());
+    let store = tokengate_store::open(&url)
+        .await
+        .expect("open fresh database");
+    Some((store, dir))
+}
+
+conformance_tests!(fresh_store);
+
+fn database_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("tokengate.db").display())
+}
+
+#[tokio::test]
+async fn database_newer_than_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&dir);
+    let store = SqliteStore::open(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let error = SqliteStore::open(&url).await.expect_err("newer schema");
+    let supported = SqliteStore::supported_schema_version();
+    assert!(
+        matches!(error, OpenError::TooNew { found: 9999, supported: s } if s == supported),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("database schema version 9999 is newer than this tokengate supports ({supported})")
+    );
+    assert!(tokengate_store::open(&url).await.is_err());
+}
+
+#[tokio::test]
+async fn reopening_a_database_keeps_its_data_and_applies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&dir);
+    let store = tokengate_store::open(&url).await.unwrap();
+    conformance::add_user(&store, "alice").await;
+    drop(store);
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, SqliteStore::supported_schema_version());
+    assert!(reopened.user("alice").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn every_sqlite_url_form_opens_a_working_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let double_slash = format!("sqlite://{}", dir.path().join("a.db").display());
+    let single_colon = format!("sqlite:{}", dir.path().join("b.db").display());
+    for url in [
+        double_slash.as_str(),
+        single_colon.as_str(),
+        "sqlite::memory:",
+    ] {
+        let store = tokengate_store::open(url).await.expect(url);
+        conformance::add_user(&store, "alice").await;
+        assert_eq!(store.count_users().await.unwrap(), 1, "{url}");
+    }
+    assert!(dir.path().join("a.db").exists());
+    assert!(dir.path().join("b.db").exists());
+}
+
+#[tokio::test]
+async fn memory_database_keeps_its_data_for_the_life_of_the_store() {
+    let store = tokengate_store::open("sqlite::memory:").await.unwrap();
+    conformance::add_user(&store, "alice").await;
+    let save = conformance::audit(AuditAction::SettingsChanged);
+    let settings = Settings {
+        admins_only: true,
+        ..Settings::default()
+    };
+    store.save_settings(&settings, &save).await.unwrap();
+    assert_eq!(store.settings().await.unwrap(), settings);
+    assert_eq!(conformance::all_audit(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn postgres_url_is_unsupported_with_a_clear_message() {
+    let Err(error) = tokengate_store::open("postgres://tokengate:hunter2@db/tokengate").await
+    else {
+        panic!("postgres is not implemented yet");
+    };
+    assert!(matches!(error, OpenError::Unsupported(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("PostgreSQL"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test]
+async fn bad_urls_and_unopenable_files_are_clear_errors() {
+    let Err(error) = tokengate_store::open("tokengate.db").await else {
+        panic!("a URL without scheme is refused");
+    };
+    assert!(matches!(error, OpenError::InvalidUrl(_)), "{error:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("tokengate.db");
+    let Err(error) = tokengate_store::open(&format!("sqlite://{}", missing.display())).await else {
+        panic!("a file in a missing directory cannot be created");
+    };
+    assert!(matches!(error, OpenError::Open { .. }), "{error:?}");
+    assert!(error.to_string().contains("no-such-dir"), "{error}");
+
+    let not_a_database = dir.path().join("notes.txt");
+    std::fs::write(&not_a_database, vec![b'x'; 4096]).unwrap();
+    let url = format!("sqlite://{}", not_a_database.display());
+    let Err(error) = tokengate_store::open(&url).await else {
+        panic!("a file that is not a database is refused");
+    };
+    assert!(error.to_string().contains("notes.txt"), "{error}");
+}
+
+#[tokio::test]
+async fn connections_use_wal_busy_timeout_foreign_keys_and_normal_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    let mut connection = store.pool().acquire().await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    assert_eq!(busy, 5000);
+    assert_eq!(foreign_keys, 1);
+    assert_eq!(synchronous, 1, "NORMAL");
+}
+
+#[tokio::test]
+async fn token_lookup_by_digest_uses_the_unique_index() {
+    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    let rows = sqlx::query("EXPLAIN QUERY PLAN SELECT id FROM tokens WHERE digest = x'00'")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("USING INDEX"), "{plan}");
+    assert!(!plan.contains("SCAN"), "{plan}");
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_tokens_and_moves_the_counter() {
+    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    conformance::add_user(&shared, "alice").await;
+    conformance::add_token(&shared, conformance::token("tok-1", "alice", "CI")).await;
+    let before = conformance::counter(&shared).await;
+    sqlx::query("DELETE FROM users WHERE name = 'alice'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(shared.token("tok-1").await.unwrap(), None);
+    assert!(conformance::counter(&shared).await > before);
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+fn every_file_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn database_file_never_contains_secrets_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let password = "correct horse battery staple 4711";
+    let new_password = "another long passphrase 0815";
+    let alice = User {
+        name: "alice".into(),
+        display_name: "Alice".into(),
+        admin: false,
+        disabled: false,
+        password_hash: Some(hash_password(&Secret::new(password)).unwrap()),
+        failed_logins: 0,
+        locked_until: None,
+    };
+    let created = NewAudit::new(
+        Utc::now(),
+        &Actor::Cli,
+        AuditAction::UserCreated,
+        &Origin::default(),
+    )
+    .user("alice");
+    shared.create_user(&alice, &created).await.unwrap();
+
+    let origin = Origin::default();
+    let change = Change {
+        actor: &Actor::Cli,
+        origin: &origin,
+        now: Utc::now(),
+    };
+    let mut secrets = Vec::new();
+    for name in ["CI", "laptop", "backup"] {
+        let token = create_token(&*shared, &change, &alice, name, None, &Settings::default())
+            .await
+            .unwrap();
+        secrets.push(token.secret.expose().to_owned());
+    }
+    let new_secret = Secret::new(new_password);
+    let update = UserUpdate {
+        password: Some(&new_secret),
+        ..UserUpdate::default()
+    };
+    update_user(&*shared, &change, &AdminIdentity::cli(), "alice", update)
+        .await
+        .unwrap();
+    drop(shared);
+    store.pool().close().await;
+
+    let files = every_file_in(dir.path());
+    assert!(files.iter().any(|(name, _)| name.ends_with("tokengate.db")));
+    for (name, bytes) in &files {
+        assert!(!contains(bytes, password), "password in {name}");
+        assert!(!contains(bytes, new_password), "new password in {name}");
+        for secret in &secrets {
+            assert!(!contains(bytes, secret), "token secret in {name}");
+            assert!(
+                !contains(bytes, &secret[3..33]),
+                "token random part in {name}"
+            );
+        }
+    }
+}
