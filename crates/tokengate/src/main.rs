@@ -1,1 +1,85 @@
-fn main() {}
+//! The `tokengate` binary: parses the command line, loads the configuration, opens the store
+//! and hands each command to `commands`. Exit status: 0 success, 1 refused (one line on
+//! stderr), 2 usage error (clap). Nothing here decides anything.
+
+mod cli;
+mod commands;
+mod output;
+
+use chrono::{SubsecRound, Utc};
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::CommandError;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokengate_core::manage::Change;
+use tokengate_core::model::{Actor, Origin};
+use tokengate_core::store::Store;
+use tokengate_server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CommandError::Runtime)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(cause) = error.hidden_cause() {
+                tracing::error!(%cause, "store failure");
+            }
+            // Ignore a failure to write to stderr: there is nowhere left to report it.
+            let _ = output::note(&format!("tokengate: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` chooses the level (default: warnings and errors).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), CommandError> {
+    let config = Config::load(cli.config.as_deref())?;
+    let (actor, origin) = (Actor::Cli, Origin::default());
+    let change = Change {
+        actor: &actor,
+        origin: &origin,
+        // To the millisecond, the precision the store keeps: what a command prints about a
+        // new record is then exactly what later reads return.
+        now: Utc::now().trunc_subsecs(3),
+    };
+    match cli.command {
+        Command::Serve => Ok(tokengate_server::serve::run(config).await?),
+        Command::User(command) => {
+            commands::users::run(open(&config).await?.as_ref(), &change, command).await
+        }
+        Command::Token(command) => {
+            commands::tokens::run(open(&config).await?.as_ref(), &change, command).await
+        }
+        Command::Settings(command) => {
+            commands::settings::run(open(&config).await?.as_ref(), &change, command).await
+        }
+        Command::Audit(command) => {
+            commands::audit::run(open(&config).await?.as_ref(), command).await
+        }
+        Command::Explain(args) => {
+            let store = open(&config).await?;
+            commands::explain::run(store.as_ref(), &config, args, change.now).await
+        }
+    }
+}
+
+/// The database every command except `serve` works on.
+async fn open(config: &Config) -> Result<Arc<dyn Store>, CommandError> {
+    Ok(tokengate_store::open(&config.database_url).await?)
+}

@@ -1,0 +1,260 @@
+//! The command line as clap types (SPEC §4). Parsing and value validation only: anything
+//! clap refuses here is a usage error (exit 2); what the commands do lives in `commands`.
+
+use chrono::NaiveDate;
+use clap::builder::BoolValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use tokengate_core::model::{AuditAction, PasswordAuth};
+use tokengate_core::validity::{MaxValidity, ValidityRequest};
+
+/// tokengate: API token authentication gateway.
+///
+/// Every command works on the database named by the configuration (`database_url`), the same
+/// one `tokengate serve` uses. Changes made here are audited with actor "cli".
+///
+/// Exit status: 0 on success, 1 when an operation is refused (the reason is printed on
+/// stderr), 2 on usage errors.
+#[derive(Debug, Parser)]
+#[command(name = "tokengate", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./tokengate.toml when present, else built-in
+    /// defaults; TOKENGATE_* environment variables override either.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway, web UI and REST API.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show or change the system-wide settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Explain why a request by a user would be allowed or denied, without side effects.
+    ///
+    /// Runs the full authentication decision against the current settings and stored
+    /// records, as if the request came from --ip with Basic credentials for --user (the
+    /// secret, a password or a token, is read from stdin with --secret-stdin; without it the
+    /// request carries no credentials). Nothing is recorded: no failed-login count, no
+    /// last-use time. The secret is never printed.
+    ///
+    /// Exit status: 0 when the request would be allowed, 1 when it would be denied.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    ///
+    /// Without --password-stdin the user has no password: they cannot sign in to the web UI
+    /// or use Basic password authentication, but can use API tokens an admin creates for them.
+    Add {
+        /// User name: 1 to 128 of A-Z a-z 0-9 . _ @ -
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant or revoke administrator rights.
+    SetAdmin {
+        name: String,
+        /// true or false
+        #[arg(value_parser = BoolValueParser::new(), action = ArgAction::Set, value_name = "true|false")]
+        admin: bool,
+    },
+    /// Disable a user: their tokens and password stop working.
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+    /// Reset a user's failed-login counter and lift a password lock.
+    ResetFailedLogins { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user. The secret is printed once on stdout (alone on its line).
+    Create(CreateTokenArgs),
+    /// List tokens (never their secrets).
+    List {
+        /// Only the tokens of this user.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one token by its id.
+    Delete { id: String },
+    /// Delete every token of a user.
+    DeleteAll {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTokenArgs {
+    /// Owner of the token.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Name (label) of the token: 1 to 100 characters.
+    #[arg(long, value_name = "LABEL")]
+    pub name: String,
+    /// 6m, 1y, 2y, never or a day count like 30d; at most the system-wide maximum. Default:
+    /// the shorter of 1y and the maximum.
+    #[arg(long, value_parser = ValidityRequest::from_str, conflicts_with = "expires")]
+    pub validity: Option<ValidityRequest>,
+    /// Expiry date (the token works until this date begins, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub expires: Option<NaiveDate>,
+    /// Print JSON (including the secret, as "token").
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the system-wide settings.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one setting.
+    #[command(subcommand)]
+    Set(SetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// The longest validity a token may have.
+    MaxValidity {
+        #[arg(value_parser = parse_max_validity, value_name = "6m|1y|2y|never")]
+        value: MaxValidity,
+    },
+    /// Addresses the API may be called from: comma-separated addresses, CIDR ranges
+    /// (10.0.0.0/8) or dash ranges (192.168.1.10-192.168.1.50); "" allows every address.
+    IpAllowlist {
+        #[arg(value_name = "ENTRIES")]
+        value: String,
+    },
+    /// Whether Basic credentials may carry the user's password.
+    PasswordAuth {
+        #[arg(value_enum)]
+        value: PasswordAuthArg,
+    },
+    /// Whether only administrators may create and use tokens.
+    AdminsOnly {
+        #[arg(value_parser = BoolValueParser::new(), action = ArgAction::Set, value_name = "true|false")]
+        value: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PasswordAuthArg {
+    Enabled,
+    Disabled,
+}
+
+impl From<PasswordAuthArg> for PasswordAuth {
+    fn from(value: PasswordAuthArg) -> Self {
+        match value {
+            PasswordAuthArg::Enabled => Self::Enabled,
+            PasswordAuthArg::Disabled => Self::Disabled,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit records, newest first.
+    List(AuditListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The most records to show.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Only records about this user.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only records of this action (token.created, token.renamed, token.deleted,
+    /// token.deleted_all, settings.changed, user.created, user.updated, user.locked,
+    /// user.failed_logins_reset).
+    #[arg(long, value_parser = parse_action)]
+    pub action: Option<AuditAction>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The user name the request authenticates as.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// The client address the request comes from.
+    #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub ip: IpAddr,
+    /// Read the secret (password or token) from the first line of stdin.
+    #[arg(long)]
+    pub secret_stdin: bool,
+    /// Print JSON: {"allowed", "status", "reason", "user", "via", "steps"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "use a date YYYY-MM-DD".to_owned())
+}
+
+fn parse_max_validity(text: &str) -> Result<MaxValidity, String> {
+    text.parse()
+        .map_err(|_| "use 6m, 1y, 2y or never".to_owned())
+}
+
+fn parse_action(text: &str) -> Result<AuditAction, String> {
+    AuditAction::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = AuditAction::ALL
+            .iter()
+            .map(|action| action.as_str())
+            .collect();
+        format!("use one of {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,68 @@
+//! `tokengate audit list`: audit records newest first, filtered by user and action, one line
+//! per record or the SPEC §1 JSON shape. Read-only.
+
+use super::CommandError;
+use crate::cli::{AuditCommand, AuditListArgs};
+use crate::output::{self, print_json, table};
+use tokengate_core::model::{AuditFilter, AuditRecord};
+use tokengate_core::store::Store;
+use tokengate_store::MAX_PAGE_SIZE;
+
+pub async fn run(store: &dyn Store, command: AuditCommand) -> Result<(), CommandError> {
+    match command {
+        AuditCommand::List(args) => list(store, args).await,
+    }
+}
+
+/// Up to `filter.limit` records, read in pages of at most `MAX_PAGE_SIZE`.
+async fn newest_records(
+    store: &dyn Store,
+    mut filter: AuditFilter,
+) -> Result<Vec<AuditRecord>, CommandError> {
+    let wanted = filter.limit as usize;
+    let mut records: Vec<AuditRecord> = Vec::new();
+    while records.len() < wanted {
+        let remaining = u32::try_from(wanted - records.len()).unwrap_or(u32::MAX);
+        filter.limit = remaining.min(MAX_PAGE_SIZE);
+        let page = store.audit(&filter).await?;
+        let full = page.len() >= filter.limit as usize;
+        filter.before_id = page.last().map(|record| record.id);
+        records.extend(page);
+        if !full || filter.before_id.is_none() {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+async fn list(store: &dyn Store, args: AuditListArgs) -> Result<(), CommandError> {
+    let filter = AuditFilter {
+        user: args.user,
+        action: args.action,
+        limit: args.limit,
+        ..AuditFilter::default()
+    };
+    let records = newest_records(store, filter).await?;
+    if args.json {
+        print_json(&records)?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|record| {
+            vec![
+                output::time(record.at),
+                record.actor.clone(),
+                record.action.as_str().to_owned(),
+                output::or_dash(record.user.as_deref()),
+                output::or_dash(record.token_id.as_deref()),
+                record.details.to_string(),
+            ]
+        })
+        .collect();
+    output::print(&table(
+        &["TIME", "ACTOR", "ACTION", "USER", "TOKEN", "DETAILS"],
+        &rows,
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `tokengate token ...`: create (the secret printed once), list (never secrets), delete one or
+//! all of a user's, through `manage` as the local operator. Prints; decides nothing.
+
+use super::CommandError;
+use crate::cli::{CreateTokenArgs, TokenCommand};
+use crate::output::{self, note, print_json, print_line, table};
+use tokengate_core::manage::{self, AdminIdentity, Change, ManageError, Scope};
+use tokengate_core::model::{TokenFilter, TokenRecord, TokenView, User};
+use tokengate_core::store::Store;
+use tokengate_core::validity::ValidityRequest;
+use tokengate_store::MAX_PAGE_SIZE;
+
+pub async fn run(
+    store: &dyn Store,
+    change: &Change<'_>,
+    command: TokenCommand,
+) -> Result<(), CommandError> {
+    match command {
+        TokenCommand::Create(args) => create(store, change, args).await,
+        TokenCommand::List { user, json } => list(store, user, json).await,
+        TokenCommand::Delete { id } => {
+            let admin = AdminIdentity::cli();
+            let deleted = manage::delete_token(store, change, Scope::Admin(&admin), &id)
+                .await
+                .map_err(|error| match error {
+                    ManageError::NotFound(_) => CommandError::TokenNotFound(id.clone()),
+                    other => CommandError::Manage(other),
+                })?;
+            print_line(&format!(
+                "Deleted token {} \"{}\" of user \"{}\".",
+                deleted.id, deleted.name, deleted.owner
+            ))?;
+            Ok(())
+        }
+        TokenCommand::DeleteAll { user } => {
+            existing_user(store, &user).await?;
+            let count = manage::delete_all_tokens(store, change, &user).await?;
+            let noun = if count == 1 { "token" } else { "tokens" };
+            print_line(&format!("Deleted {count} {noun} of user \"{user}\"."))?;
+            Ok(())
+        }
+    }
+}
+
+async fn existing_user(store: &dyn Store, name: &str) -> Result<User, CommandError> {
+    store
+        .user(name)
+        .await?
+        .ok_or_else(|| CommandError::UserNotFound(name.to_owned()))
+}
+
+async fn create(
+    store: &dyn Store,
+    change: &Change<'_>,
+    args: CreateTokenArgs,
+) -> Result<(), CommandError> {
+    let owner = existing_user(store, &args.user).await?;
+    let settings = store.settings().await?;
+    let validity = args.validity.or(args.expires.map(ValidityRequest::Until));
+    let created =
+        manage::create_token(store, change, &owner, &args.name, validity, &settings).await?;
+    let mut view = TokenView::from(&created.record);
+    if args.json {
+        view.token = Some(created.secret.expose().to_owned());
+        print_json(&view)?;
+        return Ok(());
+    }
+    print_line(created.secret.expose())?;
+    note(&format!(
+        "Created token {} \"{}\" for user \"{}\", expires {}.",
+        view.id,
+        view.name,
+        view.owner,
+        output::time_or(view.expires_at, "never")
+    ))?;
+    note("Store this token now; it will not be shown again.")?;
+    Ok(())
+}
+
+/// Every token matching `owner`, read page by page, in id order.
+async fn all_tokens(
+    store: &dyn Store,
+    owner: Option<String>,
+) -> Result<Vec<TokenRecord>, CommandError> {
+    let mut tokens = Vec::new();
+    let mut filter = TokenFilter {
+        owner,
+        limit: MAX_PAGE_SIZE,
+        ..TokenFilter::default()
+    };
+    loop {
+        let page = store.tokens(&filter).await?;
+        let full = page.len() >= MAX_PAGE_SIZE as usize;
+        filter.after_id = page.last().map(|token| token.id.clone());
+        tokens.extend(page);
+        if !full || filter.after_id.is_none() {
+            return Ok(tokens);
+        }
+    }
+}
+
+async fn list(store: &dyn Store, user: Option<String>, json: bool) -> Result<(), CommandError> {
+    if let Some(name) = &user {
+        existing_user(store, name).await?;
+    }
+    let views: Vec<TokenView> = all_tokens(store, user)
+        .await?
+        .iter()
+        .map(TokenView::from)
+        .collect();
+    if json {
+        print_json(&views)?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|token| {
+            vec![
+                token.id.clone(),
+                token.owner.clone(),
+                token.hint.clone(),
+                output::time(token.created_at),
+                output::time_or(token.expires_at, "never"),
+                output::time_or(token.last_used_at, "never"),
+                output::or_dash(token.last_used_ip.as_deref()),
+                token.name.clone(),
+            ]
+        })
+        .collect();
+    output::print(&table(
+        &[
+            "ID",
+            "OWNER",
+            "TOKEN",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+            "FROM",
+            "NAME",
+        ],
+        &rows,
+    ))?;
+    Ok(())
+}
