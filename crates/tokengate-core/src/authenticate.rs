@@ -20,7 +20,12 @@ use std::sync::Arc;
 #[async_trait]
 pub trait AuthLookup: Send + Sync {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenRecord>>>;
+    /// A user as it is now (password path: failed-login counter and lock must be current).
     async fn user(&self, name: &str) -> StoreResult<Option<Arc<User>>>;
+    /// The owner of a matched token; may come from a cache that is invalidated on change.
+    async fn token_owner(&self, name: &str) -> StoreResult<Option<Arc<User>>> {
+        self.user(name).await
+    }
     /// Seconds until `client` may retry, when it is over its failure budget.
     fn throttled_for(&self, client: IpAddr) -> Option<u64>;
 }
@@ -70,7 +75,7 @@ pub async fn authenticate(
 ) -> Decision {
     let prechecked = match precheck(request, settings, policy) {
         Ok(prechecked) => prechecked,
-        Err(decision) => return decision,
+        Err(decision) => return *decision,
     };
     let client = prechecked.client;
     let token = match prechecked.token() {
@@ -82,7 +87,7 @@ pub async fn authenticate(
     };
     let owner_name = token.as_ref().map(|record| record.owner.clone());
     let token_owner = match owner_name {
-        Some(name) => match lookup.user(&name).await {
+        Some(name) => match lookup.token_owner(&name).await {
             Ok(found) => found,
             Err(_) => return unavailable(client, prechecked.steps),
         },

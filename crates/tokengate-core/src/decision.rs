@@ -288,11 +288,12 @@ fn finish(
 }
 
 /// Steps 1–3: client address, allow-list, credentials.
+/// The `Err` side is a finished decision (boxed: it is the larger, rarer side).
 pub fn precheck(
     request: &RequestFacts<'_>,
     settings: &Settings,
     policy: &GatePolicy,
-) -> Result<Prechecked, Decision> {
+) -> Result<Prechecked, Box<Decision>> {
     let client = client_address(request.peer, request.forwarded_for, &policy.trusted_proxies);
     let mut steps = vec![Step::ClientAddress {
         client,
@@ -307,7 +308,7 @@ pub fn precheck(
             reason: Reason::IpNotAllowed,
             retry_after_seconds: None,
         };
-        return Err(finish(client, steps, outcome, Vec::new()));
+        return Err(Box::new(finish(client, steps, outcome, Vec::new())));
     }
     steps.push(Step::AllowList {
         empty: settings.ip_allowlist.is_empty(),
@@ -328,7 +329,7 @@ pub fn precheck(
                 retry_after_seconds: None,
             },
         };
-        return Err(finish(client, steps, outcome, Vec::new()));
+        return Err(Box::new(finish(client, steps, outcome, Vec::new())));
     };
     let presented = match parse_authorization(header) {
         Ok(Credentials::Basic { user, secret }) => {
@@ -356,7 +357,7 @@ pub fn precheck(
                 reason: Reason::MalformedCredentials,
                 retry_after_seconds: None,
             };
-            return Err(finish(client, steps, outcome, Vec::new()));
+            return Err(Box::new(finish(client, steps, outcome, Vec::new())));
         }
     };
     Ok(Prechecked {

@@ -106,9 +106,20 @@ pub struct Change<'a> {
 }
 
 impl Change<'_> {
-    fn audit(&self, action: AuditAction) -> NewAudit {
-        NewAudit::new(self.now, self.actor, action, self.origin)
+    /// The instant of the change at the store's precision (milliseconds), so what an operation
+    /// returns equals what is read back later.
+    pub fn at(&self) -> DateTime<Utc> {
+        truncate_to_millis(self.now)
     }
+
+    fn audit(&self, action: AuditAction) -> NewAudit {
+        NewAudit::new(self.at(), self.actor, action, self.origin)
+    }
+}
+
+/// Drops sub-millisecond precision (stored times are milliseconds).
+pub fn truncate_to_millis(instant: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(instant.timestamp_millis()).unwrap_or(instant)
 }
 
 /// A new token: its record and the secret, shown once.
@@ -136,7 +147,7 @@ pub async fn create_token(
     if !settings.permits_tokens(owner) {
         return Err(ManageError::TokensNotPermitted);
     }
-    let expires_at = resolve_expiry(validity, settings.max_validity, change.now)?;
+    let expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
     let secret = TokenSecret::generate()?;
     let record = TokenRecord {
         id: new_token_id()?,
@@ -144,7 +155,7 @@ pub async fn create_token(
         name: name.to_owned(),
         digest: secret.digest(),
         hint: secret.hint(),
-        created_at: change.now,
+        created_at: change.at(),
         created_by: change.actor.name().to_owned(),
         expires_at,
         last_used_at: None,

@@ -1,1 +1,17 @@
-pub fn x() {}
+//! tokengate's server: the gateway (reverse proxy and forward-auth), the REST API, metrics,
+//! configuration and start-up wiring. HTTP lives here; the rules live in `tokengate-core`.
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod metrics;
+pub mod passwords;
+pub mod request_id;
+pub mod routes;
+pub mod serve;
+pub mod state;
+pub mod throttle;
+pub mod tls;
+pub mod usage;
+pub mod watch;

@@ -1,0 +1,278 @@
+//! Configuration (SPEC §5): one typed struct; defaults, then the TOML file, then `TOKENGATE_`
+//! environment variables (nested keys with `__`). Unknown keys are refused with their name.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tokengate_core::decision::{Anonymous, GatePolicy};
+use tokengate_core::lockout::LockoutPolicy;
+
+/// The whole configuration of a tokengate node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port the gateway listens on.
+    pub listen: String,
+    /// `sqlite://FILE` (default, created if missing) or `postgres://user:pw@host/db`.
+    pub database_url: String,
+    pub gateway: GatewayConfig,
+    pub security: SecurityConfig,
+    pub tls: TlsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// The protected API (`http://host:port`). Without it: forward-auth, whoami, UI and API only.
+    pub upstream: Option<String>,
+    /// Path prefixes forwarded without authentication.
+    pub public_paths: Vec<String>,
+    /// `deny` (default): requests without credentials get 401; `allow`: forwarded without identity.
+    pub anonymous: Anonymous,
+    /// CIDR ranges of proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Header carrying the authenticated user to the upstream.
+    pub identity_header: String,
+    /// Header carrying how the user authenticated (`token` or `password`).
+    pub via_header: String,
+    /// Forward the client's `Authorization` header to the upstream.
+    pub forward_authorization: bool,
+    /// Seconds to wait for the upstream's response headers before answering 504.
+    pub upstream_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Failed logins that lock password authentication.
+    pub max_failed_logins: u32,
+    /// Minutes a lock lasts; 0 = until an admin resets it.
+    pub lockout_minutes: u32,
+    /// Failed attempts per client address and minute before answering 429.
+    pub failures_per_minute: u32,
+    /// Lifetime of a web UI session.
+    pub session_hours: u32,
+    /// Password checks (argon2) that may run at once; 0 = the number of CPUs.
+    pub password_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`, tokengate serves HTTPS.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8700".into(),
+            database_url: "sqlite://tokengate.db".into(),
+            gateway: GatewayConfig::default(),
+            security: SecurityConfig::default(),
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            upstream: None,
+            public_paths: Vec::new(),
+            anonymous: Anonymous::Deny,
+            trusted_proxies: Vec::new(),
+            identity_header: "X-Authenticated-User".into(),
+            via_header: "X-Authenticated-Via".into(),
+            forward_authorization: false,
+            upstream_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            failures_per_minute: 60,
+            session_hours: 12,
+            password_concurrency: 0,
+        }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert.is_empty() || !self.key.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Top-level keys the environment may set; other `TOKENGATE_*` variables (such as
+/// `TOKENGATE_ADMIN_PASSWORD`) are not configuration keys.
+const ENV_KEYS: [&str; 5] = ["listen", "database_url", "gateway__", "security__", "tls__"];
+
+impl Config {
+    /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("tokengate.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("tokengate.toml"))
+            }
+            None => {}
+        }
+        let env = Env::prefixed("TOKENGATE_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                ENV_KEYS
+                    .iter()
+                    .any(|known| key == *known || (known.ends_with("__") && key.starts_with(known)))
+            })
+            .split("__");
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid(format!(
+                "listen = \"{}\" is not an address like 127.0.0.1:8700",
+                self.listen
+            ));
+        }
+        if let Some(upstream) = &self.gateway.upstream
+            && upstream
+                .parse::<http::Uri>()
+                .map(|uri| uri.scheme().is_none() || uri.host().is_none())
+                .unwrap_or(true)
+        {
+            return invalid(format!(
+                "gateway.upstream = \"{upstream}\" is not a URL like http://127.0.0.1:9000"
+            ));
+        }
+        for header in [&self.gateway.identity_header, &self.gateway.via_header] {
+            if http::HeaderName::try_from(header.as_str()).is_err() {
+                return invalid(format!("\"{header}\" is not a valid header name"));
+            }
+        }
+        if self.tls.enabled() && (self.tls.cert.is_empty() || self.tls.key.is_empty()) {
+            return invalid("tls needs both cert and key".into());
+        }
+        if self.security.max_failed_logins == 0 {
+            return invalid("security.max_failed_logins must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The part of the configuration the SPEC §2 decision depends on.
+    pub fn gate_policy(&self) -> GatePolicy {
+        GatePolicy {
+            trusted_proxies: self.gateway.trusted_proxies.clone(),
+            anonymous: self.gateway.anonymous,
+            lockout: LockoutPolicy {
+                max_failed_logins: self.security.max_failed_logins,
+                lockout_minutes: self.security.lockout_minutes,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its (large) error type
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn config_defaults_match_the_spec() {
+        Jail::expect_with(|_jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.listen, "127.0.0.1:8700");
+            assert_eq!(config.database_url, "sqlite://tokengate.db");
+            assert_eq!(config.security.max_failed_logins, 5);
+            assert_eq!(config.security.lockout_minutes, 15);
+            assert_eq!(config.security.failures_per_minute, 60);
+            assert_eq!(config.gateway.identity_header, "X-Authenticated-User");
+            assert_eq!(config.gateway.anonymous, Anonymous::Deny);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn config_file_then_environment_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "tokengate.toml",
+                "listen = \"127.0.0.1:9999\"\n[gateway]\nupstream = \"http://127.0.0.1:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+            )?;
+            jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", "http://127.0.0.1:9001");
+            jail.set_env("TOKENGATE_SECURITY__LOCKOUT_MINUTES", "0");
+            jail.set_env("TOKENGATE_ADMIN_PASSWORD", "not a config key");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.listen, "127.0.0.1:9999");
+            assert_eq!(
+                config.gateway.upstream.as_deref(),
+                Some("http://127.0.0.1:9001")
+            );
+            assert_eq!(config.security.lockout_minutes, 0);
+            assert_eq!(
+                config.gateway.trusted_proxies,
+                vec!["10.0.0.0/8".parse::<IpNet>().expect("net")]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn config_unknown_keys_are_refused_by_name() {
+        Jail::expect_with(|jail| {
+            jail.create_file("custom.toml", "[gateway]\nupstreem = \"http://x\"\n")?;
+            let error = Config::load(Some(Path::new("custom.toml"))).expect_err("unknown key");
+            assert!(error.to_string().contains("upstreem"), "{error}");
+            jail.clear_env();
+            jail.set_env("TOKENGATE_SECURITY__MAX_FAILED_LOGINZ", "3");
+            let error = Config::load(None).expect_err("unknown env key");
+            assert!(error.to_string().contains("max_failed_loginz"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn config_bad_values_are_refused_with_a_message() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TOKENGATE_LISTEN", "nowhere");
+            assert!(
+                Config::load(None)
+                    .expect_err("bad listen")
+                    .to_string()
+                    .contains("nowhere")
+            );
+            jail.set_env("TOKENGATE_LISTEN", "127.0.0.1:0");
+            jail.set_env("TOKENGATE_GATEWAY__TRUSTED_PROXIES", "[\"not-a-cidr\"]");
+            assert!(Config::load(None).is_err());
+            let missing = Config::load(Some(Path::new("absent.toml"))).expect_err("missing file");
+            assert!(matches!(missing, ConfigError::MissingFile(_)));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,156 @@
+//! The request filter (pingora-style): one step that runs the SPEC §2 decision for a request
+//! and applies its effects. Proxy, forward-auth, `whoami` and the REST API all go through
+//! [`gate`]; they differ only in what they do with the answer.
+
+pub mod forward_auth;
+pub mod proxy;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokengate_core::Decision;
+use tokengate_core::authenticate::authenticate;
+use tokengate_core::decision::{Effect, RequestFacts};
+
+pub static X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
+/// All `X-Forwarded-For` values joined in order, as one list.
+pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+    let mut values = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first},{second}");
+            for more in values {
+                joined.push(',');
+                joined.push_str(more);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// Decides one request and applies the decision's effects.
+pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Decision {
+    let started = Instant::now();
+    let forwarded = forwarded_for(headers);
+    let facts = RequestFacts {
+        peer: peer.ip(),
+        forwarded_for: forwarded.as_deref(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .map(|value| value.as_bytes()),
+    };
+    let settings = state.settings();
+    let now = Utc::now();
+    let decision = authenticate(
+        &facts,
+        &settings,
+        &state.policy,
+        &state.cache,
+        &state.passwords,
+        now,
+    )
+    .await;
+    apply_effects(state, &decision, now).await;
+    state
+        .metrics
+        .decision(&decision, started.elapsed().as_secs_f64());
+    decision
+}
+
+async fn apply_effects(state: &AppState, decision: &Decision, now: chrono::DateTime<Utc>) {
+    if decision
+        .reason()
+        .is_some_and(|reason| reason.is_credential_failure())
+    {
+        state.throttle.record_failure(decision.client);
+    }
+    for effect in &decision.effects {
+        match effect {
+            Effect::TokenUsed { token_id } => {
+                state.usage.note(token_id, now, decision.client.to_string())
+            }
+            Effect::CountFailedLogin { user } => {
+                if let Err(error) = state
+                    .store
+                    .record_failed_login(user, now, state.policy.lockout)
+                    .await
+                {
+                    tracing::warn!(%error, "could not count a failed login");
+                }
+            }
+            Effect::ResetFailedLogins { user } => {
+                if let Err(error) = state.store.reset_failed_logins(user, None).await {
+                    tracing::warn!(%error, "could not reset the failed-login counter");
+                }
+            }
+        }
+    }
+}
+
+/// The response for a refused request (JSON body, `WWW-Authenticate`, `Retry-After`).
+pub fn refusal(decision: &Decision) -> Response {
+    ApiError::from_decision(decision).into_response()
+}
+
+/// Whether `path` is under one of the `public_paths` prefixes. Paths with dot segments
+/// (raw or percent-encoded) never match: the upstream might resolve them elsewhere.
+pub fn is_public(public_paths: &[String], path: &str) -> bool {
+    if public_paths.is_empty() {
+        return false;
+    }
+    let lowered = path.to_ascii_lowercase();
+    let dotted = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+        || lowered.contains("%2e")
+        || lowered.contains("%2f")
+        || lowered.contains('\\');
+    !dotted
+        && public_paths
+            .iter()
+            .any(|prefix| !prefix.is_empty() && path.starts_with(prefix.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_paths_match_prefixes_without_dot_segments() {
+        let public = vec!["/public/".to_owned(), "/health".to_owned()];
+        assert!(is_public(&public, "/public/logo.png"));
+        assert!(is_public(&public, "/health"));
+        assert!(!is_public(&public, "/private"));
+        assert!(!is_public(&public, "/public/../admin"));
+        assert!(!is_public(&public, "/public/%2e%2e/admin"));
+        assert!(!is_public(&public, "/public/..%2fadmin"));
+        assert!(!is_public(&[], "/public/x"));
+    }
+
+    #[test]
+    fn forwarded_for_joins_every_header_line() {
+        let mut headers = HeaderMap::new();
+        assert!(forwarded_for(&headers).is_none());
+        headers.append(&X_FORWARDED_FOR, "10.0.0.1".parse().expect("value"));
+        assert_eq!(forwarded_for(&headers).as_deref(), Some("10.0.0.1"));
+        headers.append(
+            &X_FORWARDED_FOR,
+            "10.0.0.2, 10.0.0.3".parse().expect("value"),
+        );
+        assert_eq!(
+            forwarded_for(&headers).as_deref(),
+            Some("10.0.0.1,10.0.0.2, 10.0.0.3")
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP surface (SPEC §3): tokengate's own paths under `/tokengate/`, every other path to
+//! the upstream through the gateway.
+
+use crate::error::ApiError;
+use crate::gateway::{forward_auth, gate, is_public, proxy, refusal};
+use crate::request_id;
+use crate::state::SharedState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router, middleware};
+use serde_json::json;
+use std::net::SocketAddr;
+
+pub fn router(state: SharedState) -> Router {
+    let own = Router::new()
+        .route("/auth", any(forward_auth::check))
+        .route("/whoami", get(whoami))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found);
+    Router::new()
+        .nest("/tokengate", own)
+        .fallback(upstream)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_id::middleware,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("There is nothing at this path.")
+}
+
+/// `GET /tokengate/whoami`: authenticates like a protected request.
+async fn whoami(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let decision = gate(&state, peer, request.headers()).await;
+    match decision.identity() {
+        Some(identity) => {
+            Json(json!({"user": identity.user, "via": identity.via.as_str(), "token_id": identity.token_id}))
+                .into_response()
+        }
+        None => refusal(&decision),
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready when the store answers now.
+async fn readyz(State(state): State<SharedState>) -> Response {
+    match state.store.change_counter().await {
+        Ok(_) => Json(json!({"status": "ready"})).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<SharedState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+const NO_UPSTREAM_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tokengate</title></head>\
+<body><h1>tokengate is running</h1><p>No upstream API is configured, so only forward-auth \
+(<code>/tokengate/auth</code>), <code>/tokengate/whoami</code>, the web UI and the REST API are served.</p>\
+<p>To protect an API as a reverse proxy, set <code>upstream</code> in the <code>[gateway]</code> section of \
+<code>tokengate.toml</code> (or <code>TOKENGATE_GATEWAY__UPSTREAM=http://127.0.0.1:9000</code>) and restart.</p>\
+<p><a href=\"/tokengate/\">Manage your API tokens</a></p></body></html>";
+
+/// Every path outside `/tokengate/`: through the gateway to the upstream.
+async fn upstream(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let Some(upstream) = state.upstream.as_ref() else {
+        if request.uri().path() == "/" {
+            return Html(NO_UPSTREAM_PAGE).into_response();
+        }
+        return ApiError::not_found("No upstream API is configured.").into_response();
+    };
+    if is_public(&state.config.gateway.public_paths, request.uri().path()) {
+        let client = peer.ip().to_canonical();
+        return proxy::forward(&state, upstream, peer, client, None, request).await;
+    }
+    let decision = gate(&state, peer, request.headers()).await;
+    match decision.identity() {
+        Some(identity) => {
+            let identity = identity.clone();
+            proxy::forward(
+                &state,
+                upstream,
+                peer,
+                decision.client,
+                Some(&identity),
+                request,
+            )
+            .await
+        }
+        None => refusal(&decision),
+    }
+}

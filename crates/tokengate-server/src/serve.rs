@@ -1,0 +1,242 @@
+//! Start-up wiring for `tokengate serve`: open the store, create the first admin, build the
+//! state, start the background watcher, accept connections (HTTP or HTTPS) until stopped.
+
+use crate::config::Config;
+use crate::routes::router;
+use crate::state::{AppState, SharedState, StateError};
+use crate::tls;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokengate_core::Secret;
+use tokengate_core::manage::{AdminIdentity, Change, create_user};
+use tokengate_core::model::{Actor, Origin};
+use tokengate_core::store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] tokengate_store::OpenError),
+    #[error("cannot read from the database: {0}")]
+    Read(#[from] StoreError),
+    #[error("cannot create the first admin user: {0}")]
+    FirstAdmin(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A gateway accepting connections in the background.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub state: SharedState,
+    stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets the watcher flush pending last-use records, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.accept.await;
+        let _ = self.watcher.await;
+    }
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let store = tokengate_store::open(&config.database_url).await?;
+    ensure_first_admin(store.as_ref()).await?;
+    let server = start(config, store).await?;
+    tracing::info!(address = %server.address, "tokengate is listening");
+    eprintln!(
+        "tokengate listening on {}://{}",
+        if server.state.tls() { "https" } else { "http" },
+        server.address
+    );
+    shutdown_signal().await;
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// SPEC §4 first start: on an empty database, create `admin` with `TOKENGATE_ADMIN_PASSWORD`
+/// or a random password printed once to stderr.
+pub async fn ensure_first_admin(store: &dyn Store) -> Result<(), ServeError> {
+    if store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("TOKENGATE_ADMIN_PASSWORD") {
+        Ok(password) if !password.is_empty() => (Secret::new(password), false),
+        _ => {
+            let random = tokengate_core::token::random_base62(20)
+                .map_err(|error| ServeError::FirstAdmin(error.to_string()))?;
+            (Secret::new(random), true)
+        }
+    };
+    let change = Change {
+        actor: &Actor::System,
+        origin: &Origin::default(),
+        now: chrono::Utc::now(),
+    };
+    create_user(
+        store,
+        &change,
+        &AdminIdentity::cli(),
+        "admin",
+        true,
+        Some(&password),
+    )
+    .await
+    .map_err(|error| ServeError::FirstAdmin(error.to_string()))?;
+    if generated {
+        eprintln!(
+            "Created the first admin user \"admin\" with password: {}",
+            password.expose()
+        );
+        eprintln!("This password is shown only once. Sign in at /tokengate/ and keep it safe.");
+    } else {
+        eprintln!(
+            "Created the first admin user \"admin\" with the password from TOKENGATE_ADMIN_PASSWORD."
+        );
+    }
+    Ok(())
+}
+
+/// Builds the state and starts accepting on `config.listen` (port 0 picks a free port).
+pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServer, ServeError> {
+    let settings = store.settings().await?;
+    let initial_counter = store.change_counter().await?;
+    let tls_acceptor = if config.tls.enabled() {
+        Some(tls::acceptor(&config.tls.cert, &config.tls.key).map_err(ServeError::Tls)?)
+    } else {
+        None
+    };
+    let listener =
+        TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                address: config.listen.clone(),
+                source,
+            })?;
+    let address = listener.local_addr().map_err(|source| ServeError::Listen {
+        address: config.listen.clone(),
+        source,
+    })?;
+    let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
+    let (stop, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(crate::watch::run(
+        state.clone(),
+        Some(initial_counter),
+        stop_rx.clone(),
+    ));
+    let app = router(state.clone());
+    let accept = tokio::spawn(accept_loop(listener, app, tls_acceptor, stop_rx));
+    Ok(RunningServer {
+        address,
+        state,
+        stop,
+        accept,
+        watcher,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .max_buf_size(64 * 1024)
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30));
+        match &tls {
+            None => {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await
+                    else {
+                        return;
+                    };
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}

@@ -1,0 +1,97 @@
+//! The state one gateway instance shares between requests: configuration, the store, the
+//! in-memory settings and caches, the password pool, the failure throttle, metrics.
+
+use crate::cache::AuthCache;
+use crate::config::Config;
+use crate::gateway::proxy::Upstream;
+use crate::metrics::Metrics;
+use crate::passwords::PasswordPool;
+use crate::throttle::FailureThrottle;
+use crate::usage::UsageRecorder;
+use std::sync::{Arc, RwLock};
+use tokengate_core::decision::GatePolicy;
+use tokengate_core::model::Settings;
+use tokengate_core::store::Store;
+
+pub type SharedState = Arc<AppState>;
+
+pub struct AppState {
+    pub config: Config,
+    pub policy: GatePolicy,
+    pub store: Arc<dyn Store>,
+    settings: RwLock<Arc<Settings>>,
+    pub cache: AuthCache,
+    pub passwords: PasswordPool,
+    pub throttle: Arc<FailureThrottle>,
+    pub usage: UsageRecorder,
+    pub metrics: Arc<Metrics>,
+    pub upstream: Option<Upstream>,
+    pub identity_header: http::HeaderName,
+    pub via_header: http::HeaderName,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("gateway.upstream: {0}")]
+    Upstream(String),
+    #[error("invalid header name in configuration: {0}")]
+    HeaderName(String),
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        settings: Settings,
+    ) -> Result<Self, StateError> {
+        let metrics = Arc::new(Metrics::new());
+        let throttle = Arc::new(FailureThrottle::new(config.security.failures_per_minute));
+        let upstream = match &config.gateway.upstream {
+            Some(url) => Some(
+                Upstream::new(
+                    url,
+                    std::time::Duration::from_secs(config.gateway.upstream_timeout_seconds),
+                )
+                .map_err(StateError::Upstream)?,
+            ),
+            None => None,
+        };
+        let header = |name: &str| {
+            http::HeaderName::try_from(name).map_err(|_| StateError::HeaderName(name.to_owned()))
+        };
+        Ok(Self {
+            policy: config.gate_policy(),
+            cache: AuthCache::new(store.clone(), throttle.clone(), metrics.clone()),
+            passwords: PasswordPool::new(config.security.password_concurrency),
+            identity_header: header(&config.gateway.identity_header)?,
+            via_header: header(&config.gateway.via_header)?,
+            settings: RwLock::new(Arc::new(settings)),
+            usage: UsageRecorder::default(),
+            store,
+            throttle,
+            metrics,
+            upstream,
+            config,
+        })
+    }
+
+    /// The system-wide settings as last read from the store.
+    pub fn settings(&self) -> Arc<Settings> {
+        match self.settings.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        let settings = Arc::new(settings);
+        match self.settings.write() {
+            Ok(mut guard) => *guard = settings,
+            Err(poisoned) => *poisoned.into_inner() = settings,
+        }
+    }
+
+    pub fn tls(&self) -> bool {
+        self.config.tls.enabled()
+    }
+}

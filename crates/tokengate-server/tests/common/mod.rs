@@ -1,0 +1,204 @@
+//! Test harness: a real upstream HTTP server, a real SQLite store in a temp folder, and the
+//! real gateway started in-process on port 0. One method per thing a test does.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod upstream;
+
+use chrono::{DateTime, Utc};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokengate_core::Secret;
+use tokengate_core::manage::{AdminIdentity, Change, create_token, create_user};
+use tokengate_core::model::{Actor, Origin, Settings, User};
+use tokengate_core::store::Store;
+use tokengate_server::config::Config;
+use tokengate_server::serve::{RunningServer, start};
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub database_url: String,
+    pub upstream: Option<upstream::Upstream>,
+    pub client: reqwest::Client,
+    pub server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn change(now: DateTime<Utc>) -> Change<'static> {
+    static ORIGIN: Origin = Origin {
+        ip: None,
+        request_id: None,
+    };
+    Change {
+        actor: &Actor::Cli,
+        origin: &ORIGIN,
+        now,
+    }
+}
+
+/// A config for tests: port 0, the loopback peer trusted so tests can play any client address
+/// through `X-Forwarded-For`.
+pub fn test_config() -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    /// Starts an upstream and a gateway in front of it.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(test_config(), true).await
+    }
+
+    pub async fn spawn_with(mut config: Config, with_upstream: bool) -> Self {
+        let upstream = if with_upstream {
+            Some(upstream::Upstream::start().await)
+        } else {
+            None
+        };
+        if let Some(upstream) = &upstream {
+            config.gateway.upstream = Some(upstream.url());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = format!("sqlite://{}", dir.path().join("gate.db").display());
+        let store = tokengate_store::open(&database_url).await.unwrap();
+        Self::spawn_on(config, store, database_url, upstream, dir).await
+    }
+
+    pub async fn spawn_on(
+        mut config: Config,
+        store: Arc<dyn Store>,
+        database_url: String,
+        upstream: Option<upstream::Upstream>,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        config.database_url = database_url.clone();
+        let server = start(config, store.clone()).await.unwrap();
+        let address = server.address;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Self {
+            address,
+            base: format!("http://{address}"),
+            store,
+            database_url,
+            upstream,
+            client,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str, admin: bool) -> User {
+        let secret = Secret::new(password);
+        create_user(
+            self.store.as_ref(),
+            &change(Utc::now()),
+            &AdminIdentity::cli(),
+            name,
+            admin,
+            Some(&secret),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Creates a token (validity: never) and returns (id, secret).
+    pub async fn add_token(&self, owner: &str) -> (String, String) {
+        let user = self.store.user(owner).await.unwrap().unwrap();
+        let settings = self.store.settings().await.unwrap();
+        let created = create_token(
+            self.store.as_ref(),
+            &change(Utc::now()),
+            &user,
+            "test token",
+            Some(tokengate_core::validity::ValidityRequest::Preset(
+                tokengate_core::validity::MaxValidity::Never,
+            )),
+            &settings,
+        )
+        .await
+        .unwrap();
+        (created.record.id, created.secret.expose().to_owned())
+    }
+
+    pub async fn save_settings(&self, settings: &Settings) {
+        tokengate_core::manage::change_settings(
+            self.store.as_ref(),
+            &change(Utc::now()),
+            &AdminIdentity::cli(),
+            settings,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Waits until the running gateway has picked up the store's current state.
+    pub async fn sync(&self) {
+        let state = &self.server.as_ref().unwrap().state;
+        tokengate_server::watch::refresh(state, None).await;
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_basic(&self, path: &str, user: &str, secret: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .basic_auth(user, Some(secret))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// Asserts the SPEC §1 error body and returns it.
+pub async fn error_body(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .map(|value| value.to_str().unwrap().to_owned());
+    if status == 401 {
+        assert_eq!(
+            response.headers().get("www-authenticate").unwrap(),
+            "Basic realm=\"tokengate\""
+        );
+    }
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|message| !message.is_empty())
+    );
+    assert_eq!(
+        body["request_id"].as_str(),
+        request_id.as_deref(),
+        "request id in body and header"
+    );
+    body
+}
