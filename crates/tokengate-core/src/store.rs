@@ -94,7 +94,40 @@ pub trait ChangeCounter: Send + Sync {
     async fn change_counter(&self) -> StoreResult<i64>;
 }
 
-/// Everything tokengate stores.
-pub trait Store: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter {}
+/// A web UI session. Only the digest (SHA-256) of the session id is stored; the id itself
+/// lives in the browser's cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub digest: TokenDigest,
+    pub user: String,
+    /// The synchronizer token the session's forms and API calls must echo.
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute end of the session.
+    pub expires_at: DateTime<Utc>,
+}
 
-impl<T: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter> Store for T {}
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
+    /// Moves `last_seen_at` (idle timeout); no error when the session is gone.
+    async fn touch_session(&self, digest: &TokenDigest, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Returns whether a session was deleted.
+    async fn delete_session(&self, digest: &TokenDigest) -> StoreResult<bool>;
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64>;
+    /// Deletes sessions whose absolute end is at or before `now`.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Everything tokengate stores.
+pub trait Store:
+    UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore
+{
+}
+
+impl<T: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore> Store
+    for T
+{
+}

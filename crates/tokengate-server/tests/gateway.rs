@@ -531,6 +531,34 @@ impl ChangeCounter for Switchable {
     }
 }
 
+#[async_trait]
+impl SessionStore for Switchable {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.check()?;
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>> {
+        self.check()?;
+        self.inner.session(digest).await
+    }
+    async fn touch_session(&self, digest: &TokenDigest, at: DateTime<Utc>) -> StoreResult<()> {
+        self.check()?;
+        self.inner.touch_session(digest, at).await
+    }
+    async fn delete_session(&self, digest: &TokenDigest) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.delete_session(digest).await
+    }
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.delete_sessions_of(user).await
+    }
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.delete_expired_sessions(now).await
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_store_fails_closed_with_503_and_recovers_without_restart() {
     let dir = tempfile::tempdir().unwrap();

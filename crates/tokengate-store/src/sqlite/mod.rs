@@ -4,6 +4,7 @@
 
 mod audit;
 mod codec;
+mod sessions;
 mod settings;
 mod tokens;
 mod users;

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod counter;
+pub mod sessions;
 pub mod settings_audit;
 pub mod tokens;
 pub mod users;
@@ -54,6 +55,8 @@ macro_rules! conformance_tests {
             counter::change_counter_moves_on_user_changes_but_not_on_failed_logins,
             counter::change_counter_ignores_a_user_update_that_changes_nothing_it_guards,
             counter::change_counter_moves_on_every_settings_save,
+            sessions::sessions_round_trip_touch_and_delete,
+            sessions::sessions_of_a_user_and_expired_sessions_are_deleted,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
