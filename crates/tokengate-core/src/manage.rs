@@ -366,3 +366,33 @@ pub async fn reset_failed_logins(
     store.reset_failed_logins(name, Some(&audit)).await?;
     Ok(())
 }
+
+/// Tokens that exceed the current maximum validity (never expire, or expire after the longest
+/// validity a token created now could have).
+pub async fn count_tokens_over_maximum(
+    store: &dyn Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<u64, ManageError> {
+    match settings.max_validity.expiry_from(truncate_to_millis(now)) {
+        None => Ok(0),
+        Some(latest) => Ok(store.count_tokens_expiring_after(latest).await?),
+    }
+}
+
+/// Clamps every token that exceeds the current maximum to expire at the longest validity a
+/// token created now could have. Audited as `token.expiry_clamped` with the count.
+pub async fn clamp_tokens_to_maximum(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    settings: &Settings,
+) -> Result<u64, ManageError> {
+    let Some(latest) = settings.max_validity.expiry_from(change.at()) else {
+        return Ok(0);
+    };
+    let audit = change
+        .audit(AuditAction::TokenExpiryClamped)
+        .details(json!({"max_validity": settings.max_validity, "expires_at": latest}));
+    Ok(store.clamp_token_expiry(latest, &audit).await?)
+}

@@ -208,6 +208,8 @@ pub enum AuditAction {
     TokenDeleted,
     #[serde(rename = "token.deleted_all")]
     TokenDeletedAll,
+    #[serde(rename = "token.expiry_clamped")]
+    TokenExpiryClamped,
     #[serde(rename = "settings.changed")]
     SettingsChanged,
     #[serde(rename = "user.created")]
@@ -221,11 +223,12 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         Self::TokenCreated,
         Self::TokenRenamed,
         Self::TokenDeleted,
         Self::TokenDeletedAll,
+        Self::TokenExpiryClamped,
         Self::SettingsChanged,
         Self::UserCreated,
         Self::UserUpdated,
@@ -239,6 +242,7 @@ impl AuditAction {
             Self::TokenRenamed => "token.renamed",
             Self::TokenDeleted => "token.deleted",
             Self::TokenDeletedAll => "token.deleted_all",
+            Self::TokenExpiryClamped => "token.expiry_clamped",
             Self::SettingsChanged => "settings.changed",
             Self::UserCreated => "user.created",
             Self::UserUpdated => "user.updated",

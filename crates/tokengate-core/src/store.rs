@@ -72,6 +72,12 @@ pub trait TokenStore: Send + Sync {
     async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool>;
     /// Deletes every token of `owner`; the audit record's details gain `"count"`.
     async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64>;
+    /// Tokens that never expire or expire after `latest` (they exceed a lowered maximum).
+    async fn count_tokens_expiring_after(&self, latest: DateTime<Utc>) -> StoreResult<u64>;
+    /// Sets the expiry of every token counted above to `latest`; the audit record's details
+    /// gain `"count"`.
+    async fn clamp_token_expiry(&self, latest: DateTime<Utc>, audit: &NewAudit)
+    -> StoreResult<u64>;
     /// Records a batch of last uses (the latest per token wins).
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()>;
 }

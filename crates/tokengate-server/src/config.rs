@@ -52,8 +52,10 @@ pub struct SecurityConfig {
     pub lockout_minutes: u32,
     /// Failed attempts per client address and minute before answering 429.
     pub failures_per_minute: u32,
-    /// Lifetime of a web UI session.
+    /// Absolute lifetime of a web UI session.
     pub session_hours: u32,
+    /// A web UI session ends after this many minutes without a request.
+    pub session_idle_minutes: u32,
     /// Password checks (argon2) that may run at once; 0 = the number of CPUs.
     pub password_concurrency: usize,
 }
@@ -101,6 +103,7 @@ impl Default for SecurityConfig {
             lockout_minutes: 15,
             failures_per_minute: 60,
             session_hours: 12,
+            session_idle_minutes: 60,
             password_concurrency: 0,
         }
     }

@@ -10,6 +10,7 @@ pub mod passwords;
 pub mod request_id;
 pub mod routes;
 pub mod serve;
+pub mod session;
 pub mod state;
 pub mod throttle;
 pub mod tls;

@@ -497,6 +497,18 @@ impl TokenStore for Switchable {
         self.check()?;
         self.inner.delete_tokens_of(owner, audit).await
     }
+    async fn count_tokens_expiring_after(&self, latest: DateTime<Utc>) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.count_tokens_expiring_after(latest).await
+    }
+    async fn clamp_token_expiry(
+        &self,
+        latest: DateTime<Utc>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.clamp_token_expiry(latest, audit).await
+    }
     async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {
         self.check()?;
         self.inner.record_token_uses(uses).await

@@ -9,6 +9,7 @@ use super::codec::{
 use super::{SqliteStore, begin_write};
 use crate::paging::page_size;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
@@ -208,6 +209,41 @@ impl TokenStore for SqliteStore {
             .await
             .map_err(unavailable)?
             .rows_affected();
+        let audit = NewAudit {
+            details: with_count(&audit.details, count),
+            ..audit.clone()
+        };
+        insert_audit(&mut transaction, &audit).await?;
+        transaction.commit().await.map_err(unavailable)?;
+        Ok(count)
+    }
+
+    async fn count_tokens_expiring_after(&self, latest: DateTime<Utc>) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tokens WHERE expires_at IS NULL OR expires_at > ?",
+        )
+        .bind(millis(latest))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn clamp_token_expiry(
+        &self,
+        latest: DateTime<Utc>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64> {
+        let mut transaction = begin_write(&self.pool).await?;
+        let count = sqlx::query(
+            "UPDATE tokens SET expires_at = ? WHERE expires_at IS NULL OR expires_at > ?",
+        )
+        .bind(millis(latest))
+        .bind(millis(latest))
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
         let audit = NewAudit {
             details: with_count(&audit.details, count),
             ..audit.clone()

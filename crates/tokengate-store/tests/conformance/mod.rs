@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             tokens::token_uses_keep_the_latest_and_ignore_unknown_tokens,
             tokens::tokens_filter_and_paging,
             tokens::token_times_round_trip_to_the_millisecond,
+            tokens::tokens_over_a_maximum_are_counted_and_clamped_with_an_audit_record,
             settings_audit::settings_are_the_defaults_until_first_saved,
             settings_audit::settings_round_trip,
             settings_audit::audit_filter_and_paging,

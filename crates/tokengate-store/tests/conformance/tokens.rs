@@ -326,3 +326,54 @@ pub async fn token_times_round_trip_to_the_millisecond(store: SharedStore) {
     assert_eq!(store.token("tok-1").await.expect("read"), Some(record));
     assert_eq!(now().timestamp_subsec_millis(), 123);
 }
+
+pub async fn tokens_over_a_maximum_are_counted_and_clamped_with_an_audit_record(
+    store: SharedStore,
+) {
+    super::add_user(&store, "alice").await;
+    let limit = at("2027-07-01T00:00:00Z");
+    let mut never = token("never", "alice", "never expires");
+    never.expires_at = None;
+    let mut late = token("late", "alice", "expires late");
+    late.expires_at = Some(at("2028-01-01T00:00:00Z"));
+    let mut early = token("early", "alice", "expires early");
+    early.expires_at = Some(at("2027-02-01T00:00:00Z"));
+    for record in [&never, &late, &early] {
+        store
+            .create_token(
+                record,
+                &super::audit(AuditAction::TokenCreated).token(&record.id),
+            )
+            .await
+            .expect("create");
+    }
+    assert_eq!(
+        store
+            .count_tokens_expiring_after(limit)
+            .await
+            .expect("count"),
+        2
+    );
+    let clamped = store
+        .clamp_token_expiry(limit, &super::audit(AuditAction::TokenExpiryClamped))
+        .await
+        .expect("clamp");
+    assert_eq!(clamped, 2);
+    assert_eq!(
+        store
+            .count_tokens_expiring_after(limit)
+            .await
+            .expect("count"),
+        0
+    );
+    for id in ["never", "late"] {
+        let record = store.token(id).await.expect("read").expect("present");
+        assert_eq!(record.expires_at, Some(limit), "{id}");
+    }
+    let untouched = store.token("early").await.expect("read").expect("present");
+    assert_eq!(untouched.expires_at, Some(at("2027-02-01T00:00:00Z")));
+    let records = super::all_audit(&store).await;
+    let newest = records.first().expect("audit record");
+    assert_eq!(newest.action, AuditAction::TokenExpiryClamped);
+    assert_eq!(newest.details["count"], 2);
+}
