@@ -109,18 +109,6 @@ async fn memory_database_keeps_its_data_for_the_life_of_the_store() {
 }
 
 #[tokio::test]
-async fn postgres_url_is_unsupported_with_a_clear_message() {
-    let Err(error) = tokengate_store::open("postgres://tokengate:hunter2@db/tokengate").await
-    else {
-        panic!("postgres is not implemented yet");
-    };
-    assert!(matches!(error, OpenError::Unsupported(_)), "{error:?}");
-    let message = error.to_string();
-    assert!(message.contains("PostgreSQL"), "{message}");
-    assert!(!message.contains("hunter2"), "{message}");
-}
-
-#[tokio::test]
 async fn bad_urls_and_unopenable_files_are_clear_errors() {
     let Err(error) = tokengate_store::open("tokengate.db").await else {
         panic!("a URL without scheme is refused");

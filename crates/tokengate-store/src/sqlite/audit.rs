@@ -33,7 +33,7 @@ pub(super) async fn insert_audit(
     Ok(())
 }
 
-fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
+pub(super) fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
     let action: String = column(row, "action")?;
     let details: String = column(row, "details")?;
     Ok(AuditRecord {

@@ -7,9 +7,10 @@ mod codec;
 mod sessions;
 mod settings;
 mod tokens;
+mod transfer;
 mod users;
 
-use crate::OpenError;
+use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
 use codec::unavailable;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -34,10 +35,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Opens the database at `url` with the default [`OpenOptions`].
+    pub async fn open(url: &str) -> Result<SqliteStore, OpenError> {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`, `sqlite:PATH` or
     /// `sqlite::memory:`), refuses one whose schema is newer than this binary, and applies any
-    /// pending migrations.
-    pub async fn open(url: &str) -> Result<SqliteStore, OpenError> {
+    /// pending migrations. A file gets a pool of `options.max_connections`.
+    pub async fn open_with(url: &str, options: &OpenOptions) -> Result<SqliteStore, OpenError> {
         let Some(location) = url.strip_prefix("sqlite:") else {
             return Err(OpenError::InvalidUrl(
                 "a SQLite URL starts with sqlite:".into(),
@@ -45,6 +51,7 @@ impl SqliteStore {
         };
         let location = location.strip_prefix("//").unwrap_or(location);
         let in_memory = location.starts_with(":memory:") || location.contains("mode=memory");
+        let pool_size = options.max_connections.max(1);
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|error| OpenError::InvalidUrl(error.to_string()))?
             .create_if_missing(true)
@@ -63,6 +70,7 @@ impl SqliteStore {
                 .await
         } else {
             SqlitePoolOptions::new()
+                .max_connections(pool_size)
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await
         }

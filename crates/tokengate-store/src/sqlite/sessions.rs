@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use tokengate_core::store::{SessionRecord, SessionStore, StoreError, StoreResult};
 use tokengate_core::token::TokenDigest;
 
-fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
+pub(super) fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     let digest: Vec<u8> = column(row, "digest")?;
     Ok(SessionRecord {
         digest: TokenDigest::from_slice(&digest)

@@ -13,7 +13,7 @@ use tokengate_core::store::{SettingsStore, StoreError, StoreResult};
 
 /// Reads the row through the settings' own JSON shape, so stored values are validated exactly
 /// like values arriving over the API (an invalid allow-list entry is reported, not ignored).
-fn settings_from_row(row: &SqliteRow) -> StoreResult<Settings> {
+pub(super) fn settings_from_row(row: &SqliteRow) -> StoreResult<Settings> {
     let max_validity: String = column(row, "max_validity")?;
     let ip_allowlist: String = column(row, "ip_allowlist")?;
     let password_auth: String = column(row, "password_auth")?;

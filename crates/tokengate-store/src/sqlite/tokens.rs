@@ -8,12 +8,11 @@ use super::codec::{
 };
 use super::{SqliteStore, begin_write};
 use crate::paging::page_size;
+use crate::records::{folded, latest_uses, with_count};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
-use std::collections::BTreeMap;
 use tokengate_core::model::{NewAudit, TokenFilter, TokenRecord, TokenUse};
 use tokengate_core::store::{StoreError, StoreResult, TokenStore};
 use tokengate_core::token::TokenDigest;
@@ -25,13 +24,8 @@ macro_rules! token_columns {
     };
 }
 
-/// The form of a token name that the case-insensitive name filter searches (Unicode-aware,
-/// unlike SQLite's ASCII-only `lower()`).
-fn folded(name: &str) -> String {
-    name.to_lowercase()
-}
-
-fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+/// A token row read back (also used by the bulk export in `transfer`).
+pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
     let digest: Vec<u8> = column(row, "digest")?;
     Ok(TokenRecord {
         id: column(row, "id")?,
@@ -46,30 +40,6 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
         last_used_at: optional_instant(column(row, "last_used_at")?)?,
         last_used_ip: column(row, "last_used_ip")?,
     })
-}
-
-/// `details` with `"count": n` added (a non-object is replaced by `{"count": n}`).
-fn with_count(details: &Value, count: u64) -> Value {
-    let mut object = match details {
-        Value::Object(object) => object.clone(),
-        _ => Map::new(),
-    };
-    object.insert("count".into(), Value::from(count));
-    Value::Object(object)
-}
-
-/// The latest use of each token in a batch; on equal times the later entry wins.
-fn latest_uses(uses: &[TokenUse]) -> BTreeMap<&str, &TokenUse> {
-    let mut latest: BTreeMap<&str, &TokenUse> = BTreeMap::new();
-    for token_use in uses {
-        let entry = latest
-            .entry(token_use.token_id.as_str())
-            .or_insert(token_use);
-        if token_use.at >= entry.at {
-            *entry = token_use;
-        }
-    }
-    latest
 }
 
 #[async_trait]
@@ -273,47 +243,5 @@ impl TokenStore for SqliteStore {
             .map_err(unavailable)?;
         }
         transaction.commit().await.map_err(unavailable)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{DateTime, Utc};
-    use serde_json::json;
-
-    fn use_of(token_id: &str, seconds: i64, ip: &str) -> TokenUse {
-        TokenUse {
-            token_id: token_id.into(),
-            at: DateTime::<Utc>::from_timestamp(seconds, 0).expect("instant"),
-            ip: ip.into(),
-        }
-    }
-
-    #[test]
-    fn latest_use_per_token_wins_and_ties_go_to_the_later_entry() {
-        let uses = [
-            use_of("a", 20, "10.0.0.2"),
-            use_of("a", 10, "10.0.0.1"),
-            use_of("b", 5, "10.0.0.3"),
-            use_of("b", 5, "10.0.0.4"),
-        ];
-        let latest = latest_uses(&uses);
-        assert_eq!(latest["a"].ip, "10.0.0.2");
-        assert_eq!(latest["b"].ip, "10.0.0.4");
-    }
-
-    #[test]
-    fn count_is_merged_into_the_details_object() {
-        assert_eq!(
-            with_count(&json!({"reason": "left"}), 3),
-            json!({"reason": "left", "count": 3})
-        );
-        assert_eq!(with_count(&Value::Null, 0), json!({"count": 0}));
-    }
-
-    #[test]
-    fn name_folding_is_unicode_aware() {
-        assert_eq!(folded("ÉCOLE CI"), "école ci");
     }
 }

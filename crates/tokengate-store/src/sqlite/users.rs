@@ -18,7 +18,7 @@ macro_rules! user_columns {
     };
 }
 
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
     Ok(User {
         name: column(row, "name")?,
         display_name: column(row, "display_name")?,
