@@ -17,6 +17,9 @@ pub struct Config {
     pub listen: String,
     /// `sqlite://FILE` (default, created if missing) or `postgres://user:pw@host/db`.
     pub database_url: String,
+    /// Connections this node's database pool holds at most. With PostgreSQL, the server's
+    /// `max_connections` must cover every node's pool plus one listener connection per node.
+    pub database_max_connections: u32,
     pub gateway: GatewayConfig,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
@@ -74,6 +77,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8700".into(),
             database_url: "sqlite://tokengate.db".into(),
+            database_max_connections: 10,
             gateway: GatewayConfig::default(),
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
@@ -125,7 +129,14 @@ pub enum ConfigError {
 
 /// Top-level keys the environment may set; other `TOKENGATE_*` variables (such as
 /// `TOKENGATE_ADMIN_PASSWORD`) are not configuration keys.
-const ENV_KEYS: [&str; 5] = ["listen", "database_url", "gateway__", "security__", "tls__"];
+const ENV_KEYS: [&str; 6] = [
+    "listen",
+    "database_url",
+    "database_max_connections",
+    "gateway__",
+    "security__",
+    "tls__",
+];
 
 impl Config {
     /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment.
@@ -180,6 +191,9 @@ impl Config {
         }
         if self.tls.enabled() && (self.tls.cert.is_empty() || self.tls.key.is_empty()) {
             return invalid("tls needs both cert and key".into());
+        }
+        if self.database_max_connections == 0 {
+            return invalid("database_max_connections must be at least 1".into());
         }
         if self.security.max_failed_logins == 0 {
             return invalid("security.max_failed_logins must be at least 1".into());
@@ -241,6 +255,30 @@ mod tests {
             assert_eq!(
                 config.gateway.trusted_proxies,
                 vec!["10.0.0.0/8".parse::<IpNet>().expect("net")]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_pool_size_defaults_to_ten_and_comes_from_the_environment() {
+        Jail::expect_with(|jail| {
+            assert_eq!(
+                Config::load(None)
+                    .expect("defaults")
+                    .database_max_connections,
+                10
+            );
+            jail.set_env("TOKENGATE_DATABASE_MAX_CONNECTIONS", "25");
+            assert_eq!(
+                Config::load(None).expect("loads").database_max_connections,
+                25
+            );
+            jail.set_env("TOKENGATE_DATABASE_MAX_CONNECTIONS", "0");
+            let error = Config::load(None).expect_err("an empty pool");
+            assert!(
+                error.to_string().contains("database_max_connections"),
+                "{error}"
             );
             Ok(())
         });

@@ -60,7 +60,7 @@ impl RunningServer {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    let store = tokengate_store::open(&config.database_url).await?;
+    let store = tokengate_store::open_with(&config.database_url, &store_options(&config)).await?;
     ensure_first_admin(store.as_ref()).await?;
     let server = start(config, store).await?;
     tracing::info!(address = %server.address, "tokengate is listening");
@@ -72,6 +72,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     shutdown_signal().await;
     server.shutdown().await;
     Ok(())
+}
+
+/// The pool the configuration asks for.
+pub fn store_options(config: &Config) -> tokengate_store::OpenOptions {
+    tokengate_store::OpenOptions {
+        max_connections: config.database_max_connections,
+        ..tokengate_store::OpenOptions::default()
+    }
 }
 
 async fn shutdown_signal() {
@@ -160,12 +168,15 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
         address: config.listen.clone(),
         source,
     })?;
+    // PostgreSQL wakes the watcher as soon as another node changes something.
+    let notifications = tokengate_store::change_notifications(&config.database_url)?;
     let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
     let (stop, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(crate::watch::run(
         state.clone(),
         Some(initial_counter),
         stop_rx.clone(),
+        notifications,
     ));
     let app = router(state.clone());
     let accept = tokio::spawn(accept_loop(listener, app, tls_acceptor, stop_rx));

@@ -1,19 +1,36 @@
 //! Keeps a node in step with the shared store (SPEC §6): polls the change counter every
-//! `POLL` and, when it moves, reloads the settings and drops cached records. If the store
-//! cannot be read, the cache is emptied so nothing is allowed that could not be checked; when
-//! it answers again, service resumes by itself. Also flushes batched last-use records and lets
-//! the failure throttle forget quiet addresses.
+//! `POLL` and, on PostgreSQL, also wakes at once when another node's change is notified
+//! (`LISTEN/NOTIFY`; notifications are lost while the listener reconnects, so the poll stays
+//! as the safety net). When the counter moves it reloads the settings and drops cached
+//! records. If the store cannot be read — or does not answer within `POLL_TIMEOUT` — the cache
+//! is emptied so nothing is allowed that could not be checked; when it answers again, service
+//! resumes by itself. Also flushes batched last-use records and lets the failure throttle
+//! forget quiet addresses. Holds no SQL: the store crate owns the listener.
 
 use crate::state::SharedState;
 use std::time::Duration;
+use tokengate_store::ChangeNotifications;
 use tokio::sync::watch;
 
 pub const POLL: Duration = Duration::from_millis(250);
+/// A poll that takes longer than this counts as the store not answering (a hung connection
+/// must not keep cached records alive).
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 const FLUSH_EVERY: u32 = 4;
 const FORGET_EVERY: u32 = 240;
 
 /// One poll: returns the counter seen (or the old one when the store did not answer).
 pub async fn refresh(state: &SharedState, last_seen: Option<i64>) -> Option<i64> {
+    match tokio::time::timeout(POLL_TIMEOUT, poll(state, last_seen)).await {
+        Ok(seen) => seen,
+        Err(_) => {
+            mark_unhealthy(state, &"no answer within the poll timeout");
+            last_seen
+        }
+    }
+}
+
+async fn poll(state: &SharedState, last_seen: Option<i64>) -> Option<i64> {
     match state.store.change_counter().await {
         Ok(counter) if Some(counter) == last_seen && state.cache.store_healthy() => last_seen,
         Ok(counter) => match state.store.settings().await {
@@ -45,25 +62,62 @@ fn mark_unhealthy(state: &SharedState, error: &dyn std::fmt::Display) {
     state.cache.set_store_healthy(false);
 }
 
+/// Why the watcher woke up.
+enum Wake {
+    Tick,
+    Notified,
+    Stop,
+}
+
+/// Resolves when `notifications` fire; never without them.
+async fn notified(notifications: Option<&ChangeNotifications>) {
+    match notifications {
+        Some(notifications) => notifications.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs until `stop` turns true.
-pub async fn run(state: SharedState, initial: Option<i64>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    state: SharedState,
+    initial: Option<i64>,
+    mut stop: watch::Receiver<bool>,
+    notifications: Option<ChangeNotifications>,
+) {
     let mut last_seen = initial;
     let mut ticks: u32 = 0;
     let mut interval = tokio::time::interval(POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = stop.changed() => break,
-        }
-        last_seen = refresh(&state, last_seen).await;
-        ticks = ticks.wrapping_add(1);
-        if ticks.is_multiple_of(FLUSH_EVERY) {
-            state.usage.flush(&state.store).await;
-        }
-        if ticks.is_multiple_of(FORGET_EVERY) {
-            state.throttle.forget_quiet();
+        let wake = tokio::select! {
+            _ = interval.tick() => Wake::Tick,
+            _ = notified(notifications.as_ref()) => Wake::Notified,
+            _ = stop.changed() => Wake::Stop,
+        };
+        match wake {
+            Wake::Stop => break,
+            Wake::Notified => {
+                // Something changed, or notifications were interrupted: forget cached records
+                // before polling, so a record revoked on another node is never served from
+                // memory — not even while the store is slow to answer or goes away.
+                state.cache.invalidate();
+                last_seen = refresh(&state, last_seen).await;
+            }
+            Wake::Tick => {
+                last_seen = refresh(&state, last_seen).await;
+                ticks = ticks.wrapping_add(1);
+                // Not while the store is down: the batch waits in memory, and the watcher stays
+                // free to notice the store coming back.
+                if ticks.is_multiple_of(FLUSH_EVERY) && state.cache.store_healthy() {
+                    state.usage.flush(&state.store).await;
+                }
+                if ticks.is_multiple_of(FORGET_EVERY) {
+                    state.throttle.forget_quiet();
+                }
+            }
         }
     }
-    state.usage.flush(&state.store).await;
+    if state.cache.store_healthy() {
+        state.usage.flush(&state.store).await;
+    }
 }
