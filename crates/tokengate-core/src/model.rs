@@ -35,6 +35,7 @@ pub struct User {
 }
 
 /// The public JSON shape of a user (never the password hash).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub name: String,
@@ -89,6 +90,7 @@ impl TokenRecord {
 
 /// The public JSON shape of a token (SPEC §1). `token` is the secret, present only in the
 /// answer to a creation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: String,
@@ -129,6 +131,7 @@ pub struct TokenUse {
     pub ip: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PasswordAuth {
@@ -147,10 +150,12 @@ impl PasswordAuth {
 }
 
 /// The four system-wide settings (SPEC §1), shared by every node through the store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub max_validity: MaxValidity,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["10.0.0.0/8", "192.168.1.10-192.168.1.50"])))]
     pub ip_allowlist: IpAllowList,
     pub password_auth: PasswordAuth,
     pub admins_only: bool,
@@ -198,6 +203,7 @@ impl fmt::Display for Actor {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditAction {
     #[serde(rename = "token.created")]
@@ -313,6 +319,7 @@ impl NewAudit {
 }
 
 /// A stored audit record in its JSON shape (SPEC §1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub id: i64,
@@ -321,6 +328,7 @@ pub struct AuditRecord {
     pub action: AuditAction,
     pub user: Option<String>,
     pub token_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,
     pub ip: Option<String>,
     pub request_id: Option<String>,

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The longest validity a token may have, and the preset a user may pick.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum MaxValidity {
     #[serde(rename = "6m")]

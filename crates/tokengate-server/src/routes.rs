@@ -20,6 +20,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .nest("/api", crate::api::router())
         .fallback(not_found);
     Router::new()
         .nest("/tokengate", own)

@@ -1,0 +1,97 @@
+//! System-wide settings: read, and replace as a whole. PUT validates everything before it
+//! changes anything, and refuses an allow-list that would shut out the caller's own address
+//! unless `?force=true`.
+
+use crate::api::caller::AdminCaller;
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::openapi::ErrorBody;
+use crate::error::ApiError;
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::manage;
+use tokengate_core::model::{PasswordAuth, Settings};
+use tokengate_core::validity::MaxValidity;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new().routes(routes!(get_settings, put_settings))
+}
+
+/// The settings as sent: the allow-list is validated entry by entry after parsing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    max_validity: MaxValidity,
+    /// Single addresses, CIDR ranges or dash ranges; empty = every address allowed.
+    ip_allowlist: Vec<String>,
+    password_auth: PasswordAuth,
+    admins_only: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ForceQuery {
+    /// Save even if the new allow-list does not include the caller's own address.
+    force: Option<bool>,
+}
+
+/// The system-wide settings. Admins only.
+#[utoipa::path(get, path = "/admin/settings", tag = "admin", responses(
+    (status = 200, description = "Current settings", body = Settings),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+))]
+async fn get_settings(
+    State(state): State<SharedState>,
+    _admin: AdminCaller,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(state.store.settings().await?))
+}
+
+/// Replaces the settings; every change is audited with old and new value. Nothing is saved
+/// when anything is invalid. Admins only.
+#[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = SettingsInput, params(ForceQuery), responses(
+    (status = 200, description = "Saved", body = Settings),
+    (status = 409, description = "would_lock_out_caller: the allow-list excludes the caller (repeat with ?force=true)", body = ErrorBody),
+    (status = 422, description = "invalid_ip_allowlist (names the entry), invalid_body", body = ErrorBody),
+))]
+async fn put_settings(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    ApiQuery(query): ApiQuery<ForceQuery>,
+    ApiJson(input): ApiJson<SettingsInput>,
+) -> Result<Json<Settings>, ApiError> {
+    let ip_allowlist = IpAllowList::parse(&input.ip_allowlist).map_err(|error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_ip_allowlist",
+            error.to_string(),
+        )
+    })?;
+    let settings = Settings {
+        max_validity: input.max_validity,
+        ip_allowlist,
+        password_auth: input.password_auth,
+        admins_only: input.admins_only,
+    };
+    let client = admin.caller.client;
+    if !settings.ip_allowlist.allows(client) && query.force != Some(true) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "would_lock_out_caller",
+            format!(
+                "The new IP allow-list does not include your address {client}; repeat with ?force=true to save it anyway."
+            ),
+        ));
+    }
+    let change = admin.caller.change();
+    manage::change_settings(state.store.as_ref(), &change, &admin.admin, &settings).await?;
+    crate::api::apply_now(&state).await;
+    Ok(Json(settings))
+}

@@ -1,0 +1,171 @@
+//! Admin token manager: all tokens (filtered, paged), create on behalf of a user, revoke one,
+//! revoke all of a user's.
+
+use super::page_limit;
+use crate::api::caller::AdminCaller;
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::openapi::ErrorBody;
+use crate::api::tokens::{CreateToken, Deleted};
+use crate::error::ApiError;
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokengate_core::manage::{self, ManageError, Scope};
+use tokengate_core::model::{TokenFilter, TokenView};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_all_tokens))
+        .routes(routes!(revoke_token))
+        .routes(routes!(create_token_for_user, revoke_tokens_of_user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// Owner (exact user name).
+    user: Option<String>,
+    /// Case-insensitive part of the token name.
+    name: Option<String>,
+    /// Only tokens expiring before this instant.
+    expires_before: Option<DateTime<Utc>>,
+    /// Only tokens never used, or last used before this instant.
+    unused_since: Option<DateTime<Utc>>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPage {
+    pub tokens: Vec<TokenView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// All tokens of all users, filtered and paged by id. Admins only.
+#[utoipa::path(get, path = "/admin/tokens", tag = "admin", params(TokenQuery), responses(
+    (status = 200, description = "A page of tokens", body = TokenPage),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+))]
+async fn list_all_tokens(
+    State(state): State<SharedState>,
+    _admin: AdminCaller,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+) -> Result<Json<TokenPage>, ApiError> {
+    let limit = page_limit(query.limit);
+    let filter = TokenFilter {
+        owner: query.user,
+        name: query.name,
+        expires_before: query.expires_before,
+        unused_since: query.unused_since,
+        after_id: query.cursor,
+        limit,
+    };
+    let page = state.store.tokens(&filter).await?;
+    let next_cursor = (page.len() == limit as usize)
+        .then(|| page.last().map(|token| token.id.clone()))
+        .flatten();
+    Ok(Json(TokenPage {
+        tokens: page.iter().map(TokenView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Creates a token on behalf of `user`; audited with the admin as actor and the user as owner.
+/// Admins only.
+#[utoipa::path(post, path = "/admin/users/{user}/tokens", tag = "admin", request_body = CreateToken,
+    params(("user" = String, Path, description = "Owner")), responses(
+    (status = 201, description = "Created; `token` is the secret", body = TokenView),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "tokens_not_permitted: the owner could not use it; user_disabled", body = ErrorBody),
+    (status = 422, description = "invalid_name, validity_exceeds_maximum, invalid_validity", body = ErrorBody),
+))]
+async fn create_token_for_user(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    Path(user): Path<String>,
+    ApiJson(request): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let validity = request.validity()?;
+    let owner = state
+        .store
+        .user(&user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such user."))?;
+    let settings = state.settings();
+    let change = admin.caller.change();
+    let created = manage::create_token(
+        state.store.as_ref(),
+        &change,
+        &owner,
+        &request.name,
+        validity,
+        &settings,
+    )
+    .await
+    .map_err(|error| match error {
+        ManageError::TokensNotPermitted => ApiError::new(
+            StatusCode::CONFLICT,
+            "tokens_not_permitted",
+            "Admins-only is on and this user is not an admin: the token could not be used.",
+        ),
+        other => other.into(),
+    })?;
+    let mut view = TokenView::from(&created.record);
+    view.token = Some(created.secret.expose().to_owned());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Revokes any token. Admins only.
+#[utoipa::path(delete, path = "/admin/tokens/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Token id")), responses(
+    (status = 204, description = "Revoked"),
+    (status = 404, description = "No such token", body = ErrorBody),
+))]
+async fn revoke_token(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let change = admin.caller.change();
+    manage::delete_token(
+        state.store.as_ref(),
+        &change,
+        Scope::Admin(&admin.admin),
+        &id,
+    )
+    .await?;
+    crate::api::apply_now(&state).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every token of `user`. Admins only.
+#[utoipa::path(delete, path = "/admin/users/{user}/tokens", tag = "admin",
+    params(("user" = String, Path, description = "Owner")), responses(
+    (status = 200, description = "How many were revoked", body = Deleted),
+    (status = 404, description = "No such user", body = ErrorBody),
+))]
+async fn revoke_tokens_of_user(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    Path(user): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    state
+        .store
+        .user(&user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such user."))?;
+    let change = admin.caller.change();
+    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change, &user).await?;
+    crate::api::apply_now(&state).await;
+    Ok(Json(Deleted { deleted }))
+}

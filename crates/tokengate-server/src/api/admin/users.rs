@@ -1,0 +1,168 @@
+//! Admin user management: list, create, change admin/disabled/password/display name, reset the
+//! failed-login counter and lock.
+
+use crate::api::caller::AdminCaller;
+use crate::api::extract::ApiJson;
+use crate::api::openapi::ErrorBody;
+use crate::error::ApiError;
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tokengate_core::Secret;
+use tokengate_core::manage::{self, UserUpdate};
+use tokengate_core::model::UserView;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user))
+        .routes(routes!(reset_failed_logins))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// `[A-Za-z0-9._@-]{1,128}`, case-sensitive.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,128}$", example = "alice")]
+    name: String,
+    #[serde(default)]
+    admin: bool,
+    /// Without a password the user can only use tokens.
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    admin: Option<bool>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// Every user. Admins only.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", responses(
+    (status = 200, description = "Users in name order", body = Vec<UserView>),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+))]
+async fn list_users(
+    State(state): State<SharedState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    let users = state.store.users().await?;
+    Ok(Json(users.iter().map(UserView::from).collect()))
+}
+
+/// Creates a user. Admins only.
+#[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = CreateUser, responses(
+    (status = 201, description = "Created", body = UserView),
+    (status = 409, description = "conflict: the name is taken", body = ErrorBody),
+    (status = 422, description = "invalid_user_name, invalid_password", body = ErrorBody),
+))]
+async fn create_user(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    ApiJson(request): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let password = request.password.map(Secret::new);
+    let change = admin.caller.change();
+    let store = state.store.as_ref();
+    let mut user = manage::create_user(
+        store,
+        &change,
+        &admin.admin,
+        &request.name,
+        request.admin,
+        password.as_ref(),
+    )
+    .await?;
+    if let Some(display_name) = request
+        .display_name
+        .as_deref()
+        .filter(|name| *name != user.display_name)
+    {
+        let update = UserUpdate {
+            display_name: Some(display_name),
+            ..UserUpdate::default()
+        };
+        user = manage::update_user(store, &change, &admin.admin, &user.name, update).await?;
+    }
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+/// Changes a user's admin flag, disabled flag, password or display name. Admins only.
+#[utoipa::path(patch, path = "/admin/users/{user}", tag = "admin", request_body = UpdateUser,
+    params(("user" = String, Path, description = "User name")), responses(
+    (status = 200, description = "Changed", body = UserView),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "would_lock_out_caller: an admin cannot demote or disable themselves", body = ErrorBody),
+    (status = 422, description = "invalid_password, invalid_display_name", body = ErrorBody),
+))]
+async fn update_user(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    Path(user): Path<String>,
+    ApiJson(request): ApiJson<UpdateUser>,
+) -> Result<Json<UserView>, ApiError> {
+    if let Some(display_name) = &request.display_name
+        && (display_name.trim().is_empty() || display_name.chars().count() > 200)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_display_name",
+            "Use 1 to 200 characters.",
+        ));
+    }
+    if user == admin.caller.user.name
+        && (request.admin == Some(false) || request.disabled == Some(true))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "would_lock_out_caller",
+            "You cannot remove your own admin rights or disable yourself; ask another admin.",
+        ));
+    }
+    let password = request.password.map(Secret::new);
+    let update = UserUpdate {
+        display_name: request.display_name.as_deref(),
+        admin: request.admin,
+        disabled: request.disabled,
+        password: password.as_ref(),
+    };
+    let change = admin.caller.change();
+    let updated =
+        manage::update_user(state.store.as_ref(), &change, &admin.admin, &user, update).await?;
+    if updated.disabled {
+        state.store.delete_sessions_of(&updated.name).await?;
+    }
+    crate::api::apply_now(&state).await;
+    Ok(Json(UserView::from(&updated)))
+}
+
+/// Resets the user's failed-login counter and ends a lock. Admins only.
+#[utoipa::path(delete, path = "/admin/users/{user}/failed-logins", tag = "admin",
+    params(("user" = String, Path, description = "User name")), responses(
+    (status = 204, description = "Reset"),
+    (status = 404, description = "No such user", body = ErrorBody),
+))]
+async fn reset_failed_logins(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let change = admin.caller.change();
+    manage::reset_failed_logins(state.store.as_ref(), &change, &admin.admin, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,61 @@
+//! `GET /me`: the caller, what they may do, and which validities they may pick.
+
+use super::caller::Caller;
+use crate::error::ApiError;
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use tokengate_core::manage::AdminIdentity;
+use tokengate_core::model::UserView;
+use tokengate_core::validity::{MaxValidity, default_validity};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new().routes(routes!(me))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Permissions {
+    /// May use the admin endpoints.
+    pub admin: bool,
+    /// May create and use personal tokens (false for non-admins while admins-only is on).
+    pub use_tokens: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    /// `token`, `password` or `session`.
+    pub via: String,
+    pub token_id: Option<String>,
+    pub permissions: Permissions,
+    pub max_validity: MaxValidity,
+    /// Presets the caller may pick when creating a token.
+    pub allowed_validities: Vec<MaxValidity>,
+    /// What a token gets when no validity is given.
+    pub default_validity: MaxValidity,
+}
+
+/// The caller, their permissions and the validities they may choose. Any authenticated user.
+#[utoipa::path(get, path = "/me", tag = "self", responses(
+    (status = 200, description = "The caller", body = Me),
+    (status = 401, description = "Not authenticated", body = crate::api::openapi::ErrorBody),
+), security(("basic" = []), ("bearer" = []), ("session" = [])))]
+async fn me(State(state): State<SharedState>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    let settings = state.settings();
+    Ok(Json(Me {
+        user: UserView::from(&caller.user),
+        via: caller.via.as_str().to_owned(),
+        token_id: caller.token_id.clone(),
+        permissions: Permissions {
+            admin: AdminIdentity::for_user(&caller.user).is_some(),
+            use_tokens: settings.permits_tokens(&caller.user),
+        },
+        max_validity: settings.max_validity,
+        allowed_validities: settings.max_validity.allowed_presets().to_vec(),
+        default_validity: default_validity(settings.max_validity),
+    }))
+}

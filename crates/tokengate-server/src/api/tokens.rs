@@ -1,0 +1,197 @@
+//! The caller's own tokens: list, create (secret shown once), rename, delete one, delete all.
+//! Another user's token id answers 404, exactly like a missing one.
+
+use super::caller::Caller;
+use super::extract::ApiJson;
+use super::openapi::ErrorBody;
+use crate::error::ApiError;
+use crate::state::SharedState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokengate_core::manage::{self, Scope};
+use tokengate_core::model::{TokenFilter, TokenView};
+use tokengate_core::store::Store;
+use tokengate_core::validity::ValidityRequest;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token, delete_all_tokens))
+        .routes(routes!(rename_token, delete_token))
+}
+
+/// `{name, validity}` or `{name, expires_at}`; neither = the default validity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// 1 to 100 printable characters.
+    #[schema(min_length = 1, max_length = 100, example = "CI on build-01")]
+    pub name: String,
+    /// `6m`, `1y`, `2y`, `never`, a day count like `30d`, or a date `YYYY-MM-DD`.
+    #[serde(default)]
+    #[schema(
+        pattern = "^(6m|1y|2y|never|[1-9][0-9]{0,4}d|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+        example = "90d"
+    )]
+    pub validity: Option<String>,
+    /// An exact expiry instant (RFC 3339), at most the maximum validity from now.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl CreateToken {
+    pub fn validity(&self) -> Result<Option<ValidityRequest>, ApiError> {
+        match (&self.validity, self.expires_at) {
+            (Some(_), Some(_)) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_validity",
+                "Give either validity or expires_at, not both.",
+            )),
+            (Some(text), None) => text
+                .parse::<ValidityRequest>()
+                .map(Some)
+                .map_err(|error| ApiError::from(manage::ManageError::Validity(error))),
+            (None, Some(instant)) => Ok(Some(ValidityRequest::At(instant))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameToken {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    pub deleted: u64,
+}
+
+/// Every token of `owner`, in id order, read page by page.
+pub async fn all_tokens_of(store: &dyn Store, owner: &str) -> Result<Vec<TokenView>, ApiError> {
+    let mut views = Vec::new();
+    let mut after_id = None;
+    loop {
+        let filter = TokenFilter {
+            owner: Some(owner.to_owned()),
+            after_id,
+            limit: 1000,
+            ..TokenFilter::default()
+        };
+        let page = store.tokens(&filter).await?;
+        let full = page.len() == 1000;
+        after_id = page.last().map(|token| token.id.clone());
+        views.extend(page.iter().map(TokenView::from));
+        if !full {
+            return Ok(views);
+        }
+    }
+}
+
+/// The caller's tokens (never the secrets). Any authenticated user.
+#[utoipa::path(get, path = "/tokens", tag = "tokens", responses(
+    (status = 200, description = "The caller's tokens", body = Vec<TokenView>),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+))]
+async fn list_tokens(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    Ok(Json(
+        all_tokens_of(state.store.as_ref(), &caller.user.name).await?,
+    ))
+}
+
+/// Creates a token for the caller; the answer carries the secret in `token`, shown only this
+/// once. Any user allowed to use tokens (admins only while admins-only is on).
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken, responses(
+    (status = 201, description = "Created; `token` is the secret", body = TokenView),
+    (status = 403, description = "tokens_not_permitted", body = ErrorBody),
+    (status = 422, description = "invalid_name, validity_exceeds_maximum, invalid_validity, expiry_in_past", body = ErrorBody),
+))]
+async fn create_token(
+    State(state): State<SharedState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let validity = request.validity()?;
+    let settings = state.settings();
+    let change = caller.change();
+    let created = manage::create_token(
+        state.store.as_ref(),
+        &change,
+        &caller.user,
+        &request.name,
+        validity,
+        &settings,
+    )
+    .await?;
+    let mut view = TokenView::from(&created.record);
+    view.token = Some(created.secret.expose().to_owned());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Renames one of the caller's tokens.
+#[utoipa::path(patch, path = "/tokens/{id}", tag = "tokens", request_body = RenameToken,
+    params(("id" = String, Path, description = "Token id")), responses(
+    (status = 200, description = "Renamed", body = TokenView),
+    (status = 404, description = "No such token of the caller", body = ErrorBody),
+    (status = 422, description = "invalid_name", body = ErrorBody),
+))]
+async fn rename_token(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RenameToken>,
+) -> Result<Json<TokenView>, ApiError> {
+    let change = caller.change();
+    let scope = Scope::OwnedBy(&caller.user.name);
+    let record =
+        manage::rename_token(state.store.as_ref(), &change, scope, &id, &request.name).await?;
+    Ok(Json(TokenView::from(&record)))
+}
+
+/// Deletes one of the caller's tokens; it stops working on every node within a second.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "Token id")), responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such token of the caller", body = ErrorBody),
+))]
+async fn delete_token(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let change = caller.change();
+    manage::delete_token(
+        state.store.as_ref(),
+        &change,
+        Scope::OwnedBy(&caller.user.name),
+        &id,
+    )
+    .await?;
+    super::apply_now(&state).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes all of the caller's tokens.
+#[utoipa::path(delete, path = "/tokens", tag = "tokens", responses(
+    (status = 200, description = "How many were deleted", body = Deleted),
+))]
+async fn delete_all_tokens(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Json<Deleted>, ApiError> {
+    let change = caller.change();
+    let deleted =
+        manage::delete_all_tokens(state.store.as_ref(), &change, &caller.user.name).await?;
+    super::apply_now(&state).await;
+    Ok(Json(Deleted { deleted }))
+}
