@@ -7,14 +7,23 @@ use common::{TestApp, test_config};
 use std::process::Command;
 
 fn scripting_block() -> String {
-    let readme = std::fs::read_to_string(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let section = readme.split("## Scripting").nth(1).expect("README has a Scripting section");
+    let readme = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let section = readme
+        .split("## Scripting")
+        .nth(1)
+        .expect("README has a Scripting section");
     let block = section.split("```sh\n").nth(1).expect("a sh block");
     block.split("\n```").next().unwrap().to_owned()
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|output| output.status.success())
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,15 +45,28 @@ async fn the_readme_scripting_examples_run_verbatim() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "script failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "script failed:\n{stdout}\n{stderr}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].contains("\"user\":\"alice\"") && lines[0].contains("\"via\":\"token\""), "{stdout}");
+    assert!(
+        lines[0].contains("\"user\":\"alice\"") && lines[0].contains("\"via\":\"token\""),
+        "{stdout}"
+    );
     assert_eq!(lines[1], "alice");
     assert_eq!(lines[2], "nightly export (db01)");
     assert_eq!(lines[3], "admin", "created_by is the admin");
     assert_eq!(lines[4], "2", "alice's two tokens");
-    assert!(lines.contains(&"alice") && lines.iter().filter(|line| **line == "admin").count() >= 2, "{stdout}");
+    assert!(
+        lines.contains(&"alice") && lines.iter().filter(|line| **line == "admin").count() >= 2,
+        "{stdout}"
+    );
     let tokens = app.store.tokens(&Default::default()).await.unwrap();
-    assert_eq!(tokens.len(), 1, "the renamed token was revoked, the deploy bot's remains");
+    assert_eq!(
+        tokens.len(),
+        1,
+        "the renamed token was revoked, the deploy bot's remains"
+    );
     assert_eq!(tokens[0].name, "deploy bot");
 }
