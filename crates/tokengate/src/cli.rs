@@ -55,6 +55,38 @@ pub enum Command {
     ///
     /// Exit status: 0 when the request would be allowed, 1 when it would be denied.
     Explain(ExplainArgs),
+    /// Maintain databases: move an installation between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy an installation to another database: users (with password hashes, failed-login
+    /// counters and locks), tokens (digests, expiry, last use), settings and the audit log
+    /// (ids and order kept); web UI sessions with --sessions.
+    ///
+    /// Stop every `tokengate serve` on the source first: changes made during the copy would
+    /// be missed. The result is verified by counting the target. A target that already holds
+    /// anything is refused unless --force, which replaces its contents. The configuration's
+    /// database_url is not used: both databases are named here.
+    Copy(CopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The database to copy from (sqlite://PATH or postgres://USER@HOST/DB).
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The database to copy to; created and migrated if needed.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Replace whatever the target holds.
+    #[arg(long)]
+    pub force: bool,
+    /// Copy web UI sessions too (otherwise everyone signs in again).
+    #[arg(long)]
+    pub sessions: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,10 +76,12 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
             let store = open(&config).await?;
             commands::explain::run(store.as_ref(), &config, args, change.now).await
         }
+        Command::Db(command) => commands::db::run(command).await,
     }
 }
 
 /// The database every command except `serve` works on.
 async fn open(config: &Config) -> Result<Arc<dyn Store>, CommandError> {
-    Ok(tokengate_store::open(&config.database_url).await?)
+    let options = tokengate_server::serve::store_options(config);
+    Ok(tokengate_store::open_with(&config.database_url, &options).await?)
 }

@@ -3,6 +3,7 @@
 //! as a `CommandError` whose message is the one-line reason printed on stderr (exit 1).
 
 pub mod audit;
+pub mod db;
 pub mod explain;
 pub mod settings;
 pub mod tokens;
@@ -16,6 +17,7 @@ use tokengate_core::store::StoreError;
 use tokengate_server::config::ConfigError;
 use tokengate_server::serve::ServeError;
 use tokengate_store::OpenError;
+use tokengate_store::transfer::CopyError;
 
 /// Why a command did not succeed. Every variant is a refusal (exit 1); usage errors never get
 /// here because clap reports them (exit 2).
@@ -33,6 +35,10 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error(transparent)]
     AllowList(#[from] InvalidEntry),
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    #[error("--from and --to name the same database")]
+    SameDatabase,
     #[error("user \"{0}\" not found")]
     UserNotFound(String),
     #[error("user \"{0}\" already exists")]
@@ -54,7 +60,9 @@ impl CommandError {
     /// The underlying cause of a store failure, for the log (never part of the one-line reason).
     pub fn hidden_cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
         let store_error = match self {
-            Self::Manage(ManageError::Unavailable(error)) | Self::Store(error) => error,
+            Self::Manage(ManageError::Unavailable(error))
+            | Self::Store(error)
+            | Self::Copy(CopyError::Store(error)) => error,
             _ => return None,
         };
         match store_error {
