@@ -15,5 +15,6 @@ pub mod session;
 pub mod state;
 pub mod throttle;
 pub mod tls;
+pub mod ui;
 pub mod usage;
 pub mod watch;

@@ -20,10 +20,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::ui::router())
         .nest("/api", crate::api::router())
         .fallback(not_found);
     Router::new()
         .nest("/tokengate", own)
+        .merge(crate::ui::home_router())
         .fallback(upstream)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,306 @@
+//! `/tokengate/admin/settings`: the four system-wide settings. A bad allow-list entry is named
+//! beside the field and nothing is saved; a list that would shut out the admin's own address
+//! needs a ticked confirmation; after a save the running node applies the settings at once.
+//! Shows how many tokens exceed the maximum, with the clamp action.
+
+use super::context::Visit;
+use super::forms::{Choice, maximum_choices, ticked, validity_label};
+use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
+use super::tokens::current_settings;
+use crate::state::SharedState;
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use std::net::IpAddr;
+use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::manage;
+use tokengate_core::model::{PasswordAuth, Settings};
+use tokengate_core::validity::MaxValidity;
+
+#[derive(Template)]
+#[template(path = "admin_settings.html")]
+struct SettingsPage {
+    nav: Option<Nav>,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+    allowlist_error: Option<String>,
+    needs_confirmation: bool,
+    over_maximum: u64,
+    maximum_label: &'static str,
+    maximum_choices: Vec<Choice>,
+    ip_allowlist: String,
+    client: String,
+    password_auth_enabled: bool,
+    admins_only: bool,
+}
+
+impl SettingsPage {
+    fn new(nav: Nav, settings: &Settings, client: IpAddr, over_maximum: u64) -> Self {
+        Self {
+            csrf: nav.csrf.clone(),
+            nav: Some(nav),
+            notice: None,
+            error: None,
+            allowlist_error: None,
+            needs_confirmation: false,
+            over_maximum,
+            maximum_label: validity_label(settings.max_validity),
+            maximum_choices: maximum_choices(settings.max_validity),
+            ip_allowlist: settings.ip_allowlist.to_strings().join("\n"),
+            client: client.to_string(),
+            password_auth_enabled: settings.password_auth == PasswordAuth::Enabled,
+            admins_only: settings.admins_only,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Done {
+    done: String,
+    count: u64,
+}
+
+impl Done {
+    fn message(&self) -> Option<String> {
+        match self.done.as_str() {
+            "saved" => Some("Settings saved. They apply now.".into()),
+            "unchanged" => Some("Nothing changed.".into()),
+            "clamped" => Some(format!(
+                "{} token(s) shortened to the maximum validity.",
+                self.count
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /tokengate/admin/settings`.
+pub async fn page(
+    State(state): State<SharedState>,
+    visit: Visit,
+    done: Result<Query<Done>, QueryRejection>,
+) -> Result<Response, UiError> {
+    let (_, nav) = visit.admin_page("settings")?;
+    let settings = current_settings(&state).await?;
+    let over_maximum = over_maximum(&state, &settings, &visit).await?;
+    let mut page = SettingsPage::new(nav, &settings, visit.client, over_maximum);
+    page.notice = done.ok().and_then(|Query(done)| done.message());
+    Ok(render(StatusCode::OK, &page))
+}
+
+async fn over_maximum(
+    state: &SharedState,
+    settings: &Settings,
+    visit: &Visit,
+) -> Result<u64, UiError> {
+    manage::count_tokens_over_maximum(state.store.as_ref(), settings, visit.now)
+        .await
+        .map_err(UiError::from_manage)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SettingsForm {
+    csrf: String,
+    max_validity: String,
+    ip_allowlist: String,
+    password_auth: String,
+    admins_only: Option<String>,
+    confirm_lockout: Option<String>,
+}
+
+/// Why a submitted settings form was not saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Problem {
+    Field(String),
+    AllowList(String),
+    WouldLockOut,
+}
+
+/// The settings a form asks for, all valid, or the first problem (nothing is half-taken).
+fn settings_from(form: &SettingsForm, client: IpAddr) -> Result<Settings, Problem> {
+    let max_validity = form
+        .max_validity
+        .parse::<MaxValidity>()
+        .map_err(|error| Problem::Field(error.to_string()))?;
+    let password_auth = match form.password_auth.as_str() {
+        "enabled" => PasswordAuth::Enabled,
+        "disabled" => PasswordAuth::Disabled,
+        _ => {
+            return Err(Problem::Field(
+                "Choose whether passwords are enabled.".into(),
+            ));
+        }
+    };
+    let ip_allowlist = IpAllowList::parse_text(&form.ip_allowlist)
+        .map_err(|invalid| Problem::AllowList(invalid.to_string()))?;
+    if !ip_allowlist.allows(client) && !ticked(&form.confirm_lockout) {
+        return Err(Problem::WouldLockOut);
+    }
+    Ok(Settings {
+        max_validity,
+        ip_allowlist,
+        password_auth,
+        admins_only: ticked(&form.admins_only),
+    })
+}
+
+/// `POST /tokengate/admin/settings`.
+pub async fn save(
+    State(state): State<SharedState>,
+    visit: Visit,
+    form: Result<Form<SettingsForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|_| UiError::bad_request("The settings form was incomplete."))?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    match settings_from(&form, visit.client) {
+        Ok(settings) => {
+            let changed =
+                manage::change_settings(state.store.as_ref(), &acting.change(), &admin, &settings)
+                    .await
+                    .map_err(UiError::from_manage)?;
+            crate::watch::refresh(&state, None).await;
+            let done = if changed { "saved" } else { "unchanged" };
+            Ok(see_other(&format!("/tokengate/admin/settings?done={done}")))
+        }
+        Err(problem) => refuse(&state, &visit, form, problem).await,
+    }
+}
+
+/// Shows the form again as submitted, with the problem where it belongs.
+async fn refuse(
+    state: &SharedState,
+    visit: &Visit,
+    form: SettingsForm,
+    problem: Problem,
+) -> Result<Response, UiError> {
+    let (_, nav) = visit.admin_page("settings")?;
+    let stored = current_settings(state).await?;
+    let over_maximum = over_maximum(state, &stored, visit).await?;
+    let mut page = SettingsPage::new(nav, &stored, visit.client, over_maximum);
+    page.ip_allowlist = form.ip_allowlist;
+    page.admins_only = ticked(&form.admins_only);
+    page.password_auth_enabled = form.password_auth != "disabled";
+    if let Ok(wanted) = form.max_validity.parse::<MaxValidity>() {
+        page.maximum_choices = maximum_choices(wanted);
+    }
+    let status = match problem {
+        Problem::Field(message) => {
+            page.error = Some(message);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Problem::AllowList(message) => {
+            page.error = Some("Nothing was saved: the IP allow-list has an invalid entry.".into());
+            page.allowlist_error = Some(message);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Problem::WouldLockOut => {
+            page.error = Some(
+                "Nothing was saved: confirm that the list may leave out your own address.".into(),
+            );
+            page.needs_confirmation = true;
+            StatusCode::CONFLICT
+        }
+    };
+    Ok(render(status, &page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ClampForm {
+    csrf: String,
+    confirmed: String,
+}
+
+/// `POST /tokengate/admin/settings/clamp`: shortens the tokens over the maximum.
+pub async fn clamp(
+    State(state): State<SharedState>,
+    visit: Visit,
+    form: Result<Form<ClampForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|_| UiError::bad_request("The form was incomplete."))?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    if form.confirmed != "yes" {
+        let page = ConfirmPage {
+            nav: visit.nav("settings"),
+            title: "Shorten tokens",
+            message: "Shorten every token that exceeds the maximum validity?".into(),
+            action: "/tokengate/admin/settings/clamp".into(),
+            fields: vec![("csrf", form.csrf)],
+            button: "Shorten tokens",
+            cancel: "/tokengate/admin/settings",
+        };
+        return Ok(render(StatusCode::OK, &page));
+    }
+    let settings = current_settings(&state).await?;
+    let count =
+        manage::clamp_tokens_to_maximum(state.store.as_ref(), &acting.change(), &admin, &settings)
+            .await
+            .map_err(UiError::from_manage)?;
+    crate::watch::refresh(&state, None).await;
+    Ok(see_other(&format!(
+        "/tokengate/admin/settings?done=clamped&count={count}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(allowlist: &str) -> SettingsForm {
+        SettingsForm {
+            max_validity: "1y".into(),
+            ip_allowlist: allowlist.into(),
+            password_auth: "disabled".into(),
+            admins_only: Some("true".into()),
+            ..SettingsForm::default()
+        }
+    }
+
+    fn admin_address() -> IpAddr {
+        "192.0.2.10".parse().expect("address")
+    }
+
+    #[test]
+    fn a_valid_form_becomes_settings() {
+        let settings = settings_from(&form("192.0.2.0/24\n10.0.0.1"), admin_address())
+            .expect("valid settings");
+        assert_eq!(settings.max_validity, MaxValidity::OneYear);
+        assert_eq!(settings.password_auth, PasswordAuth::Disabled);
+        assert!(settings.admins_only);
+        assert_eq!(
+            settings.ip_allowlist.to_strings(),
+            ["192.0.2.0/24", "10.0.0.1"]
+        );
+    }
+
+    #[test]
+    fn a_bad_allow_list_entry_is_named() {
+        let problem = settings_from(&form("10.0.0.0/8\n10.0.0.300"), admin_address());
+        assert!(
+            matches!(problem, Err(Problem::AllowList(message)) if message.contains("10.0.0.300"))
+        );
+    }
+
+    #[test]
+    fn a_list_without_the_admins_address_needs_confirmation() {
+        assert_eq!(
+            settings_from(&form("10.0.0.0/8"), admin_address()),
+            Err(Problem::WouldLockOut)
+        );
+        let confirmed = SettingsForm {
+            confirm_lockout: Some("true".into()),
+            ..form("10.0.0.0/8")
+        };
+        assert!(settings_from(&confirmed, admin_address()).is_ok());
+        assert!(settings_from(&form(""), admin_address()).is_ok());
+    }
+}

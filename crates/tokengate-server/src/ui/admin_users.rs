@@ -1,0 +1,274 @@
+//! `/tokengate/admin/users`: list users; add one; make or remove an admin; disable or enable;
+//! set a password; see and reset the failed sign-in count. An admin cannot remove their own
+//! admin flag or disable themselves here (that would lock the console's only door).
+
+use super::context::{Acting, Visit};
+use super::forms::{ticked, when};
+use super::layout::{Nav, UiError, render, see_other};
+use crate::state::SharedState;
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use tokengate_core::Secret;
+use tokengate_core::manage::{self, ManageError, UserUpdate};
+
+struct UserRow {
+    name: String,
+    admin: bool,
+    disabled: bool,
+    failed_logins: u32,
+    locked_until: String,
+    is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    nav: Option<Nav>,
+    csrf: String,
+    notice: Option<String>,
+    problem: Option<String>,
+    error: Option<String>,
+    form_name: String,
+    form_admin: bool,
+    users: Vec<UserRow>,
+}
+
+async fn users_page(state: &SharedState, visit: &Visit, nav: Nav) -> Result<UsersPage, UiError> {
+    let mut users = state
+        .store
+        .users()
+        .await
+        .map_err(|_| UiError::unavailable())?;
+    users.sort_by(|left, right| left.name.cmp(&right.name));
+    let rows = users
+        .into_iter()
+        .map(|user| UserRow {
+            is_self: user.name == nav.user,
+            locked_until: user
+                .locked_until
+                .filter(|until| *until > visit.now)
+                .map(when)
+                .unwrap_or_default(),
+            name: user.name,
+            admin: user.admin,
+            disabled: user.disabled,
+            failed_logins: user.failed_logins,
+        })
+        .collect();
+    Ok(UsersPage {
+        csrf: nav.csrf.clone(),
+        nav: Some(nav),
+        notice: None,
+        problem: None,
+        error: None,
+        form_name: String::new(),
+        form_admin: false,
+        users: rows,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Done {
+    done: String,
+}
+
+impl Done {
+    fn message(&self) -> Option<&'static str> {
+        match self.done.as_str() {
+            "created" => Some("The user was added."),
+            "updated" => Some("The user was updated."),
+            "password" => Some("The password was set."),
+            "reset" => Some("The failed sign-in count was reset."),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /tokengate/admin/users`.
+pub async fn page(
+    State(state): State<SharedState>,
+    visit: Visit,
+    done: Result<Query<Done>, QueryRejection>,
+) -> Result<Response, UiError> {
+    let (_, nav) = visit.admin_page("users")?;
+    let mut page = users_page(&state, &visit, nav).await?;
+    page.notice = done
+        .ok()
+        .and_then(|Query(done)| done.message())
+        .map(str::to_owned);
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn incomplete(_: FormRejection) -> UiError {
+    UiError::bad_request("The form was incomplete. Reload the page and try again.")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CreateUserForm {
+    csrf: String,
+    name: String,
+    password: String,
+    admin: Option<String>,
+}
+
+/// `POST /tokengate/admin/users`.
+pub async fn create(
+    State(state): State<SharedState>,
+    visit: Visit,
+    form: Result<Form<CreateUserForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(incomplete)?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    let password = Some(Secret::new(form.password.clone())).filter(|secret| !secret.is_empty());
+    let name = form.name.trim();
+    let created = manage::create_user(
+        state.store.as_ref(),
+        &acting.change(),
+        &admin,
+        name,
+        ticked(&form.admin),
+        password.as_ref(),
+    )
+    .await;
+    let (status, message) = match created {
+        Ok(_) => return Ok(see_other("/tokengate/admin/users?done=created")),
+        Err(ManageError::Conflict(_)) => (
+            StatusCode::CONFLICT,
+            format!("A user named \"{name}\" already exists."),
+        ),
+        Err(error @ (ManageError::InvalidUserName | ManageError::Password(_))) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+        Err(other) => return Err(UiError::from_manage(other)),
+    };
+    let nav = nav_of(&acting, &visit);
+    let mut page = users_page(&state, &visit, nav).await?;
+    page.error = Some(message);
+    page.form_name = form.name;
+    page.form_admin = ticked(&form.admin);
+    Ok(render(status, &page))
+}
+
+fn nav_of(acting: &Acting, visit: &Visit) -> Nav {
+    Nav::new(&acting.session, &visit.settings, "users")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UpdateForm {
+    csrf: String,
+    change: String,
+    password: String,
+}
+
+/// `POST /tokengate/admin/users/{name}`: one of `make_admin`, `remove_admin`, `disable`,
+/// `enable`.
+pub async fn update(
+    State(state): State<SharedState>,
+    visit: Visit,
+    Path(name): Path<String>,
+    form: Result<Form<UpdateForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(incomplete)?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    let update = match form.change.as_str() {
+        "make_admin" => UserUpdate {
+            admin: Some(true),
+            ..UserUpdate::default()
+        },
+        "remove_admin" => UserUpdate {
+            admin: Some(false),
+            ..UserUpdate::default()
+        },
+        "disable" => UserUpdate {
+            disabled: Some(true),
+            ..UserUpdate::default()
+        },
+        "enable" => UserUpdate {
+            disabled: Some(false),
+            ..UserUpdate::default()
+        },
+        _ => return Err(UiError::bad_request("Unknown change.")),
+    };
+    if name == acting.name() {
+        let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
+        page.problem = Some(
+            "You cannot remove your own admin rights or disable yourself here; ask another administrator."
+                .into(),
+        );
+        return Ok(render(StatusCode::CONFLICT, &page));
+    }
+    let store = state.store.as_ref();
+    manage::update_user(store, &acting.change(), &admin, &name, update)
+        .await
+        .map_err(UiError::from_manage)?;
+    if update.disabled == Some(true) {
+        end_sessions_of(&state, &name).await;
+    }
+    crate::watch::refresh(&state, None).await;
+    Ok(see_other("/tokengate/admin/users?done=updated"))
+}
+
+async fn end_sessions_of(state: &SharedState, name: &str) {
+    if let Err(error) = state.store.delete_sessions_of(name).await {
+        tracing::warn!(%error, "could not end the user's web sessions");
+    }
+}
+
+/// `POST /tokengate/admin/users/{name}/password`.
+pub async fn set_password(
+    State(state): State<SharedState>,
+    visit: Visit,
+    Path(name): Path<String>,
+    form: Result<Form<UpdateForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(incomplete)?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    let password = Secret::new(form.password);
+    let update = UserUpdate {
+        password: Some(&password),
+        ..UserUpdate::default()
+    };
+    let store = state.store.as_ref();
+    match manage::update_user(store, &acting.change(), &admin, &name, update).await {
+        Ok(_) => {}
+        Err(error @ ManageError::Password(_)) => {
+            let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
+            page.problem = Some(error.to_string());
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+        Err(other) => return Err(UiError::from_manage(other)),
+    }
+    if name != acting.name() {
+        end_sessions_of(&state, &name).await;
+    }
+    crate::watch::refresh(&state, None).await;
+    Ok(see_other("/tokengate/admin/users?done=password"))
+}
+
+/// `POST /tokengate/admin/users/{name}/reset-failed-logins`.
+pub async fn reset_failed_logins(
+    State(state): State<SharedState>,
+    visit: Visit,
+    Path(name): Path<String>,
+    form: Result<Form<UpdateForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(incomplete)?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    manage::reset_failed_logins(state.store.as_ref(), &acting.change(), &admin, &name)
+        .await
+        .map_err(UiError::from_manage)?;
+    crate::watch::refresh(&state, None).await;
+    Ok(see_other("/tokengate/admin/users?done=reset"))
+}

@@ -1,0 +1,82 @@
+//! The web UI (SPEC §3, issue 5): server-rendered pages for a person's API tokens and the admin
+//! console. Works without JavaScript; forms are POSTs carrying the session's CSRF token and are
+//! refused when cross-site; every answer carries the security headers of `layout`. All changes
+//! go through `tokengate_core::manage`; this module only checks the visitor, renders and maps.
+//! Design notes: docs/design/web-ui.md.
+
+mod admin_audit;
+mod admin_settings;
+mod admin_tokens;
+mod admin_users;
+mod context;
+mod forms;
+mod layout;
+mod login;
+mod tokens;
+
+use crate::state::SharedState;
+use axum::Router;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+
+pub use context::is_same_origin;
+pub use layout::CONTENT_SECURITY_POLICY;
+
+/// The UI's routes, relative to `/tokengate` (merged into the router nested there).
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/", get(tokens::to_home))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", get(login::sign_out_page).post(login::sign_out))
+        .route("/tokens", get(tokens::to_home).post(tokens::create))
+        .route("/tokens/{id}/rename", post(tokens::rename))
+        .route("/tokens/{id}/delete", post(tokens::delete))
+        .route("/tokens/delete-all", post(tokens::delete_all))
+        .merge(admin_router())
+        .route("/static/app.css", get(layout::stylesheet))
+        .route("/static/app.js", get(layout::script))
+        .layer(map_response(layout::security_headers))
+}
+
+fn admin_router() -> Router<SharedState> {
+    Router::new()
+        .route(
+            "/admin",
+            get(|| async { Redirect::to("/tokengate/admin/settings").into_response() }),
+        )
+        .route(
+            "/admin/settings",
+            get(admin_settings::page).post(admin_settings::save),
+        )
+        .route("/admin/settings/clamp", post(admin_settings::clamp))
+        .route(
+            "/admin/tokens",
+            get(admin_tokens::page).post(admin_tokens::create),
+        )
+        .route("/admin/tokens/{id}/delete", post(admin_tokens::revoke))
+        .route("/admin/tokens/revoke-user", post(admin_tokens::revoke_user))
+        .route(
+            "/admin/users",
+            get(admin_users::page).post(admin_users::create),
+        )
+        .route("/admin/users/{name}", post(admin_users::update))
+        .route(
+            "/admin/users/{name}/password",
+            post(admin_users::set_password),
+        )
+        .route(
+            "/admin/users/{name}/reset-failed-logins",
+            post(admin_users::reset_failed_logins),
+        )
+        .route("/admin/audit", get(admin_audit::page))
+}
+
+/// `GET /tokengate/` itself. A router nested at `/tokengate` cannot route the path with the
+/// trailing slash (axum maps a nested `/` to `/tokengate` only), so this one is merged at the
+/// top level.
+pub fn home_router() -> Router<SharedState> {
+    Router::new()
+        .route("/tokengate/", get(tokens::page))
+        .layer(map_response(layout::security_headers))
+}
