@@ -5,17 +5,14 @@
 
 mod common;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use common::switchable::Switchable;
 use common::{TestApp, error_body, test_config};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokengate_core::lockout::LockoutPolicy;
 use tokengate_core::model::*;
-use tokengate_core::store::*;
-use tokengate_core::token::TokenDigest;
 
 async fn echo(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200);
@@ -406,168 +403,6 @@ async fn a_token_revoked_by_another_process_is_refused_within_one_second() {
             "settings change not seen within 1 s"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The real SQLite store with a switch that makes every call fail, as a dead database would.
-struct Switchable {
-    inner: Arc<dyn Store>,
-    down: AtomicBool,
-}
-
-impl Switchable {
-    fn check(&self) -> StoreResult<()> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("switched off".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl UserStore for Switchable {
-    async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        self.check()?;
-        self.inner.user(name).await
-    }
-    async fn users(&self) -> StoreResult<Vec<User>> {
-        self.check()?;
-        self.inner.users().await
-    }
-    async fn count_users(&self) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.count_users().await
-    }
-    async fn create_user(&self, user: &User, audit: &NewAudit) -> StoreResult<()> {
-        self.check()?;
-        self.inner.create_user(user, audit).await
-    }
-    async fn update_user(
-        &self,
-        name: &str,
-        change: &UserChange,
-        audit: &NewAudit,
-    ) -> StoreResult<User> {
-        self.check()?;
-        self.inner.update_user(name, change, audit).await
-    }
-    async fn record_failed_login(
-        &self,
-        name: &str,
-        now: DateTime<Utc>,
-        policy: LockoutPolicy,
-    ) -> StoreResult<Option<FailedLogin>> {
-        self.check()?;
-        self.inner.record_failed_login(name, now, policy).await
-    }
-    async fn reset_failed_logins(&self, name: &str, audit: Option<&NewAudit>) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.reset_failed_logins(name, audit).await
-    }
-}
-
-#[async_trait]
-impl TokenStore for Switchable {
-    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
-        self.check()?;
-        self.inner.token_by_digest(digest).await
-    }
-    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
-        self.check()?;
-        self.inner.token(id).await
-    }
-    async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>> {
-        self.check()?;
-        self.inner.tokens(filter).await
-    }
-    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()> {
-        self.check()?;
-        self.inner.create_token(token, audit).await
-    }
-    async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.rename_token(id, name, audit).await
-    }
-    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.delete_token(id, audit).await
-    }
-    async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.delete_tokens_of(owner, audit).await
-    }
-    async fn count_tokens_expiring_after(&self, latest: DateTime<Utc>) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.count_tokens_expiring_after(latest).await
-    }
-    async fn clamp_token_expiry(
-        &self,
-        latest: DateTime<Utc>,
-        audit: &NewAudit,
-    ) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.clamp_token_expiry(latest, audit).await
-    }
-    async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {
-        self.check()?;
-        self.inner.record_token_uses(uses).await
-    }
-}
-
-#[async_trait]
-impl SettingsStore for Switchable {
-    async fn settings(&self) -> StoreResult<Settings> {
-        self.check()?;
-        self.inner.settings().await
-    }
-    async fn save_settings(&self, settings: &Settings, audit: &NewAudit) -> StoreResult<()> {
-        self.check()?;
-        self.inner.save_settings(settings, audit).await
-    }
-}
-
-#[async_trait]
-impl AuditLog for Switchable {
-    async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
-        self.check()?;
-        self.inner.audit(filter).await
-    }
-}
-
-#[async_trait]
-impl ChangeCounter for Switchable {
-    async fn change_counter(&self) -> StoreResult<i64> {
-        self.check()?;
-        self.inner.change_counter().await
-    }
-}
-
-#[async_trait]
-impl SessionStore for Switchable {
-    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        self.check()?;
-        self.inner.create_session(session).await
-    }
-    async fn session(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>> {
-        self.check()?;
-        self.inner.session(digest).await
-    }
-    async fn touch_session(&self, digest: &TokenDigest, at: DateTime<Utc>) -> StoreResult<()> {
-        self.check()?;
-        self.inner.touch_session(digest, at).await
-    }
-    async fn delete_session(&self, digest: &TokenDigest) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.delete_session(digest).await
-    }
-    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.delete_sessions_of(user).await
-    }
-    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        self.check()?;
-        self.inner.delete_expired_sessions(now).await
     }
 }
 
