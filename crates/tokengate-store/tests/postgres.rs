@@ -313,3 +313,27 @@ async fn notifications_resume_after_the_listening_connection_is_killed() {
     .await
     .expect("a change after the reconnect wakes the listener");
 }
+
+#[tokio::test]
+async fn changes_in_another_schema_do_not_wake_the_listener() {
+    let (Some(ours), Some(theirs)) = (FreshSchema::create().await, FreshSchema::create().await)
+    else {
+        return;
+    };
+    let our_store = tokengate_store::open(&ours.url).await.unwrap();
+    let their_store = tokengate_store::open(&theirs.url).await.unwrap();
+    let notifications = tokengate_store::change_notifications(&ours.url)
+        .unwrap()
+        .unwrap();
+    listening(&notifications).await;
+
+    let save = conformance::audit(AuditAction::SettingsChanged);
+    let settings = tokengate_core::Settings::default();
+    their_store.save_settings(&settings, &save).await.unwrap();
+    let woken = tokio::time::timeout(Duration::from_millis(300), notifications.changed()).await;
+    assert!(woken.is_err(), "another installation's change is not ours");
+    our_store.save_settings(&settings, &save).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), notifications.changed())
+        .await
+        .expect("our own change wakes the listener");
+}

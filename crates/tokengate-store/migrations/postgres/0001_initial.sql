@@ -73,7 +73,8 @@ INSERT INTO meta (id, change_counter) VALUES (1, 0);
 
 -- Moves the counter by `changed` (rows that changed something a decision depends on) and
 -- tells listening nodes. NOTIFY is delivered at commit, so a woken node reads the new state;
--- the payload (the schema) only helps a reader of the traffic, nodes do not need it.
+-- the payload is the schema, so nodes of an installation in another schema of the same
+-- database are not woken.
 CREATE FUNCTION tokengate_bump(changed BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
 BEGIN
     IF changed > 0 THEN

@@ -1,6 +1,7 @@
 //! The PostgreSQL side of [`ChangeNotifications`]: a background task holding one connection
 //! that `LISTEN`s on `tokengate_changes` (the change-counter triggers `pg_notify` it at
-//! commit) and wakes the watcher for every notification. When the connection is lost it wakes
+//! commit, with their schema as payload) and wakes the watcher for every notification from
+//! its own schema. When the connection is lost it wakes
 //! the watcher (notifications may have been missed; the poll then finds out whether the store
 //! still answers), reconnects with a capped backoff, and wakes it again once listening.
 
@@ -58,6 +59,15 @@ async fn listen(options: &PgConnectOptions, shared: &Shared, retry: &mut Duratio
         Ok(listener) => listener,
         Err(error) => return error,
     };
+    // The triggers send their schema: installations in other schemas of the same database
+    // (or other tests) do not wake this one.
+    let schema: Option<String> = match sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut listener)
+        .await
+    {
+        Ok(schema) => schema,
+        Err(error) => return error,
+    };
     if let Err(error) = listener.listen(CHANNEL).await {
         return error;
     }
@@ -68,7 +78,14 @@ async fn listen(options: &PgConnectOptions, shared: &Shared, retry: &mut Duratio
     shared.wake();
     loop {
         match listener.try_recv().await {
-            Ok(Some(_notification)) => shared.wake(),
+            Ok(Some(notification)) => {
+                if schema
+                    .as_deref()
+                    .is_none_or(|ours| notification.payload() == ours)
+                {
+                    shared.wake();
+                }
+            }
             // The connection dropped and the listener re-subscribed on a new one: changes in
             // between were not notified.
             Ok(None) => shared.wake(),
