@@ -125,7 +125,10 @@ async fn admins_only_hides_the_token_link_and_a_create_from_an_open_page_gets_40
     assert!(!after.body.contains("id=\"nav-tokens\""));
     assert!(!after.body.contains("id=\"create-token\""));
     let attempt = user
-        .post("/tokengate/tokens", &[("csrf", &csrf), ("name", "sneaky")])
+        .post(
+            "/tokengate/tokens",
+            &[("csrf", csrf.as_str()), ("name", "sneaky")],
+        )
         .await;
     assert_eq!(attempt.status, 403);
     assert!(attempt.body.contains("restricted to administrators"));
@@ -153,7 +156,7 @@ async fn lowering_the_maximum_shows_the_tokens_over_it_and_clamping_shortens_the
     let clamped = admin
         .post(
             "/tokengate/admin/settings/clamp",
-            &[("csrf", &csrf), ("confirmed", "yes")],
+            &[("csrf", csrf.as_str()), ("confirmed", "yes")],
         )
         .await;
     assert_eq!(clamped.status, 303);
@@ -199,7 +202,7 @@ async fn sign_in_locks_after_too_many_failures_and_an_admin_reset_opens_it() {
     let reset = admin
         .post(
             "/tokengate/admin/users/alice/reset-failed-logins",
-            &[("csrf", &csrf)],
+            &[("csrf", csrf.as_str())],
         )
         .await;
     assert_eq!(reset.status, 303);
@@ -233,64 +236,61 @@ async fn an_unknown_user_reads_like_a_wrong_password_and_the_api_switches_do_not
 }
 
 #[tokio::test]
-async fn admins_add_disable_enable_and_promote_users() {
+async fn admins_add_users_and_taken_or_bad_names_are_refused() {
     let app = ui_app().await;
     let (admin, csrf) = signed_in(&app, "root", true).await;
-    let added = admin
-        .post(
-            "/tokengate/admin/users",
-            &[("csrf", &csrf), ("name", "carol"), ("password", "carol-pw")],
-        )
-        .await;
+    let add = |name: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("name", name.into()),
+            ("password", "carol-pw".into()),
+        ]
+    };
+    let added = admin.post("/tokengate/admin/users", &add("carol")).await;
     assert_eq!(added.status, 303);
-    let taken = admin
-        .post(
-            "/tokengate/admin/users",
-            &[("csrf", &csrf), ("name", "carol"), ("password", "x")],
-        )
-        .await;
+    let taken = admin.post("/tokengate/admin/users", &add("carol")).await;
     assert_eq!(taken.status, 409);
-    let bad = admin
-        .post(
-            "/tokengate/admin/users",
-            &[("csrf", &csrf), ("name", "a b")],
-        )
-        .await;
+    assert!(taken.body.contains("already exists"));
+    let bad = admin.post("/tokengate/admin/users", &add("a b")).await;
     assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("value=\"a b\""),
+        "the form keeps what was typed"
+    );
     let carol = UiClient::new(&app);
     carol.sign_in("carol", "carol-pw").await;
+    let record = app.store.audit(&Default::default()).await.unwrap();
+    assert!(
+        record
+            .iter()
+            .any(|audit| audit.action == AuditAction::UserCreated && audit.actor == "root")
+    );
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_session_and_refuses_their_tokens() {
+    let app = ui_app().await;
+    let (admin, csrf) = signed_in(&app, "root", true).await;
+    let (carol, _) = signed_in(&app, "carol", false).await;
     let (_, carol_token) = app.add_token("carol").await;
     let change = |what: &'static str| [("csrf", csrf.clone()), ("change", what.to_owned())];
     let disabled = admin
-        .client
-        .post(app.url("/tokengate/admin/users/carol"))
-        .header("origin", &app.base)
-        .form(&change("disable"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(disabled.status(), 303);
+        .post("/tokengate/admin/users/carol", &change("disable"))
+        .await;
+    assert_eq!(disabled.status, 303);
     assert!(carol.get("/tokengate/").await.body.contains("id=\"login\""));
     let refused = app.get_bearer("/tokengate/whoami", &carol_token).await;
     common::error_body(refused, 403, "user_disabled").await;
     for what in ["enable", "make_admin"] {
         let answer = admin
-            .client
-            .post(app.url("/tokengate/admin/users/carol"))
-            .header("origin", &app.base)
-            .form(&change(what))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 303);
+            .post("/tokengate/admin/users/carol", &change(what))
+            .await;
+        assert_eq!(answer.status, 303);
     }
     let carol_now = app.store.user("carol").await.unwrap().unwrap();
     assert!(carol_now.admin && !carol_now.disabled);
     let own = admin
-        .post(
-            "/tokengate/admin/users/root",
-            &[("csrf", &csrf), ("change", "remove_admin")],
-        )
+        .post("/tokengate/admin/users/root", &change("remove_admin"))
         .await;
     assert_eq!(own.status, 409, "no admin removes their own rights here");
 }
@@ -322,7 +322,11 @@ async fn the_token_manager_filters_pages_creates_for_a_user_and_revokes() {
     let created = admin
         .post(
             "/tokengate/admin/tokens",
-            &[("csrf", &csrf), ("user", "dave"), ("name", "for dave")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("user", "dave"),
+                ("name", "for dave"),
+            ],
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
@@ -337,14 +341,18 @@ async fn the_token_manager_filters_pages_creates_for_a_user_and_revokes() {
     let unknown = admin
         .post(
             "/tokengate/admin/tokens",
-            &[("csrf", &csrf), ("user", "ghost"), ("name", "x")],
+            &[("csrf", csrf.as_str()), ("user", "ghost"), ("name", "x")],
         )
         .await;
     assert_eq!(unknown.status, 422);
     let revoked = admin
         .post(
             "/tokengate/admin/tokens/revoke-user",
-            &[("csrf", &csrf), ("user", "dave"), ("confirmed", "yes")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("user", "dave"),
+                ("confirmed", "yes"),
+            ],
         )
         .await;
     assert!(revoked.location().ends_with("done=revoked_all&count=53"));

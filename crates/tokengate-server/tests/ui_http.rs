@@ -132,7 +132,9 @@ async fn signing_in_again_replaces_the_session_and_signing_out_ends_it() {
     let csrf = client.get("/tokengate/").await.csrf();
     let without_token = client.post("/tokengate/logout", &[("csrf", "wrong")]).await;
     assert_eq!(without_token.status, 403);
-    let out = client.post("/tokengate/logout", &[("csrf", &csrf)]).await;
+    let out = client
+        .post("/tokengate/logout", &[("csrf", csrf.as_str())])
+        .await;
     assert_eq!(out.status, 303);
     assert!(out.header("set-cookie").contains("Max-Age=0"));
     let reused = app
@@ -169,7 +171,7 @@ async fn admin_pages_are_a_403_html_page_for_non_admins() {
         .post(
             "/tokengate/admin/settings",
             &[
-                ("csrf", &csrf),
+                ("csrf", csrf.as_str()),
                 ("max_validity", "6m"),
                 ("ip_allowlist", ""),
                 ("password_auth", "disabled"),
@@ -243,7 +245,11 @@ async fn a_new_secret_is_shown_once_and_works_and_the_audit_names_actor_address_
     let created = client
         .post(
             "/tokengate/tokens",
-            &[("csrf", &csrf), ("name", "laptop"), ("validity", "6m")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "laptop"),
+                ("validity", "6m"),
+            ],
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
@@ -286,7 +292,7 @@ async fn the_validity_list_follows_the_maximum_and_a_longer_one_is_refused() {
             .post(
                 "/tokengate/tokens",
                 &[
-                    ("csrf", &csrf),
+                    ("csrf", csrf.as_str()),
                     ("name", "too long"),
                     ("validity", validity),
                     ("expires_on", expires_on),
@@ -310,12 +316,12 @@ async fn deleting_without_script_asks_first_then_deletes_and_revokes_at_once() {
         200
     );
     let path = format!("/tokengate/tokens/{id}/delete");
-    let ask = client.post(&path, &[("csrf", &csrf)]).await;
+    let ask = client.post(&path, &[("csrf", csrf.as_str())]).await;
     assert_eq!(ask.status, 200);
     assert!(ask.body.contains("id=\"confirm\""));
     assert_eq!(tokens_of(&app, "alice").await.len(), 1);
     let done = client
-        .post(&path, &[("csrf", &csrf), ("confirmed", "yes")])
+        .post(&path, &[("csrf", csrf.as_str()), ("confirmed", "yes")])
         .await;
     assert_eq!(done.status, 303);
     assert!(tokens_of(&app, "alice").await.is_empty());
@@ -335,14 +341,14 @@ async fn someone_elses_token_cannot_be_renamed_or_deleted() {
     let rename = client
         .post(
             &format!("/tokengate/tokens/{id}/rename"),
-            &[("csrf", &csrf), ("name", "mine now")],
+            &[("csrf", csrf.as_str()), ("name", "mine now")],
         )
         .await;
     assert_eq!(rename.status, 404);
     let delete = client
         .post(
             &format!("/tokengate/tokens/{id}/delete"),
-            &[("csrf", &csrf), ("confirmed", "yes")],
+            &[("csrf", csrf.as_str()), ("confirmed", "yes")],
         )
         .await;
     assert_eq!(delete.status, 404);
@@ -360,7 +366,7 @@ async fn rename_and_delete_all_change_only_the_users_own_tokens() {
     let renamed = client
         .post(
             &format!("/tokengate/tokens/{id}/rename"),
-            &[("csrf", &csrf), ("name", "renamed <b>")],
+            &[("csrf", csrf.as_str()), ("name", "renamed <b>")],
         )
         .await;
     assert_eq!(renamed.status, 303);
@@ -370,14 +376,14 @@ async fn rename_and_delete_all_change_only_the_users_own_tokens() {
     let bad = client
         .post(
             &format!("/tokengate/tokens/{id}/rename"),
-            &[("csrf", &csrf), ("name", "   ")],
+            &[("csrf", csrf.as_str()), ("name", "   ")],
         )
         .await;
     assert_eq!(bad.status, 422);
     let all = client
         .post(
             "/tokengate/tokens/delete-all",
-            &[("csrf", &csrf), ("confirmed", "yes")],
+            &[("csrf", csrf.as_str()), ("confirmed", "yes")],
         )
         .await;
     assert_eq!(all.status, 303);

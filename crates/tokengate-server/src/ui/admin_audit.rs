@@ -88,17 +88,13 @@ struct AuditRow {
     action: &'static str,
     user: String,
     token_id: String,
-    details: String,
+    details: Vec<String>,
     ip: String,
     request_id: String,
 }
 
 impl From<&AuditRecord> for AuditRow {
     fn from(record: &AuditRecord) -> Self {
-        let details = match &record.details {
-            serde_json::Value::Object(map) if map.is_empty() => String::new(),
-            other => other.to_string(),
-        };
         Self {
             id: record.id,
             at: when(record.at),
@@ -106,11 +102,24 @@ impl From<&AuditRecord> for AuditRow {
             action: record.action.as_str(),
             user: record.user.clone().unwrap_or_default(),
             token_id: record.token_id.clone().unwrap_or_default(),
-            details,
+            details: detail_lines(&record.details),
             ip: record.ip.clone().unwrap_or_default(),
             request_id: record.request_id.clone().unwrap_or_default(),
         }
     }
+}
+
+/// Details as lines a person reads: `key: value`, and `key: old → new` for changes.
+fn detail_lines(details: &serde_json::Value) -> Vec<String> {
+    let serde_json::Value::Object(map) = details else {
+        return vec![details.to_string()];
+    };
+    map.iter()
+        .map(|(key, value)| match (value.get("old"), value.get("new")) {
+            (Some(old), Some(new)) => format!("{key}: {old} → {new}"),
+            _ => format!("{key}: {value}"),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -191,6 +200,16 @@ mod tests {
             ..AuditQuery::default()
         };
         assert!(bad.filter().expect_err("refused").contains("token.stolen"));
+    }
+
+    #[test]
+    fn audit_details_read_as_lines_with_changes_as_arrows() {
+        let details = serde_json::json!({"admins_only": {"old": false, "new": true}, "count": 3});
+        assert_eq!(
+            detail_lines(&details),
+            ["admins_only: false → true", "count: 3"]
+        );
+        assert!(detail_lines(&serde_json::json!({})).is_empty());
     }
 
     #[test]

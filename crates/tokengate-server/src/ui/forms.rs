@@ -22,6 +22,14 @@ pub fn validity_label(validity: MaxValidity) -> &'static str {
     }
 }
 
+/// The maximum as a sentence part: "6 months", or "no limit" for never.
+pub fn maximum_phrase(maximum: MaxValidity) -> &'static str {
+    match maximum {
+        MaxValidity::Never => "no limit (tokens may never expire)",
+        other => validity_label(other),
+    }
+}
+
 /// One `<option>` of a select.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {

@@ -3,7 +3,7 @@
 //! (confirmed), delete all. Every change goes through `tokengate_core::manage`.
 
 use super::context::{Acting, Visit};
-use super::forms::{Choice, CreateTokenForm, TokenRow, validity_choices, validity_label, when};
+use super::forms::{Choice, CreateTokenForm, TokenRow, maximum_phrase, validity_choices, when};
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::login::LoginPage;
 use crate::session::SessionUser;
@@ -93,7 +93,7 @@ async fn tokens_page(
         form_name: String::new(),
         form_expires_on: String::new(),
         validity_choices: validity_choices(settings.max_validity, None),
-        maximum: validity_label(settings.max_validity),
+        maximum: maximum_phrase(settings.max_validity),
         tokens: records
             .iter()
             .map(|token| TokenRow::new(token, visit.now))

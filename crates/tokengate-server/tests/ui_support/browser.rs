@@ -186,17 +186,55 @@ impl Pages<'_> {
         self.open("/tokengate/").await;
         self.fill("input[name=username]", user).await;
         self.fill("input[name=password]", password).await;
-        self.click("#login button[type=submit]").await;
+        self.submit("#login button[type=submit]").await;
     }
 
     pub async fn sign_out(&self) {
-        self.click("#sign-out").await;
+        self.submit("#sign-out").await;
         self.css("#login").await;
     }
 
-    /// Waits for `selector` to appear after a click that navigates.
-    pub async fn after_navigation(&self, selector: &str) -> fantoccini::elements::Element {
-        self.css(selector).await
+    /// Marks the page shown now, so that waiting for an unmarked page waits for the next one.
+    async fn mark_page(&self) {
+        self.client
+            .execute("document.body.setAttribute('data-old-page', '1');", vec![])
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for_next_page(&self) {
+        self.css("body:not([data-old-page])").await;
+    }
+
+    /// Clicks a button that submits a form and waits for the page that answers.
+    pub async fn submit(&self, selector: &str) {
+        self.mark_page().await;
+        self.click(selector).await;
+        self.wait_for_next_page().await;
+    }
+
+    /// Reloads the page and waits for the new copy.
+    pub async fn reload(&self) {
+        self.mark_page().await;
+        self.client.refresh().await.unwrap();
+        self.wait_for_next_page().await;
+    }
+
+    /// Clicks a button whose form asks for confirmation, accepts, and waits for the answer.
+    pub async fn submit_confirmed(&self, selector: &str) {
+        self.mark_page().await;
+        self.click(selector).await;
+        self.accept_dialog().await;
+        self.wait_for_next_page().await;
+    }
+
+    /// Picks the option with `value` in a select.
+    pub async fn select(&self, selector: &str, value: &str) {
+        self.css(selector)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|error| panic!("{selector} = {value}: {error}"));
     }
 
     /// The option values of a select.

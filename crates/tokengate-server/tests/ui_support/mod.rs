@@ -94,12 +94,17 @@ impl UiClient {
     }
 
     /// A form post as a browser on tokengate's own page sends it.
-    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub async fn post<T: serde::Serialize + ?Sized>(&self, path: &str, fields: &T) -> Page {
         self.post_from(path, fields, &self.base.clone()).await
     }
 
     /// A form post whose `Origin` is `origin`.
-    pub async fn post_from(&self, path: &str, fields: &[(&str, &str)], origin: &str) -> Page {
+    pub async fn post_from<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        fields: &T,
+        origin: &str,
+    ) -> Page {
         Page::from(
             self.client
                 .post(format!("{}{path}", self.base))
