@@ -44,6 +44,8 @@ pub enum ManageError {
     InvalidTokenName,
     #[error("invalid user name: use 1 to 128 of A-Z a-z 0-9 . _ @ -")]
     InvalidUserName,
+    #[error("invalid display name: use 1 to 200 printable characters")]
+    InvalidDisplayName,
     #[error(transparent)]
     Validity(#[from] ValidityError),
     #[error("API tokens are restricted to administrators")]
@@ -68,6 +70,7 @@ impl ManageError {
         match self {
             Self::InvalidTokenName => "invalid_name",
             Self::InvalidUserName => "invalid_user_name",
+            Self::InvalidDisplayName => "invalid_display_name",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",
             Self::Validity(ValidityError::Invalid(_)) => "invalid_validity",
@@ -317,6 +320,12 @@ pub async fn update_user(
     name: &str,
     update: UserUpdate<'_>,
 ) -> Result<User, ManageError> {
+    if update
+        .display_name
+        .is_some_and(|display_name| !is_valid_display_name(display_name))
+    {
+        return Err(ManageError::InvalidDisplayName);
+    }
     let password_hash = update.password.map(hash_password).transpose()?;
     let mut details = Map::new();
     if let Some(admin) = update.admin {
@@ -342,6 +351,15 @@ pub async fn update_user(
         .user(name)
         .details(Value::Object(details));
     Ok(store.update_user(name, &user_change, &audit).await?)
+}
+
+/// Display names: 1 to 200 characters, not only spaces, no control characters (which some
+/// databases cannot store).
+pub fn is_valid_display_name(display_name: &str) -> bool {
+    is_valid_token_name(display_name) || {
+        let count = display_name.chars().count();
+        (101..=200).contains(&count) && !display_name.chars().any(char::is_control)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]

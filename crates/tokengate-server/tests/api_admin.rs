@@ -426,6 +426,24 @@ async fn admin_users_are_listed_created_changed_and_reset() {
         "user_disabled",
     )
     .await;
+    let nul = json!({"display_name": "Bob\u{0}B."});
+    error_body(
+        api.admin(Method::PATCH, "/admin/users/bob", Some(nul))
+            .await,
+        422,
+        "invalid_display_name",
+    )
+    .await;
+    assert_eq!(
+        api.app
+            .store
+            .user("bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Bob B."
+    );
 }
 
 #[tokio::test]

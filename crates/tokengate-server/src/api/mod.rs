@@ -51,6 +51,7 @@ impl From<ManageError> for ApiError {
         match error {
             ManageError::InvalidTokenName
             | ManageError::InvalidUserName
+            | ManageError::InvalidDisplayName
             | ManageError::Password(_) => unprocessable(error.code(), error.to_string()),
             ManageError::Validity(ValidityError::ExceedsMaximum { .. })
             | ManageError::Validity(ValidityError::InPast)

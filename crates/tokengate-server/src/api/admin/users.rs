@@ -116,15 +116,6 @@ async fn update_user(
     Path(user): Path<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    if let Some(display_name) = &request.display_name
-        && (display_name.trim().is_empty() || display_name.chars().count() > 200)
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_display_name",
-            "Use 1 to 200 characters.",
-        ));
-    }
     if user == admin.caller.user.name
         && (request.admin == Some(false) || request.disabled == Some(true))
     {
