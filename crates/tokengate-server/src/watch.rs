@@ -113,6 +113,14 @@ pub async fn run(
                 }
                 if ticks.is_multiple_of(FORGET_EVERY) {
                     state.throttle.forget_quiet();
+                    if state.cache.store_healthy()
+                        && let Err(error) = state
+                            .store
+                            .delete_expired_sessions(chrono::Utc::now())
+                            .await
+                    {
+                        tracing::warn!(%error, "could not delete expired web sessions");
+                    }
                 }
             }
         }
