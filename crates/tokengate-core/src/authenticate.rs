@@ -85,29 +85,34 @@ pub async fn authenticate(
         },
         None => None,
     };
-    let owner_name = token.as_ref().map(|record| record.owner.clone());
-    let token_owner = match owner_name {
-        Some(name) => match lookup.token_owner(&name).await {
+    let token_owner = match token.as_deref() {
+        Some(record) => match lookup.token_owner(&record.owner).await {
             Ok(found) => found,
             Err(_) => return unavailable(client, prechecked.steps),
         },
         None => None,
     };
-    let basic_user = match prechecked.basic_user().map(str::to_owned) {
+    let basic_user = match prechecked.basic_user() {
         Some(name) if token_owner.as_ref().is_some_and(|owner| owner.name == name) => {
             token_owner.clone()
         }
-        Some(name) if crate::model::is_valid_user_name(&name) => match lookup.user(&name).await {
+        Some(name) if crate::model::is_valid_user_name(name) => match lookup.user(name).await {
             Ok(found) => found,
             Err(_) => return unavailable(client, prechecked.steps),
         },
         _ => None,
     };
+    // The failure budget only matters when no token decides (`decide` reads it after the
+    // token rules): a valid token costs no throttle lookup.
+    let throttled_for = match prechecked.matching_token(token.as_deref()) {
+        Some(_) => None,
+        None => lookup.throttled_for(client),
+    };
     let records = Records {
         token: token.as_deref(),
         token_owner: token_owner.as_deref(),
         basic_user: basic_user.as_deref(),
-        throttled_for: lookup.throttled_for(client),
+        throttled_for,
     };
     match decide(prechecked, records, settings, now) {
         Evaluation::Decided(decision) => decision,

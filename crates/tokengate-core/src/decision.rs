@@ -251,6 +251,16 @@ impl Prechecked {
         }
     }
 
+    /// `token` if it is the presented one's record and may decide: any for Bearer, only the
+    /// Basic user's own for Basic (SPEC §2.4).
+    pub fn matching_token<'r>(&self, token: Option<&'r TokenRecord>) -> Option<&'r TokenRecord> {
+        match (&self.presented, token) {
+            (Presented::Bearer { .. }, Some(token)) => Some(token),
+            (Presented::Basic { user, .. }, Some(token)) if token.owner == *user => Some(token),
+            _ => None,
+        }
+    }
+
     /// The Basic user name whose record must be looked up, if any.
     pub fn basic_user(&self) -> Option<&str> {
         match &self.presented {
@@ -287,6 +297,10 @@ fn finish(
     }
 }
 
+/// Steps a decision takes at most (client, allow-list, credentials, token or user checks,
+/// password verdict, outcome), so the list never grows on the hot path.
+const STEPS_CAPACITY: usize = 8;
+
 /// Steps 1–3: client address, allow-list, credentials.
 /// The `Err` side is a finished decision (boxed: it is the larger, rarer side).
 pub fn precheck(
@@ -295,10 +309,12 @@ pub fn precheck(
     policy: &GatePolicy,
 ) -> Result<Prechecked, Box<Decision>> {
     let client = client_address(request.peer, request.forwarded_for, &policy.trusted_proxies);
-    let mut steps = vec![Step::ClientAddress {
+    // Room for every step of the longest path: one allocation per decision.
+    let mut steps = Vec::with_capacity(STEPS_CAPACITY);
+    steps.push(Step::ClientAddress {
         client,
         peer: request.peer,
-    }];
+    });
     if !settings.ip_allowlist.allows(client) {
         steps.push(Step::AllowList {
             empty: false,
@@ -412,15 +428,11 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Evaluation {
     let mut prechecked = prechecked;
-    let matching_token = match (&prechecked.presented, records.token) {
-        (Presented::Bearer { .. }, Some(token)) => Some(token),
-        (Presented::Basic { user, .. }, Some(token)) if token.owner == *user => Some(token),
-        (Presented::Basic { .. }, Some(_)) => {
-            prechecked.steps.push(Step::TokenOfAnotherUser);
-            None
-        }
-        _ => None,
-    };
+    let matching_token = prechecked.matching_token(records.token);
+    if matching_token.is_none() && records.token.is_some() {
+        // Only Basic credentials can name a token of another user.
+        prechecked.steps.push(Step::TokenOfAnotherUser);
+    }
     if let Some(token) = matching_token {
         return Evaluation::Decided(token_decision(
             prechecked,

@@ -7,7 +7,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokengate_core::Decision;
+use std::sync::OnceLock;
+use tokengate_core::{Decision, Reason, Via};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
@@ -32,6 +33,43 @@ pub struct Metrics {
     auth_seconds: Histogram,
     cache: Family<CacheLabels, Counter>,
     upstream: Family<UpstreamLabels, Counter>,
+    /// Handles to the series above, each taken from its family on first use (so the exposition
+    /// is unchanged: a series appears once it counts) and then counted without hashing labels
+    /// or taking the family's lock on every request.
+    handles: Handles,
+}
+
+#[derive(Default)]
+struct Handles {
+    allowed: [OnceLock<Counter>; 3],
+    denied: [OnceLock<Counter>; Reason::ALL.len()],
+    cache_hit: OnceLock<Counter>,
+    cache_miss: OnceLock<Counter>,
+    upstream: [OnceLock<Counter>; 6],
+}
+
+fn reason_index(reason: Reason) -> usize {
+    match reason {
+        Reason::IpNotAllowed => 0,
+        Reason::MissingCredentials => 1,
+        Reason::MalformedCredentials => 2,
+        Reason::TokenExpired => 3,
+        Reason::UserDisabled => 4,
+        Reason::TokensNotPermitted => 5,
+        Reason::InvalidCredentials => 6,
+        Reason::PasswordAuthDisabled => 7,
+        Reason::UserLocked => 8,
+        Reason::TooManyFailures => 9,
+        Reason::Unavailable => 10,
+    }
+}
+
+fn via_index(via: Via) -> usize {
+    match via {
+        Via::Token => 0,
+        Via::Password => 1,
+        Via::Anonymous => 2,
+    }
 }
 
 impl Default for Metrics {
@@ -76,11 +114,12 @@ impl Metrics {
             auth_seconds,
             cache,
             upstream,
+            handles: Handles::default(),
         }
     }
 
     pub fn decision(&self, decision: &Decision, seconds: f64) {
-        let labels = match decision.identity() {
+        let labels = || match decision.identity() {
             Some(identity) => DecisionLabels {
                 result: "allowed",
                 reason: "",
@@ -92,33 +131,52 @@ impl Metrics {
                 via: "",
             },
         };
-        self.decisions.get_or_create(&labels).inc();
+        let slot = match decision.identity() {
+            Some(identity) => Some(&self.handles.allowed[via_index(identity.via)]),
+            None => decision
+                .reason()
+                .map(|reason| &self.handles.denied[reason_index(reason)]),
+        };
+        match slot {
+            Some(slot) => slot
+                .get_or_init(|| Counter::clone(&self.decisions.get_or_create(&labels())))
+                .inc(),
+            None => self.decisions.get_or_create(&labels()).inc(),
+        };
         self.auth_seconds.observe(seconds);
     }
 
-    pub fn cache_hit(&self) {
-        self.cache
-            .get_or_create(&CacheLabels { result: "hit" })
+    fn cached(
+        &self,
+        slot: &OnceLock<Counter>,
+        family: &Family<CacheLabels, Counter>,
+        result: &'static str,
+    ) {
+        slot.get_or_init(|| Counter::clone(&family.get_or_create(&CacheLabels { result })))
             .inc();
     }
 
+    pub fn cache_hit(&self) {
+        self.cached(&self.handles.cache_hit, &self.cache, "hit");
+    }
+
     pub fn cache_miss(&self) {
-        self.cache
-            .get_or_create(&CacheLabels { result: "miss" })
-            .inc();
+        self.cached(&self.handles.cache_miss, &self.cache, "miss");
     }
 
     /// `status` None = no response (connection refused, timeout).
     pub fn upstream(&self, status: Option<u16>) {
-        let class = match status {
-            Some(100..=199) => "1xx",
-            Some(200..=299) => "2xx",
-            Some(300..=399) => "3xx",
-            Some(400..=499) => "4xx",
-            Some(_) => "5xx",
-            None => "error",
+        let (index, class) = match status {
+            Some(100..=199) => (0, "1xx"),
+            Some(200..=299) => (1, "2xx"),
+            Some(300..=399) => (2, "3xx"),
+            Some(400..=499) => (3, "4xx"),
+            Some(_) => (4, "5xx"),
+            None => (5, "error"),
         };
-        self.upstream.get_or_create(&UpstreamLabels { class }).inc();
+        self.handles.upstream[index]
+            .get_or_init(|| Counter::clone(&self.upstream.get_or_create(&UpstreamLabels { class })))
+            .inc();
     }
 
     /// The Prometheus text exposition.
@@ -128,5 +186,60 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use tokengate_core::decision::{Identity, Outcome};
+
+    fn decision(outcome: Outcome) -> Decision {
+        Decision {
+            client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            outcome,
+            steps: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn series_appear_when_first_counted_and_count_every_call() {
+        let metrics = Metrics::new();
+        let before = metrics.render();
+        assert!(!before.contains("tokengate_decisions_total{"), "{before}");
+        let allowed = decision(Outcome::Allowed(Identity {
+            user: Some("alice".into()),
+            via: Via::Token,
+            token_id: Some("id".into()),
+        }));
+        let denied = decision(Outcome::Denied {
+            reason: Reason::TokenExpired,
+            retry_after_seconds: None,
+        });
+        for _ in 0..3 {
+            metrics.decision(&allowed, 0.000_01);
+        }
+        metrics.decision(&denied, 0.000_01);
+        metrics.cache_hit();
+        metrics.cache_hit();
+        metrics.cache_miss();
+        metrics.upstream(Some(204));
+        metrics.upstream(None);
+        let text = metrics.render();
+        for line in [
+            r#"tokengate_decisions_total{result="allowed",reason="",via="token"} 3"#,
+            r#"tokengate_decisions_total{result="denied",reason="token_expired",via=""} 1"#,
+            r#"tokengate_token_cache_lookups_total{result="hit"} 2"#,
+            r#"tokengate_token_cache_lookups_total{result="miss"} 1"#,
+            r#"tokengate_upstream_responses_total{class="2xx"} 1"#,
+            r#"tokengate_upstream_responses_total{class="error"} 1"#,
+            "tokengate_auth_duration_seconds_count 4",
+        ] {
+            assert!(text.contains(line), "{line} missing in:\n{text}");
+        }
+        assert!(!text.contains("via=\"password\""), "{text}");
+        assert!(!text.contains("class=\"5xx\""), "{text}");
     }
 }

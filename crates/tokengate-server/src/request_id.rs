@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::Instrument;
@@ -42,8 +43,40 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
+thread_local! {
+    /// Per-thread generator state: a random key (from the OS, once per thread) and a counter.
+    static ID_STATE: Cell<(u64, u64, u64)> = Cell::new(id_seed());
+}
+
+fn id_seed() -> (u64, u64, u64) {
+    let seed = uuid::Uuid::new_v4().as_u64_pair();
+    (seed.0, seed.1, 0)
+}
+
+/// SplitMix64's finaliser: a bijection on u64 that spreads every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A version-4 UUID in simple form (32 lowercase hex digits). Request ids need to be unique,
+/// not secret: they come from a per-thread key drawn from the OS once and a counter, so the
+/// hot path makes no system call and no formatting pass.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    let (k1, k2, counter) = ID_STATE.with(|state| {
+        let (k1, k2, counter) = state.get();
+        state.set((k1, k2, counter.wrapping_add(1)));
+        (k1, k2, counter)
+    });
+    let high = mix(counter ^ k1);
+    let low = mix(counter.wrapping_add(k2).rotate_left(17) ^ high);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&high.to_be_bytes());
+    bytes[8..].copy_from_slice(&low.to_be_bytes());
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Simple::LENGTH];
+    uuid.simple().encode_lower(&mut text).to_owned()
 }
 
 pub async fn middleware(
@@ -52,20 +85,26 @@ pub async fn middleware(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let trusted = state
-        .policy
-        .trusted_proxies
-        .iter()
-        .any(|net| net.contains(&peer.ip().to_canonical()));
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
-        .filter(|_| trusted)
+        .filter(|_| {
+            state
+                .policy
+                .trusted_proxies
+                .iter()
+                .any(|net| net.contains(&peer.ip().to_canonical()))
+        })
         .and_then(acceptable)
         .unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(id.clone()));
-    let method = request.method().clone();
-    let path = request.uri().path().chars().take(200).collect::<String>();
+    // The access line is a debug event: only then are method and path copied.
+    let served = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        (
+            request.method().clone(),
+            request.uri().path().chars().take(200).collect::<String>(),
+        )
+    });
     let started = Instant::now();
     let header_bytes: usize = request
         .headers()
@@ -90,8 +129,38 @@ pub async fn middleware(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
-    span.in_scope(|| {
-        tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "served");
-    });
+    if let Some((method, path)) = served {
+        span.in_scope(|| {
+            tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "served");
+        });
+    }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn generated_ids_are_distinct_v4_uuids_in_simple_form() {
+        let ids: HashSet<String> = (0..10_000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            assert_eq!(id.len(), 32);
+            let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 4);
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+            assert_eq!(uuid.simple().to_string(), *id, "lowercase simple form");
+        }
+    }
+
+    #[test]
+    fn threads_generate_distinct_ids() {
+        let other = std::thread::spawn(|| (0..1000).map(|_| new_request_id()).collect::<Vec<_>>())
+            .join()
+            .expect("thread");
+        let mine: HashSet<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert!(other.iter().all(|id| !mine.contains(id)));
+    }
 }

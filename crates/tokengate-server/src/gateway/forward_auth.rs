@@ -6,8 +6,7 @@
 use super::{gate, is_public, refusal};
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::state::SharedState;
-use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
@@ -18,17 +17,19 @@ fn original_uri(headers: &HeaderMap) -> Option<&str> {
         .find_map(|name| headers.get(name).and_then(|value| value.to_str().ok()))
 }
 
+/// Takes the whole request (not the `HeaderMap` and `Extension` extractors, which copy the
+/// headers and the request id) and reads what it needs in place.
 pub async fn check(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    let path = original_uri(&headers).map(|uri| uri.split('?').next().unwrap_or(uri));
+    let headers = request.headers();
+    let path = original_uri(headers).map(|uri| uri.split('?').next().unwrap_or(uri));
     if path.is_some_and(|path| is_public(&state.config.gateway.public_paths, path)) {
         return StatusCode::OK.into_response();
     }
-    let decision = gate(&state, peer, &headers).await;
+    let decision = gate(&state, peer, headers).await;
     let Some(identity) = decision.identity() else {
         return refusal(&decision);
     };
@@ -45,7 +46,11 @@ pub async fn check(
         state.via_header.clone(),
         HeaderValue::from_static(identity.via.as_str()),
     );
-    if let Ok(id) = HeaderValue::from_str(&request_id.0) {
+    if let Some(id) = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|request_id| HeaderValue::from_str(&request_id.0).ok())
+    {
         out.insert(X_REQUEST_ID.clone(), id);
     }
     response

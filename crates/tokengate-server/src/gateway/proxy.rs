@@ -2,30 +2,33 @@
 //! client copies of the identity headers (and `Authorization` unless configured), sets the
 //! identity, and classes failures: refused/unreachable → 502, too slow → 504.
 
+use super::pool::Pool;
 use crate::error::ApiError;
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokengate_core::decision::Identity;
 
 pub struct Upstream {
-    scheme: Scheme,
-    authority: Authority,
+    /// `Host` for upstream requests (the authority), built once.
+    host: Option<HeaderValue>,
     base_path: String,
     timeout: Duration,
-    client: Client<HttpConnector, Body>,
+    pool: Arc<Pool>,
 }
 
-const HOP_BY_HOP: [HeaderName; 8] = [
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+const HOP_COUNT: usize = 8;
+const HOP_BY_HOP: [HeaderName; HOP_COUNT] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -36,17 +39,37 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// Removes hop-by-hop headers, including those the `Connection` header names. One pass over
+/// the names finds which are present (usually none in a request, `Connection` alone in a
+/// response), so absent ones cost no lookup.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let mut present = [false; HOP_COUNT];
+    for name in headers.keys() {
+        if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[index] = true;
+        }
+    }
+    if !present.contains(&true) {
+        // No `Connection` header either, so no listed names.
+        return;
+    }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .map(str::trim)
+        // keep-alive is in HOP_BY_HOP: removed below when present.
+        .filter(|name| !name.eq_ignore_ascii_case("keep-alive"))
+        .filter_map(|name| HeaderName::try_from(name).ok())
         .collect();
-    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+    for name in &listed {
         headers.remove(name);
+    }
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
     }
 }
 
@@ -64,31 +87,35 @@ impl Upstream {
             .authority()
             .cloned()
             .ok_or_else(|| format!("\"{url}\" has no host"))?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
+        let port = authority.port_u16().unwrap_or(80);
+        let pool = Arc::new(Pool::new(
+            format!("{}:{port}", authority.host()),
+            1024,
+            Duration::from_secs(60),
+            timeout.min(Duration::from_secs(10)),
+        ));
         Ok(Self {
-            scheme,
-            authority,
+            host: HeaderValue::from_str(authority.as_str()).ok(),
             base_path: uri.path().trim_end_matches('/').to_owned(),
             timeout,
-            client,
+            pool,
         })
     }
 
     fn target(&self, original: &Uri) -> Result<Uri, ApiError> {
-        let path_and_query = original.path_and_query().map_or("/", PathAndQuery::as_str);
-        let joined = format!("{}{}", self.base_path, path_and_query);
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(joined)
-            .build()
-            .map_err(|_| ApiError::bad_request("invalid_path", "The request path is not valid."))
+        let invalid = || ApiError::bad_request("invalid_path", "The request path is not valid.");
+        let path_and_query = match (self.base_path.is_empty(), original.path_and_query()) {
+            // No base path: the original, already parsed, is the target's (no copy).
+            (true, Some(path_and_query)) => path_and_query.clone(),
+            (true, None) => PathAndQuery::from_static("/"),
+            (false, original) => {
+                let path_and_query = original.map_or("/", PathAndQuery::as_str);
+                let joined = format!("{}{}", self.base_path, path_and_query);
+                PathAndQuery::try_from(joined).map_err(|_| invalid())?
+            }
+        };
+        // Origin-form: the connection is to the upstream itself, `Host` names it.
+        Ok(Uri::from(path_and_query))
     }
 }
 
@@ -102,11 +129,11 @@ pub async fn forward(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let request_id = parts
-        .extensions
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
+    let request_id = match parts.extensions.get::<RequestId>() {
+        Some(id) => HeaderValue::from_str(&id.0).ok(),
+        // Without the middleware (tests): an empty id, as ever.
+        None => Some(HeaderValue::from_static("")),
+    };
     let target = match upstream.target(&parts.uri) {
         Ok(target) => target,
         Err(error) => return error.into_response(),
@@ -131,17 +158,17 @@ pub async fn forward(
             HeaderValue::from_static(identity.via.as_str()),
         );
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Some(value) = request_id {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
     set_forwarded(headers, peer, client, &parts.uri, state.tls());
-    if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
-        headers.insert(header::HOST, host);
+    if let Some(host) = &upstream.host {
+        headers.insert(header::HOST, host.clone());
     }
     parts.uri = target;
     parts.version = Version::HTTP_11;
     let outgoing = Request::from_parts(parts, body);
-    match tokio::time::timeout(upstream.timeout, upstream.client.request(outgoing)).await {
+    match tokio::time::timeout(upstream.timeout, upstream.pool.send(outgoing)).await {
         Ok(Ok(response)) => {
             state.metrics.upstream(Some(response.status().as_u16()));
             let (mut parts, body) = response.into_parts();
@@ -181,28 +208,27 @@ fn set_forwarded(
     tls: bool,
 ) {
     let peer_ip = peer.ip().to_canonical();
-    let chain = if client == peer_ip {
-        peer_ip.to_string()
-    } else {
-        match super::forwarded_for(headers) {
-            Some(existing) => format!("{existing}, {peer_ip}"),
-            None => peer_ip.to_string(),
-        }
+    let mut buffer = [0u8; 15];
+    let value = match (client == peer_ip, super::ip_v4_text(peer_ip, &mut buffer)) {
+        // The usual case: the peer is the client, an IPv4 address formatted on the stack.
+        (true, Some(text)) => HeaderValue::from_str(text),
+        (true, None) => HeaderValue::from_str(&peer_ip.to_string()),
+        (false, _) => match super::forwarded_for(headers) {
+            Some(existing) => HeaderValue::from_str(&format!("{existing}, {peer_ip}")),
+            None => HeaderValue::from_str(&super::ip_text(peer_ip)),
+        },
     };
     headers.remove(&super::X_FORWARDED_FOR);
-    if let Ok(value) = HeaderValue::from_str(&chain) {
+    if let Ok(value) = value {
         headers.insert(super::X_FORWARDED_FOR.clone(), value);
     }
     let proto = if tls { "https" } else { "http" };
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static(proto),
-    );
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     let host = headers.get(header::HOST).cloned().or_else(|| {
         uri.authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     if let Some(host) = host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        headers.insert(X_FORWARDED_HOST.clone(), host);
     }
 }

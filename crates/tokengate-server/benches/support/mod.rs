@@ -1,0 +1,3 @@
+//! Helpers shared by the server benchmarks.
+
+pub mod seed;

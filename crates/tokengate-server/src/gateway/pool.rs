@@ -1,0 +1,218 @@
+//! Keep-alive HTTP/1 connections to the upstream (hyper's `client::conn::http1`), reused last
+//! in, first out. Replaces hyper-util's general-purpose pooled client on the hot path: that one
+//! hashes a pool key and races a lazy connect on every request, and spawns a task per response
+//! to wait for its connection to become idle again. Here a connection goes back to the pool
+//! when its response body ends (or is dropped after its end), and a request that could not be
+//! written on a pooled connection (the upstream closed it meanwhile) moves to the next one.
+
+use axum::body::Body;
+use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Why a request got no response.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(String),
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+pub struct Pool {
+    /// `host:port` to connect to.
+    address: String,
+    idle: Mutex<Vec<Idle>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Pool {
+    pub fn new(
+        address: String,
+        max_idle: usize,
+        idle_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            address,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            idle_timeout,
+            connect_timeout,
+        }
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
+        match self.idle.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Sends `request` (origin-form URI, `Host` set) on a pooled connection, or a new one.
+    pub async fn send(
+        self: &Arc<Self>,
+        mut request: Request<Body>,
+    ) -> Result<Response<PooledBody>, SendError> {
+        while let Some(mut sender) = self.checkout() {
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.attach(response, sender)),
+                Err(mut error) => match error.take_message() {
+                    // Not written: the connection closed meanwhile. Try the next one.
+                    Some(unsent) => request = unsent,
+                    None => return Err(SendError::Http(error.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await?;
+        Ok(self.attach(response, sender))
+    }
+
+    /// The most recently used open connection; those idle too long are dropped.
+    fn checkout(&self) -> Option<SendRequest<Body>> {
+        let mut idle = self.idle();
+        while let Some(entry) = idle.pop() {
+            if !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, sender: SendRequest<Body>) {
+        if sender.is_closed() {
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = self.idle();
+        // Entries are pushed in time order: the expired ones are at the front.
+        let expired = idle
+            .iter()
+            .take_while(|entry| now.duration_since(entry.since) >= self.idle_timeout)
+            .count();
+        if expired > 0 {
+            idle.drain(..expired);
+        }
+        if idle.len() < self.max_idle {
+            idle.push(Idle { sender, since: now });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+        let stream = match tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect(self.address.as_str()),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => {
+                return Err(SendError::Connect {
+                    address: self.address.clone(),
+                    source,
+                });
+            }
+            Err(_) => return Err(SendError::ConnectTimeout(self.address.clone())),
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    fn attach(
+        self: &Arc<Self>,
+        response: Response<Incoming>,
+        sender: SendRequest<Body>,
+    ) -> Response<PooledBody> {
+        response.map(|inner| PooledBody {
+            inner,
+            sender: Some(sender),
+            pool: self.clone(),
+            ended: false,
+        })
+    }
+}
+
+/// A response body that returns its connection to the pool once it has been read to the end.
+pub struct PooledBody {
+    inner: Incoming,
+    sender: Option<SendRequest<Body>>,
+    pool: Arc<Pool>,
+    ended: bool,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            self.pool.checkin(sender);
+        }
+    }
+}
+
+impl HttpBody for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.ended = true,
+            // A broken body leaves the connection unusable.
+            Poll::Ready(Some(Err(_))) => this.sender = None,
+            _ => {}
+        }
+        if this.ended || this.inner.is_end_stream() {
+            this.ended = true;
+            this.release();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // Reusable only if the body was read to its end; otherwise hyper closes it.
+        if self.ended || self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
