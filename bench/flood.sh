@@ -39,9 +39,10 @@ EOF
 mkdir -p "$WORK/nginx"
 start_nginx nginx "$WORK/nginx.conf"
 wait_http "http://127.0.0.1:$UPSTREAM_PORT/"
-start_tokengate open "$OPEN_PORT" TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" \
+PASSWORDS=TOKENGATE_SECURITY__PASSWORD_CONCURRENCY=${PASSWORD_CONCURRENCY:-0}
+start_tokengate open "$OPEN_PORT" "$PASSWORDS" TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" \
     TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
-start_tokengate budget "$DEFAULT_PORT" TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT"
+start_tokengate budget "$DEFAULT_PORT" "$PASSWORDS" TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT"
 
 for port in "$OPEN_PORT" "$DEFAULT_PORT"; do
     expect_status 200 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/items"
@@ -66,7 +67,7 @@ tokens_during_flood() {
 }
 
 describe_machine | tee "$OUT/machine.txt" >&2
-echo "flood: wrk -t$FLOOD_THREADS -c$FLOOD_CONNECTIONS, Basic nobody:<wrong>, from the same address" >>"$OUT/machine.txt"
+echo "flood: wrk -t$FLOOD_THREADS -c$FLOOD_CONNECTIONS, Basic nobody:<wrong>, from the same address; password_concurrency ${PASSWORD_CONCURRENCY:-0} (0 = CPUs)" >>"$OUT/machine.txt"
 if [ "$WARMUP" -gt 0 ]; then
     DURATION=$WARMUP tokens warmup "$OPEN_PORT"
 fi
