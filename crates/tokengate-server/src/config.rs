@@ -20,6 +20,9 @@ pub struct Config {
     /// Connections this node's database pool holds at most. With PostgreSQL, the server's
     /// `max_connections` must cover every node's pool plus one listener connection per node.
     pub database_max_connections: u32,
+    /// Threads accepting and serving connections, each with its own event loop (0 = one per
+    /// CPU).
+    pub workers: usize,
     pub gateway: GatewayConfig,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
@@ -78,6 +81,7 @@ impl Default for Config {
             listen: "127.0.0.1:8700".into(),
             database_url: "sqlite://tokengate.db".into(),
             database_max_connections: 10,
+            workers: 0,
             gateway: GatewayConfig::default(),
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
@@ -129,10 +133,11 @@ pub enum ConfigError {
 
 /// Top-level keys the environment may set; other `TOKENGATE_*` variables (such as
 /// `TOKENGATE_ADMIN_PASSWORD`) are not configuration keys.
-const ENV_KEYS: [&str; 6] = [
+const ENV_KEYS: [&str; 7] = [
     "listen",
     "database_url",
     "database_max_connections",
+    "workers",
     "gateway__",
     "security__",
     "tls__",
@@ -199,6 +204,14 @@ impl Config {
             return invalid("security.max_failed_logins must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Serving threads: `workers`, or one per CPU when 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            count => count,
+        }
     }
 
     /// The part of the configuration the SPEC §2 decision depends on.
@@ -273,6 +286,13 @@ mod tests {
             assert_eq!(
                 Config::load(None).expect("loads").database_max_connections,
                 25
+            );
+            jail.set_env("TOKENGATE_WORKERS", "3");
+            assert_eq!(Config::load(None).expect("loads").worker_count(), 3);
+            jail.set_env("TOKENGATE_WORKERS", "0");
+            assert_eq!(
+                Config::load(None).expect("loads").worker_count(),
+                std::thread::available_parallelism().map_or(1, usize::from)
             );
             jail.set_env("TOKENGATE_DATABASE_MAX_CONNECTIONS", "0");
             let error = Config::load(None).expect_err("an empty pool");

@@ -18,3 +18,4 @@ pub mod tls;
 pub mod ui;
 pub mod usage;
 pub mod watch;
+pub mod worker;

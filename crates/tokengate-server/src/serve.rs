@@ -12,12 +12,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokengate_core::Secret;
 use tokengate_core::manage::{AdminIdentity, Change, create_user};
 use tokengate_core::model::{Actor, Origin};
 use tokengate_core::store::{Store, StoreError};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -45,16 +47,29 @@ pub struct RunningServer {
     pub address: SocketAddr,
     pub state: SharedState,
     stop: watch::Sender<bool>,
-    accept: tokio::task::JoinHandle<()>,
-    watcher: tokio::task::JoinHandle<()>,
+    /// Ends when every serving thread has stopped.
+    accept: Option<tokio::task::JoinHandle<()>>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets the watcher flush pending last-use records, and returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.accept.await;
-        let _ = self.watcher.await;
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        if let Some(watcher) = self.watcher.take() {
+            let _ = watcher.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    /// The serving threads outlive the runtime that started them: stop them when the handle
+    /// goes without `shutdown`.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
     }
 }
 
@@ -148,7 +163,9 @@ pub async fn ensure_first_admin(store: &dyn Store) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Builds the state and starts accepting on `config.listen` (port 0 picks a free port).
+/// Builds the state and starts accepting on `config.listen` (port 0 picks a free port). One
+/// task accepts connections and hands each to the serving thread with the fewest open ones
+/// (`config.workers` threads, see `crate::worker`).
 pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServer, ServeError> {
     let settings = store.settings().await?;
     let initial_counter = store.change_counter().await?;
@@ -157,17 +174,25 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
     } else {
         None
     };
-    let listener =
-        TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                address: config.listen.clone(),
-                source,
-            })?;
-    let address = listener.local_addr().map_err(|source| ServeError::Listen {
-        address: config.listen.clone(),
+    let listen = config.listen.clone();
+    let listen_error = move |source| ServeError::Listen {
+        address: listen.clone(),
         source,
-    })?;
+    };
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(&listen_error)?;
+    let address = listener.local_addr().map_err(&listen_error)?;
+    // Every serving thread's runtime is built here, so a failure is reported before anything
+    // runs.
+    let runtimes = (0..config.worker_count())
+        .map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(&listen_error)?;
     // PostgreSQL wakes the watcher as soon as another node changes something.
     let notifications = tokengate_store::change_notifications(&config.database_url)?;
     let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
@@ -179,23 +204,57 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
         notifications,
     ));
     let app = router(state.clone());
-    let accept = tokio::spawn(accept_loop(listener, app, tls_acceptor, stop_rx));
+    let mut workers = Vec::new();
+    let mut finished = Vec::new();
+    for (index, runtime) in runtimes.into_iter().enumerate() {
+        let (connections, incoming) = mpsc::unbounded_channel();
+        let open = Arc::new(AtomicUsize::new(0));
+        let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = serve_loop(
+            incoming,
+            app.clone(),
+            tls_acceptor.clone(),
+            stop_rx.clone(),
+            open.clone(),
+        );
+        std::thread::Builder::new()
+            .name(format!("tokengate-{index}"))
+            .spawn(move || {
+                crate::worker::set_index(index);
+                runtime.block_on(serving);
+                // Dropping the runtime ends the connections still open.
+                drop(runtime);
+                let _ = done.send(());
+            })
+            .map_err(&listen_error)?;
+        workers.push(Worker { connections, open });
+        finished.push(done_rx);
+    }
+    let accepting = tokio::spawn(accept_loop(listener, workers, stop_rx));
+    let accept = tokio::spawn(async move {
+        let _ = accepting.await;
+        for done in finished {
+            let _ = done.await;
+        }
+    });
     Ok(RunningServer {
         address,
         state,
         stop,
-        accept,
-        watcher,
+        accept: Some(accept),
+        watcher: Some(watcher),
     })
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    app: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+/// A serving thread, as the accepting task sees it.
+struct Worker {
+    connections: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>,
+    /// Connections it serves now.
+    open: Arc<AtomicUsize>,
+}
+
+/// Accepts connections and hands each to the least busy serving thread.
+async fn accept_loop(listener: TcpListener, workers: Vec<Worker>, mut stop: watch::Receiver<bool>) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -209,6 +268,44 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let Some(worker) = workers
+            .iter()
+            .min_by_key(|worker| worker.open.load(Ordering::Relaxed))
+        else {
+            break;
+        };
+        worker.open.fetch_add(1, Ordering::Relaxed);
+        if worker.connections.send((stream, peer)).is_err() {
+            worker.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One serving thread: serves the connections handed to it until stopped, then lets open
+/// ones finish (up to 10 s).
+async fn serve_loop(
+    mut incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+    open: Arc<AtomicUsize>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            received = incoming.recv() => match received {
+                Some(received) => received,
+                None => break,
+            },
+            _ = stop.changed() => break,
+        };
+        let Ok(stream) = TcpStream::from_std(stream) else {
+            open.fetch_sub(1, Ordering::Relaxed);
+            continue;
+        };
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -220,34 +317,30 @@ async fn accept_loop(
             .max_buf_size(64 * 1024)
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30));
-        match &tls {
-            None => {
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = watched.await;
-                });
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                            .await
-                    else {
-                        return;
-                    };
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let open = open.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
                     let _ = watcher.watch(connection).await;
-                });
+                }
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                    {
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        let _ = watcher.watch(connection).await;
+                    }
+                }
             }
-        }
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
     }
-    drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }

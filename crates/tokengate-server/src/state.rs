@@ -51,6 +51,7 @@ impl AppState {
                 Upstream::new(
                     url,
                     std::time::Duration::from_secs(config.gateway.upstream_timeout_seconds),
+                    config.worker_count(),
                 )
                 .map_err(StateError::Upstream)?,
             ),

@@ -18,6 +18,12 @@ use tokengate_core::store::Store;
 use tokengate_server::config::Config;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of the system allocator: the request path allocates a few dozen small
+/// objects per request, and glibc's malloc/free were 18–25 % of its instructions
+/// (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();

@@ -4,6 +4,8 @@
 //! to wait for its connection to become idle again. Here a connection goes back to the pool
 //! when its response body ends (or is dropped after its end), and a request that could not be
 //! written on a pooled connection (the upstream closed it meanwhile) moves to the next one.
+//! Idle connections are kept per serving thread (`crate::worker`): a connection's I/O task
+//! runs on the thread that opened it, so a request reuses one of its own thread's.
 
 use axum::body::Body;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
@@ -38,30 +40,37 @@ struct Idle {
 pub struct Pool {
     /// `host:port` to connect to.
     address: String,
-    idle: Mutex<Vec<Idle>>,
+    /// Idle connections, one list per serving thread.
+    idle: Box<[Mutex<Vec<Idle>>]>,
     max_idle: usize,
     idle_timeout: Duration,
     connect_timeout: Duration,
 }
 
 impl Pool {
+    /// A pool for `workers` serving threads, keeping at most `max_idle` idle connections each.
     pub fn new(
         address: String,
+        workers: usize,
         max_idle: usize,
         idle_timeout: Duration,
         connect_timeout: Duration,
     ) -> Self {
         Self {
             address,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..workers.max(1))
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
             max_idle,
             idle_timeout,
             connect_timeout,
         }
     }
 
+    /// This thread's idle connections.
     fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
-        match self.idle.lock() {
+        let shard = &self.idle[crate::worker::index() % self.idle.len()];
+        match shard.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         }

@@ -74,7 +74,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 impl Upstream {
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+    /// The upstream at `url`, with an idle-connection list for each of `workers` threads.
+    pub fn new(url: &str, timeout: Duration, workers: usize) -> Result<Self, String> {
         let uri: Uri = url.parse().map_err(|_| format!("\"{url}\" is not a URL"))?;
         let scheme = uri
             .scheme()
@@ -90,6 +91,7 @@ impl Upstream {
         let port = authority.port_u16().unwrap_or(80);
         let pool = Arc::new(Pool::new(
             format!("{}:{port}", authority.host()),
+            workers,
             1024,
             Duration::from_secs(60),
             timeout.min(Duration::from_secs(10)),
