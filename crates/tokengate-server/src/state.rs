@@ -36,6 +36,8 @@ pub enum StateError {
     Upstream(String),
     #[error("invalid header name in configuration: {0}")]
     HeaderName(String),
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(#[from] std::io::Error),
 }
 
 impl AppState {
@@ -63,7 +65,7 @@ impl AppState {
         Ok(Self {
             policy: config.gate_policy(),
             cache: AuthCache::new(store.clone(), throttle.clone(), metrics.clone()),
-            passwords: PasswordPool::new(config.security.password_concurrency),
+            passwords: PasswordPool::new(config.security.password_concurrency)?,
             identity_header: header(&config.gateway.identity_header)?,
             via_header: header(&config.gateway.via_header)?,
             settings: RwLock::new(Arc::new(settings)),
