@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use tokengate_core::decision::{Evaluation, GatePolicy, Records, RequestFacts, decide, precheck};
-use tokengate_core::model::{Settings, TokenRecord, User};
+use tokengate_core::model::{Settings, TokenGrant, User};
 use tokengate_core::token::{TokenDigest, TokenSecret};
 
 fn user(name: &str) -> User {
@@ -27,18 +27,11 @@ fn user(name: &str) -> User {
     }
 }
 
-fn record(secret: &TokenSecret, owner: &str) -> TokenRecord {
-    TokenRecord {
+fn record(owner: &str) -> TokenGrant {
+    TokenGrant {
         id: "AbCdEfGhIjKlMnOpQrSt".to_owned(),
         owner: owner.to_owned(),
-        name: "CI on build-01".to_owned(),
-        digest: secret.digest(),
-        hint: secret.hint(),
-        created_at: Utc::now(),
-        created_by: owner.to_owned(),
         expires_at: Some(Utc::now() + chrono::Duration::days(90)),
-        last_used_at: None,
-        last_used_ip: None,
     }
 }
 
@@ -62,7 +55,7 @@ fn token_benches(c: &mut Criterion) {
 fn decision_benches(c: &mut Criterion) {
     let secret = TokenSecret::generate().expect("csprng");
     let owner = user("alice");
-    let token = record(&secret, "alice");
+    let token = record("alice");
     let settings = Settings::default();
     let policy = GatePolicy::default();
     let peer = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));

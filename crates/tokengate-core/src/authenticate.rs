@@ -7,7 +7,7 @@ use crate::decision::{
     Decision, Evaluation, GatePolicy, Outcome, Reason, Records, RequestFacts, Step, decide,
     precheck,
 };
-use crate::model::{Settings, TokenRecord, User};
+use crate::model::{Settings, TokenGrant, User};
 use crate::secret::Secret;
 use crate::store::StoreResult;
 use crate::token::TokenDigest;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Where the decision reads records from (a cache in the gateway, the store in `explain`).
 #[async_trait]
 pub trait AuthLookup: Send + Sync {
-    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenRecord>>>;
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>>;
     /// A user as it is now (password path: failed-login counter and lock must be current).
     async fn user(&self, name: &str) -> StoreResult<Option<Arc<User>>>;
     /// The owner of a matched token; may come from a cache that is invalidated on change.
@@ -132,8 +132,12 @@ pub struct StoreLookup<'a>(pub &'a dyn crate::store::Store);
 
 #[async_trait]
 impl AuthLookup for StoreLookup<'_> {
-    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenRecord>>> {
-        Ok(self.0.token_by_digest(digest).await?.map(Arc::new))
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>> {
+        Ok(self
+            .0
+            .token_by_digest(digest)
+            .await?
+            .map(|record| Arc::new(record.into())))
     }
 
     async fn user(&self, name: &str) -> StoreResult<Option<Arc<User>>> {

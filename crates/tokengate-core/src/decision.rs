@@ -6,7 +6,7 @@
 use crate::allowlist::client_address;
 use crate::credentials::{Credentials, MalformedCredentials, parse_authorization};
 use crate::lockout::{LockState, LockoutPolicy, lock_state};
-use crate::model::{PasswordAuth, Settings, TokenRecord, User};
+use crate::model::{PasswordAuth, Settings, TokenGrant, User};
 use crate::secret::Secret;
 use crate::token::TokenSecret;
 use chrono::{DateTime, Utc};
@@ -253,7 +253,7 @@ impl Prechecked {
 
     /// `token` if it is the presented one's record and may decide: any for Bearer, only the
     /// Basic user's own for Basic (SPEC §2.4).
-    pub fn matching_token<'r>(&self, token: Option<&'r TokenRecord>) -> Option<&'r TokenRecord> {
+    pub fn matching_token<'r>(&self, token: Option<&'r TokenGrant>) -> Option<&'r TokenGrant> {
         match (&self.presented, token) {
             (Presented::Bearer { .. }, Some(token)) => Some(token),
             (Presented::Basic { user, .. }, Some(token)) if token.owner == *user => Some(token),
@@ -387,7 +387,7 @@ pub fn precheck(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Records<'a> {
     /// The token whose digest matches the presented token, if any.
-    pub token: Option<&'a TokenRecord>,
+    pub token: Option<&'a TokenGrant>,
     /// That token's owner.
     pub token_owner: Option<&'a User>,
     /// The user named in Basic credentials.
@@ -497,7 +497,7 @@ pub fn decide(
 
 fn token_decision(
     prechecked: Prechecked,
-    token: &TokenRecord,
+    token: &TokenGrant,
     owner: Option<&User>,
     settings: &Settings,
     now: DateTime<Utc>,

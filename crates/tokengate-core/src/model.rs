@@ -88,6 +88,32 @@ impl TokenRecord {
     }
 }
 
+/// What deciding on a token needs of its record (SPEC §2): its id, its owner, its expiry. The
+/// hot path caches these rather than whole records (name, hint, creator and last use are for
+/// people, not for the decision), which keeps memory small with many tokens in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub id: String,
+    pub owner: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenGrant {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expiry| expiry <= now)
+    }
+}
+
+impl From<TokenRecord> for TokenGrant {
+    fn from(record: TokenRecord) -> Self {
+        Self {
+            id: record.id,
+            owner: record.owner,
+            expires_at: record.expires_at,
+        }
+    }
+}
+
 /// The public JSON shape of a token (SPEC §1). `token` is the secret, present only in the
 /// answer to a creation.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokengate_core::authenticate::{AuthLookup, PasswordCheck, authenticate};
 use tokengate_core::decision::{GatePolicy, RequestFacts};
-use tokengate_core::model::{Settings, TokenRecord, User};
+use tokengate_core::model::{Settings, TokenGrant, User};
 use tokengate_core::store::{StoreError, StoreResult};
 use tokengate_core::token::{TokenDigest, TokenSecret};
 use tokengate_core::{Reason, Secret};
@@ -22,10 +22,7 @@ struct Lookup {
 
 #[async_trait]
 impl AuthLookup for Lookup {
-    async fn token_by_digest(
-        &self,
-        _digest: &TokenDigest,
-    ) -> StoreResult<Option<Arc<TokenRecord>>> {
+    async fn token_by_digest(&self, _digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>> {
         if self.fail {
             Err(StoreError::Unavailable("database is down".into()))
         } else {

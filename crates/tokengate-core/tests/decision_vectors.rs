@@ -14,7 +14,7 @@ use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::authenticate::{AuthLookup, InlinePasswordCheck, authenticate};
 use tokengate_core::decision::{Anonymous, Effect, GatePolicy, RequestFacts};
 use tokengate_core::lockout::{LockoutPolicy, after_failure};
-use tokengate_core::model::{PasswordAuth, Settings, TokenRecord, User};
+use tokengate_core::model::{PasswordAuth, Settings, TokenGrant, TokenRecord, User};
 use tokengate_core::password::hash_password;
 use tokengate_core::store::StoreResult;
 use tokengate_core::token::{TokenDigest, TokenSecret};
@@ -36,13 +36,13 @@ fn instant(value: &Value) -> DateTime<Utc> {
 
 struct World {
     users: Mutex<HashMap<String, User>>,
-    tokens: HashMap<TokenDigest, Arc<TokenRecord>>,
+    tokens: HashMap<TokenDigest, Arc<TokenGrant>>,
     secrets: HashMap<String, String>,
 }
 
 #[async_trait]
 impl AuthLookup for World {
-    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenRecord>>> {
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>> {
         Ok(self.tokens.get(digest).cloned())
     }
     async fn user(&self, name: &str) -> StoreResult<Option<Arc<User>>> {
@@ -163,7 +163,7 @@ fn world(defaults: &Value, case: &Value, hashes: &HashMap<String, String>) -> Wo
             last_used_at: None,
             last_used_ip: None,
         };
-        tokens.insert(secret.digest(), Arc::new(record));
+        tokens.insert(secret.digest(), Arc::new(record.into()));
         secrets.insert(reference, secret.expose().to_owned());
     }
     secrets.insert(

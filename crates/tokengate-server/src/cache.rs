@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokengate_core::authenticate::AuthLookup;
-use tokengate_core::model::{TokenRecord, User};
+use tokengate_core::model::{TokenGrant, User};
 use tokengate_core::store::{Store, StoreError, StoreResult};
 use tokengate_core::token::TokenDigest;
 
@@ -21,7 +21,7 @@ const OWNER_CAPACITY: u64 = 50_000;
 
 pub struct AuthCache {
     store: Arc<dyn Store>,
-    tokens: Cache<TokenDigest, (u64, Arc<TokenRecord>)>,
+    tokens: Cache<TokenDigest, (u64, Arc<TokenGrant>)>,
     owners: Cache<String, (u64, Arc<User>)>,
     generation: AtomicU64,
     /// False while the store cannot be reached: lookups then bypass the cache and fail closed.
@@ -78,7 +78,7 @@ impl AuthCache {
 
 #[async_trait]
 impl AuthLookup for AuthCache {
-    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenRecord>>> {
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>> {
         if !self.store_healthy() {
             return Err(Self::unavailable());
         }
@@ -90,7 +90,11 @@ impl AuthLookup for AuthCache {
             return Ok(Some(record));
         }
         self.metrics.cache_miss();
-        let found = self.store.token_by_digest(digest).await?.map(Arc::new);
+        let found = self
+            .store
+            .token_by_digest(digest)
+            .await?
+            .map(|record| Arc::new(TokenGrant::from(record)));
         if let Some(record) = &found
             && self.current() == generation
         {

@@ -36,7 +36,9 @@ impl UsageRecorder {
 
     fn take(&self) -> Vec<TokenUse> {
         match self.pending.lock() {
-            Ok(mut pending) => pending.drain().map(|(_, entry)| entry).collect(),
+            // A fresh map, not `drain`: the old one's capacity (as large as the busiest second
+            // ever) is given back instead of being kept for good.
+            Ok(mut pending) => std::mem::take(&mut *pending).into_values().collect(),
             Err(_) => Vec::new(),
         }
     }
