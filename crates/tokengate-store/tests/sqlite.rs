@@ -9,13 +9,14 @@ mod conformance;
 use chrono::Utc;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
 use tokengate_core::manage::{AdminIdentity, Change, UserUpdate, create_token, update_user};
-use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin};
+use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, UserChange};
 use tokengate_core::password::hash_password;
 use tokengate_core::store::{Store, UserStore};
 use tokengate_core::{Secret, Settings, User};
-use tokengate_store::{OpenError, SqliteStore};
+use tokengate_store::{OpenError, OpenOptions, SqliteStore};
 
 /// A new migrated database in its own temp dir (removed when the guard drops).
 async fn fresh_store() -> Option<(Arc<dyn Store>, TempDir)> {
@@ -188,6 +189,102 @@ async fn deleting_a_user_removes_their_tokens_and_moves_the_counter() {
         .unwrap();
     assert_eq!(shared.token("tok-1").await.unwrap(), None);
     assert!(conformance::counter(&shared).await > before);
+}
+
+#[tokio::test]
+async fn hot_path_lookups_see_every_committed_change_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&dir);
+    let server_store = SqliteStore::open(&url).await.unwrap();
+    let server: Arc<dyn Store> = Arc::new(server_store.clone());
+    // A second handle on the same file, as the CLI beside `serve` opens it.
+    let cli: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+    conformance::add_user(&server, "alice").await;
+    conformance::add_user(&cli, "bob").await;
+
+    let first = conformance::token("tok-1", "alice", "CI");
+    let second = conformance::token("tok-2", "bob", "laptop");
+    // Misses first, so each reader has looked before the writes below.
+    for store in [&server, &cli] {
+        assert_eq!(store.token_by_digest(&first.digest).await.unwrap(), None);
+        assert_eq!(store.token_by_digest(&second.digest).await.unwrap(), None);
+    }
+    conformance::add_token(&server, first.clone()).await;
+    conformance::add_token(&cli, second.clone()).await;
+    for store in [&server, &cli] {
+        let found = store.token_by_digest(&first.digest).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&first));
+        let found = store.token_by_digest(&second.digest).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&second));
+    }
+    let deleted = conformance::audit(AuditAction::TokenDeleted);
+    assert!(cli.delete_token("tok-1", &deleted).await.unwrap());
+    assert_eq!(server.token_by_digest(&first.digest).await.unwrap(), None);
+    assert!(server.delete_token("tok-2", &deleted).await.unwrap());
+    assert_eq!(server.token_by_digest(&second.digest).await.unwrap(), None);
+    assert_eq!(cli.token_by_digest(&second.digest).await.unwrap(), None);
+
+    let updated = conformance::audit(AuditAction::UserUpdated);
+    let disable = UserChange {
+        disabled: Some(true),
+        ..UserChange::default()
+    };
+    assert!(!server.user("bob").await.unwrap().unwrap().disabled);
+    cli.update_user("bob", &disable, &updated).await.unwrap();
+    assert!(server.user("bob").await.unwrap().unwrap().disabled);
+    server
+        .update_user("alice", &disable, &updated)
+        .await
+        .unwrap();
+    assert!(server.user("alice").await.unwrap().unwrap().disabled);
+    assert!(cli.user("alice").await.unwrap().unwrap().disabled);
+    // A write through the pool in plain SQL, as maintenance would do it.
+    sqlx::query("UPDATE users SET disabled = 0 WHERE name = 'bob'")
+        .execute(server_store.pool())
+        .await
+        .unwrap();
+    assert!(!server.user("bob").await.unwrap().unwrap().disabled);
+    sqlx::query("DELETE FROM users WHERE name = 'bob'")
+        .execute(server_store.pool())
+        .await
+        .unwrap();
+    assert_eq!(server.user("bob").await.unwrap(), None);
+    assert_eq!(cli.user("bob").await.unwrap(), None);
+
+    // No lookup left a read transaction open: the whole log can be checkpointed.
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(server_store.pool())
+        .await
+        .unwrap();
+    assert_eq!(busy, 0);
+}
+
+#[tokio::test]
+async fn hot_path_lookups_on_a_file_do_not_wait_for_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = OpenOptions {
+        max_connections: 1,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::open_with(&database_url(&dir), &options)
+        .await
+        .unwrap();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    conformance::add_user(&shared, "alice").await;
+    let record = conformance::add_token(&shared, conformance::token("tok-1", "alice", "CI")).await;
+    // The pool's only connection is taken; the two lookups still answer.
+    let held = store.pool().acquire().await.unwrap();
+    let lookups = async {
+        let token = shared.token_by_digest(&record.digest).await.unwrap();
+        let owner = shared.user("alice").await.unwrap();
+        (token, owner)
+    };
+    let (token, owner) = tokio::time::timeout(Duration::from_secs(2), lookups)
+        .await
+        .expect("lookups do not wait for a pool connection");
+    assert_eq!(token, Some(record));
+    assert_eq!(owner.map(|user| user.name).as_deref(), Some("alice"));
+    drop(held);
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

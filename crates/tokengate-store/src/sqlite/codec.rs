@@ -1,5 +1,6 @@
-//! How values are written to and read from SQLite columns, and how sqlx errors become
-//! `StoreError`s.
+//! How values are written to and read from SQLite columns, and how driver errors become
+//! `StoreError`s. Rows are read through [`Columns`], so the sqlx pool and the rusqlite fast
+//! read path (`fast_read`) share every conversion.
 //!
 //! **Times** are stored as INTEGER unix milliseconds, UTC. They round-trip exactly to the
 //! millisecond (anything finer is truncated on write), compare and index as plain integers,
@@ -7,6 +8,7 @@
 //! Booleans are INTEGER 0/1 (sqlx's `bool` encoding); JSON is TEXT.
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::FromSql;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 use tokengate_core::store::StoreError;
@@ -30,17 +32,40 @@ pub(super) fn optional_instant(millis: Option<i64>) -> Result<Option<DateTime<Ut
     millis.map(instant).transpose()
 }
 
+/// A value that both SQLite drivers decode the same way: the column types tokengate's schema
+/// uses (`TEXT`, `INTEGER`, `BLOB`, each possibly NULL, and `INTEGER` 0/1 booleans).
+pub(super) trait Value: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + FromSql {}
+
+impl<T> Value for T where T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + FromSql {}
+
+/// A result row, from the sqlx pool or from a fast-path reader (`fast_read`): the row
+/// conversions (`token_from_row`, `user_from_row`, …) are written once against this.
+pub(super) trait Columns {
+    /// The named column, with a decoding problem reported as corrupt data.
+    fn value<T: Value>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+impl Columns for SqliteRow {
+    fn value<T: Value>(&self, name: &str) -> Result<T, StoreError> {
+        self.try_get(name)
+            .map_err(|error| StoreError::Corrupt(format!("column {name}: {error}")))
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn value<T: Value>(&self, name: &str) -> Result<T, StoreError> {
+        self.get(name)
+            .map_err(|error| StoreError::Corrupt(format!("column {name}: {error}")))
+    }
+}
+
 /// One column of a row, with a decoding problem reported as corrupt data.
-pub(super) fn column<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
-where
-    T: Decode<'r, Sqlite> + Type<Sqlite>,
-{
-    row.try_get(name)
-        .map_err(|error| StoreError::Corrupt(format!("column {name}: {error}")))
+pub(super) fn column<T: Value>(row: &impl Columns, name: &str) -> Result<T, StoreError> {
+    row.value(name)
 }
 
 /// A non-negative counter column.
-pub(super) fn counter(row: &SqliteRow, name: &str) -> Result<u32, StoreError> {
+pub(super) fn counter(row: &impl Columns, name: &str) -> Result<u32, StoreError> {
     let value: i64 = column(row, name)?;
     u32::try_from(value)
         .map_err(|_| StoreError::Corrupt(format!("column {name}: {value} is not a counter")))
@@ -50,6 +75,13 @@ pub(super) fn counter(row: &SqliteRow, name: &str) -> Result<u32, StoreError> {
 /// statement text and SQLite messages, never bound values, so no secret reaches the log).
 pub(super) fn unavailable(error: sqlx::Error) -> StoreError {
     tracing::warn!(error = %error, "SQLite store error");
+    StoreError::Unavailable(Box::new(error))
+}
+
+/// [`unavailable`] for the fast read path. rusqlite errors likewise carry SQLite messages and
+/// column names, never bound values.
+pub(super) fn reader_unavailable(error: rusqlite::Error) -> StoreError {
+    tracing::warn!(error = %error, "SQLite store error (read path)");
     StoreError::Unavailable(Box::new(error))
 }
 

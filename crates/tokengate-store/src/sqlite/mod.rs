@@ -1,9 +1,12 @@
 //! The SQLite backend: opening the file with the pragmas tokengate relies on (WAL, busy
 //! timeout, foreign keys), the embedded forward-only migrations, and the change counter. The
-//! trait implementations live in the sibling modules, one per trait.
+//! trait implementations live in the sibling modules, one per trait; the two lookups on every
+//! authenticated request take the synchronous read path in `fast_read` when the database is a
+//! WAL-mode file.
 
 mod audit;
 mod codec;
+mod fast_read;
 mod sessions;
 mod settings;
 mod tokens;
@@ -13,12 +16,14 @@ mod users;
 use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
 use codec::unavailable;
+use fast_read::Readers;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokengate_core::store::{ChangeCounter, StoreError, StoreResult};
 
@@ -32,6 +37,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Read-only connections for the hot-path lookups; `None` for an in-memory database (or
+    /// a file that is not in WAL mode), where the pool serves every query.
+    readers: Option<Arc<Readers>>,
 }
 
 impl SqliteStore {
@@ -53,7 +61,11 @@ impl SqliteStore {
         let in_memory = location.starts_with(":memory:") || location.contains("mode=memory");
         let pool_size = options.max_connections.max(1);
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| OpenError::InvalidUrl(error.to_string()))?
+            .map_err(|error| OpenError::InvalidUrl(error.to_string()))?;
+        // URL parameters (vfs, cache, immutable, …) are left to sqlx alone.
+        let fast_read_path =
+            (!in_memory && !url.contains('?')).then(|| options.get_filename().to_path_buf());
+        let options = options
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
@@ -85,7 +97,14 @@ impl SqliteStore {
             tracing::warn!(error = %first, "database migration failed once; retrying");
             MIGRATOR.run(&pool).await?;
         }
-        Ok(SqliteStore { pool })
+        let readers = fast_read_path.and_then(|path| match Readers::open(&path) {
+            Ok(readers) => Some(Arc::new(readers)),
+            Err(error) => {
+                tracing::warn!(%error, "SQLite lookups go through the connection pool");
+                None
+            }
+        });
+        Ok(SqliteStore { pool, readers })
     }
 
     /// The connection pool, for callers that need SQLite itself (tests, maintenance).

@@ -4,14 +4,13 @@
 
 use super::audit::insert_audit;
 use super::codec::{
-    column, instant, millis, optional_instant, optional_millis, unavailable, write_error,
+    Columns, column, instant, millis, optional_instant, optional_millis, unavailable, write_error,
 };
 use super::{SqliteStore, begin_write};
 use crate::paging::page_size;
 use crate::records::{folded, latest_uses, with_count};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
 use tokengate_core::model::{NewAudit, TokenFilter, TokenRecord, TokenUse};
 use tokengate_core::store::{StoreError, StoreResult, TokenStore};
@@ -24,8 +23,11 @@ macro_rules! token_columns {
     };
 }
 
-/// A token row read back (also used by the bulk export in `transfer`).
-pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+/// The hot-path lookup, run by the fast read path and by the pool alike.
+const TOKEN_BY_DIGEST: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE digest = ?");
+
+/// A token row read back (also used by the bulk export in `transfer`), from either driver.
+pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<TokenRecord> {
     let digest: Vec<u8> = column(row, "digest")?;
     Ok(TokenRecord {
         id: column(row, "id")?,
@@ -45,18 +47,19 @@ pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM tokens WHERE digest = ?"
-        ))
-        .bind(digest.as_bytes())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .as_ref()
-        .map(token_from_row)
-        .transpose()
+        if let Some(readers) = &self.readers {
+            return readers.optional_row(TOKEN_BY_DIGEST, [digest.as_bytes()], |row| {
+                token_from_row(row)
+            });
+        }
+        sqlx::query(TOKEN_BY_DIGEST)
+            .bind(digest.as_bytes())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
     }
 
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {

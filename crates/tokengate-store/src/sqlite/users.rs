@@ -2,12 +2,13 @@
 //! counter with its lock, updated atomically under the rules of `tokengate_core::lockout`.
 
 use super::audit::insert_audit;
-use super::codec::{column, counter, optional_instant, optional_millis, unavailable, write_error};
+use super::codec::{
+    Columns, column, counter, optional_instant, optional_millis, unavailable, write_error,
+};
 use super::{SqliteStore, begin_write};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
 use tokengate_core::lockout::{LockState, LockoutPolicy, after_failure, lock_state};
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, User, UserChange};
 use tokengate_core::store::{FailedLogin, StoreError, StoreResult, UserStore};
@@ -18,7 +19,11 @@ macro_rules! user_columns {
     };
 }
 
-pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+/// The hot-path lookup, run by the fast read path and by the pool alike.
+const USER_BY_NAME: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE name = ?");
+
+/// A user row read back, from either driver.
+pub(super) fn user_from_row(row: &impl Columns) -> StoreResult<User> {
     Ok(User {
         name: column(row, "name")?,
         display_name: column(row, "display_name")?,
@@ -33,18 +38,17 @@ pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE name = ?"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .as_ref()
-        .map(user_from_row)
-        .transpose()
+        if let Some(readers) = &self.readers {
+            return readers.optional_row(USER_BY_NAME, [name], |row| user_from_row(row));
+        }
+        sqlx::query(USER_BY_NAME)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
