@@ -133,11 +133,7 @@ pub struct StoreLookup<'a>(pub &'a dyn crate::store::Store);
 #[async_trait]
 impl AuthLookup for StoreLookup<'_> {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<Arc<TokenGrant>>> {
-        Ok(self
-            .0
-            .token_by_digest(digest)
-            .await?
-            .map(|record| Arc::new(record.into())))
+        Ok(self.0.token_grant_by_digest(digest).await?.map(Arc::new))
     }
 
     async fn user(&self, name: &str) -> StoreResult<Option<Arc<User>>> {

@@ -4,8 +4,8 @@
 
 use crate::lockout::LockoutPolicy;
 use crate::model::{
-    AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenRecord, TokenUse, User,
-    UserChange,
+    AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenGrant, TokenRecord, TokenUse,
+    User, UserChange,
 };
 use crate::token::TokenDigest;
 use async_trait::async_trait;
@@ -65,6 +65,11 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
+    /// What a decision needs of the token with this digest (the hot path's lookup on a cache
+    /// miss). A backend can answer it from an index alone.
+    async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
+        Ok(self.token_by_digest(digest).await?.map(TokenGrant::from))
+    }
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
     async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>>;
     async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()>;

@@ -92,9 +92,9 @@ impl AuthLookup for AuthCache {
         self.metrics.cache_miss();
         let found = self
             .store
-            .token_by_digest(digest)
+            .token_grant_by_digest(digest)
             .await?
-            .map(|record| Arc::new(TokenGrant::from(record)));
+            .map(Arc::new);
         if let Some(record) = &found
             && self.current() == generation
         {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use tokengate_core::model::{NewAudit, TokenFilter, TokenRecord, TokenUse};
+use tokengate_core::model::{NewAudit, TokenFilter, TokenGrant, TokenRecord, TokenUse};
 use tokengate_core::store::{StoreError, StoreResult, TokenStore};
 use tokengate_core::token::TokenDigest;
 
@@ -83,6 +83,23 @@ impl TokenStore for PostgresStore {
         .as_ref()
         .map(token_from_row)
         .transpose()
+    }
+
+    /// An index-only scan of `tokens_grant_by_digest` (migration 0003).
+    async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
+        let Some(row) = sqlx::query("SELECT id, owner, expires_at FROM tokens WHERE digest = $1")
+            .bind(digest.as_bytes())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TokenGrant {
+            id: column(&row, "id")?,
+            owner: column(&row, "owner")?,
+            expires_at: column(&row, "expires_at")?,
+        }))
     }
 
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {

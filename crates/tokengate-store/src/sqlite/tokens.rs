@@ -12,7 +12,7 @@ use crate::records::{folded, latest_uses, with_count};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
-use tokengate_core::model::{NewAudit, TokenFilter, TokenRecord, TokenUse};
+use tokengate_core::model::{NewAudit, TokenFilter, TokenGrant, TokenRecord, TokenUse};
 use tokengate_core::store::{StoreError, StoreResult, TokenStore};
 use tokengate_core::token::TokenDigest;
 
@@ -25,6 +25,19 @@ macro_rules! token_columns {
 
 /// The hot-path lookup, run by the fast read path and by the pool alike.
 const TOKEN_BY_DIGEST: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE digest = ?");
+
+/// The grant lookup (id, owner, expiry by digest), answered from the covering index
+/// `tokens_grant_by_digest` alone (migration 0003), without reading the table's row.
+const GRANT_BY_DIGEST: &str = "SELECT id, owner, expires_at FROM tokens \
+     INDEXED BY tokens_grant_by_digest WHERE digest = ?";
+
+fn grant_from_row(row: &impl Columns) -> StoreResult<TokenGrant> {
+    Ok(TokenGrant {
+        id: column(row, "id")?,
+        owner: column(row, "owner")?,
+        expires_at: optional_instant(column(row, "expires_at")?)?,
+    })
+}
 
 /// A token row read back (also used by the bulk export in `transfer`), from either driver.
 pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<TokenRecord> {
@@ -59,6 +72,22 @@ impl TokenStore for SqliteStore {
             .map_err(unavailable)?
             .as_ref()
             .map(token_from_row)
+            .transpose()
+    }
+
+    async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
+        if let Some(readers) = &self.readers {
+            return readers.optional_row(GRANT_BY_DIGEST, [digest.as_bytes()], |row| {
+                grant_from_row(row)
+            });
+        }
+        sqlx::query(GRANT_BY_DIGEST)
+            .bind(digest.as_bytes())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(grant_from_row)
             .transpose()
     }
 

@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             tokens::token_for_unknown_owner_is_refused_and_not_audited,
             tokens::duplicate_token_digest_is_a_conflict_and_not_audited,
             tokens::token_by_digest_finds_only_exact_digest,
+            tokens::token_grant_by_digest_is_the_records_id_owner_and_expiry,
             tokens::token_rename_is_audited_and_a_missing_token_reports_false,
             tokens::token_delete_is_audited_and_a_missing_token_reports_false,
             tokens::delete_all_counts_and_audits,

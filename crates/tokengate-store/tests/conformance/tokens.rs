@@ -5,7 +5,7 @@ use super::{
     SharedStore, add_token, add_user, all_audit, at, audit, audit_actions, digest, now, token,
 };
 use serde_json::json;
-use tokengate_core::model::{AuditAction, TokenFilter, TokenUse};
+use tokengate_core::model::{AuditAction, TokenFilter, TokenGrant, TokenUse};
 use tokengate_core::store::StoreError;
 use tokengate_core::token::TokenDigest;
 
@@ -97,6 +97,43 @@ pub async fn token_by_digest_finds_only_exact_digest(store: SharedStore) {
     assert_eq!(
         store
             .token_by_digest(&TokenDigest([0; 32]))
+            .await
+            .expect("lookup"),
+        None
+    );
+}
+
+pub async fn token_grant_by_digest_is_the_records_id_owner_and_expiry(store: SharedStore) {
+    add_user(&store, "alice").await;
+    let mut dated = token("tok-dated", "alice", "dated");
+    dated.expires_at = Some(at("2027-03-04T05:06:07.089Z"));
+    let dated = add_token(&store, dated).await;
+    let open_ended = add_token(&store, token("tok-open", "alice", "open-ended")).await;
+    for record in [&dated, &open_ended] {
+        assert_eq!(
+            store
+                .token_grant_by_digest(&record.digest)
+                .await
+                .expect("lookup"),
+            Some(TokenGrant::from(record.clone()))
+        );
+    }
+    let mut near = dated.digest;
+    near.0[0] ^= 1;
+    assert_eq!(
+        store.token_grant_by_digest(&near).await.expect("lookup"),
+        None
+    );
+    let delete = audit(AuditAction::TokenDeleted).token("tok-dated");
+    assert!(
+        store
+            .delete_token("tok-dated", &delete)
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        store
+            .token_grant_by_digest(&dated.digest)
             .await
             .expect("lookup"),
         None
@@ -366,9 +403,20 @@ pub async fn tokens_over_a_maximum_are_counted_and_clamped_with_an_audit_record(
             .expect("count"),
         0
     );
-    for id in ["never", "late"] {
-        let record = store.token(id).await.expect("read").expect("present");
-        assert_eq!(record.expires_at, Some(limit), "{id}");
+    for record in [&never, &late] {
+        let stored = store
+            .token(&record.id)
+            .await
+            .expect("read")
+            .expect("present");
+        assert_eq!(stored.expires_at, Some(limit), "{}", record.id);
+        // The hot path's lookup sees the new expiry too.
+        let grant = store
+            .token_grant_by_digest(&record.digest)
+            .await
+            .expect("grant")
+            .expect("present");
+        assert_eq!(grant.expires_at, Some(limit), "{}", record.id);
     }
     let untouched = store.token("early").await.expect("read").expect("present");
     assert_eq!(untouched.expires_at, Some(at("2027-02-01T00:00:00Z")));
