@@ -286,6 +286,7 @@ async fn repeated_failures_from_one_address_get_429_before_any_hash() {
         assert_eq!(response.status(), 401);
     }
     for user in ["alice", "nobody"] {
+        let asked = std::time::Instant::now();
         let response = app
             .client
             .get(app.url("/x"))
@@ -294,6 +295,10 @@ async fn repeated_failures_from_one_address_get_429_before_any_hash() {
             .send()
             .await
             .unwrap();
+        assert!(
+            asked.elapsed() >= tokengate_server::gateway::THROTTLED_ANSWER_DELAY,
+            "a throttled address waits for its 429 (tarpit)"
+        );
         assert!(response.headers().get("retry-after").is_some());
         error_body(response, 429, "too_many_failures").await;
     }

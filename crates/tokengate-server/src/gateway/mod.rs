@@ -13,10 +13,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokengate_core::Decision;
 use tokengate_core::authenticate::authenticate;
-use tokengate_core::decision::{Effect, RequestFacts};
+use tokengate_core::decision::{Effect, Reason, RequestFacts};
+
+/// How long an address over its failure budget waits for its 429 (see `gate`).
+pub const THROTTLED_ANSWER_DELAY: Duration = Duration::from_secs(1);
 
 pub static X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
 
@@ -66,6 +69,12 @@ pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> De
     state
         .metrics
         .decision(&decision, started.elapsed().as_secs_f64());
+    if decision.reason() == Some(Reason::TooManyFailures) {
+        // A tarpit: an address over its failure budget gets its 429 only after a pause, so a
+        // client hammering with wrong credentials gets one answer per connection and second
+        // instead of taking the CPU that valid requests need.
+        tokio::time::sleep(THROTTLED_ANSWER_DELAY).await;
+    }
     decision
 }
 
