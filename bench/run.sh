@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tokengate beside nginx, same machine, same load (SPEC §7). Starts on free loopback ports, in
-# a temporary folder: an upstream (nginx `return 200`), nginx as a plain keep-alive reverse
+# a temporary folder: an upstream (nginx `return 200`, in an nginx of its own), nginx as a plain keep-alive reverse
 # proxy, tokengate as reverse proxy, nginx auth_request to a 204 service and to tokengate, and
 # nginx auth_basic with bcrypt; measures each with wrk in interleaved rounds; prints a Markdown
 # table with each ratio to its nginx baseline. Stops only what it started.
@@ -42,16 +42,15 @@ start_tokengate tokengate "$TG_PORT" \
     TOKENGATE_GATEWAY__PUBLIC_PATHS='["/public/"]' \
     TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
 
-# --- nginx: every server block in one nginx (worker_processes auto) ----------------------
-htpasswd -nbBC 10 bench "$PASSWORD" >"$WORK/htpasswd"
-NGINX_CONF=$WORK/nginx.conf
+# --- the services behind the gateways, in an nginx of their own --------------------------
+# The protected API and the 204 auth service run in separate nginx processes from the nginx
+# under test, so nginx-as-proxy reaches them across processes exactly as tokengate does (in one
+# nginx, a worker would serve both ends of a request without a context switch; `SAME_NGINX=1`
+# measures that arrangement).
+SERVICES_CONF=$WORK/services.conf
 {
-    nginx_preamble "$WORK/nginx"
+    nginx_preamble "$WORK/services"
     cat <<EOF
-    upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
-    upstream auth204 { server 127.0.0.1:$AUTH204_PORT; keepalive 64; }
-    upstream tokengate { server 127.0.0.1:$TG_PORT; keepalive 64; }
-
     # The protected API: answers 200 with a short body.
     server {
         listen 127.0.0.1:$UPSTREAM_PORT;
@@ -63,6 +62,21 @@ NGINX_CONF=$WORK/nginx.conf
         listen 127.0.0.1:$AUTH204_PORT;
         location / { return 204; }
     }
+EOF
+} >"$SERVICES_CONF"
+
+# --- nginx under test: proxy, auth_request and auth_basic fronts (worker_processes auto) ----
+htpasswd -nbBC 10 bench "$PASSWORD" >"$WORK/htpasswd"
+NGINX_CONF=$WORK/nginx.conf
+{
+    nginx_preamble "$WORK/nginx"
+    if [ "${SAME_NGINX:-0}" = 1 ]; then
+        sed -n '/^    # The protected API/,$p' "$SERVICES_CONF"
+    fi
+    cat <<EOF
+    upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
+    upstream auth204 { server 127.0.0.1:$AUTH204_PORT; keepalive 64; }
+    upstream tokengate { server 127.0.0.1:$TG_PORT; keepalive 64; }
 
     # nginx as a plain keep-alive reverse proxy (no authentication).
     server {
@@ -147,6 +161,12 @@ NGINX_CONF=$WORK/nginx.conf
 }
 EOF
 } >"$NGINX_CONF"
+if [ "${SAME_NGINX:-0}" != 1 ]; then
+    echo "}" >>"$SERVICES_CONF"
+    mkdir -p "$WORK/services"
+    "$NGINX" -t -q -p "$WORK/services" -c "$SERVICES_CONF"
+    start_nginx services "$SERVICES_CONF"
+fi
 mkdir -p "$WORK/nginx"
 "$NGINX" -t -q -p "$WORK/nginx" -c "$NGINX_CONF"
 start_nginx nginx "$NGINX_CONF"
