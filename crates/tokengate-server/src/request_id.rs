@@ -4,7 +4,7 @@
 //! time), and the refusal of oversize header sections with a JSON 431.
 
 use crate::error::ApiError;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -82,9 +82,24 @@ pub fn new_request_id() -> String {
 pub async fn middleware(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    with_request_id(&state, peer, request, |request| next.run(request)).await
+}
+
+/// Serves `request` with `inner` under its request id (see the module's documentation): the
+/// router's middleware, and the gateway's fast lane in `serve`, which skips the router.
+pub async fn with_request_id<F, Fut>(
+    state: &AppState,
+    peer: SocketAddr,
+    mut request: Request,
+    inner: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -122,7 +137,7 @@ pub async fn middleware(
                 )
                 .into_response();
             }
-            next.run(request).await
+            inner(request).await
         })
         .instrument(span.clone())
         .await;

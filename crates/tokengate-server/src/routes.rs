@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::gateway::{forward_auth, gate, is_public, proxy, refusal};
 use crate::request_id;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -91,12 +91,42 @@ const NO_UPSTREAM_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta cha
 <code>tokengate.toml</code> (or <code>TOKENGATE_GATEWAY__UPSTREAM=http://127.0.0.1:9000</code>) and restart.</p>\
 <p><a href=\"/tokengate/\">Manage your API tokens</a></p></body></html>";
 
+/// The requests `serve` hands to their handler without the router (the hot paths): a path
+/// outside `/tokengate` when an upstream is configured, and `/tokengate/auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastLane {
+    Upstream,
+    ForwardAuth,
+}
+
+impl FastLane {
+    /// The lane for `path`, or `None` for the router. Routes exactly as the router would.
+    pub fn of(state: &AppState, path: &str) -> Option<FastLane> {
+        if path == "/tokengate/auth" {
+            return Some(FastLane::ForwardAuth);
+        }
+        let own = path == "/tokengate" || path.starts_with("/tokengate/");
+        (!own && state.upstream.is_some()).then_some(FastLane::Upstream)
+    }
+
+    pub async fn serve(self, state: &SharedState, peer: SocketAddr, request: Request) -> Response {
+        match self {
+            FastLane::Upstream => to_upstream(state, peer, request).await,
+            FastLane::ForwardAuth => forward_auth::answer(state, peer, request).await,
+        }
+    }
+}
+
 /// Every path outside `/tokengate/`: through the gateway to the upstream.
 async fn upstream(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    to_upstream(&state, peer, request).await
+}
+
+async fn to_upstream(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let Some(upstream) = state.upstream.as_ref() else {
         if request.uri().path() == "/" {
             return Html(NO_UPSTREAM_PAGE).into_response();
@@ -105,14 +135,14 @@ async fn upstream(
     };
     if is_public(&state.config.gateway.public_paths, request.uri().path()) {
         let client = peer.ip().to_canonical();
-        return proxy::forward(&state, upstream, peer, client, None, request).await;
+        return proxy::forward(state, upstream, peer, client, None, request).await;
     }
-    let decision = gate(&state, peer, request.headers()).await;
+    let decision = gate(state, peer, request.headers()).await;
     match decision.identity() {
         Some(identity) => {
             let identity = identity.clone();
             proxy::forward(
-                &state,
+                state,
                 upstream,
                 peer,
                 decision.client,

@@ -2,14 +2,17 @@
 //! state, start the background watcher, accept connections (HTTP or HTTPS) until stopped.
 
 use crate::config::Config;
-use crate::routes::router;
+use crate::request_id::with_request_id;
+use crate::routes::{FastLane, router};
 use crate::state::{AppState, SharedState, StateError};
 use crate::tls;
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -212,6 +215,7 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
         let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = serve_loop(
             incoming,
+            state.clone(),
             app.clone(),
             tls_acceptor.clone(),
             stop_rx.clone(),
@@ -288,6 +292,7 @@ async fn accept_loop(listener: TcpListener, workers: Vec<Worker>, mut stop: watc
 /// ones finish (up to 10 s).
 async fn serve_loop(
     mut incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    state: SharedState,
     app: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
@@ -306,10 +311,9 @@ async fn serve_loop(
             open.fetch_sub(1, Ordering::Relaxed);
             continue;
         };
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
+        let (app, state) = (app.clone(), state.clone());
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            serve_request(state.clone(), app.clone(), peer, request)
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -343,4 +347,25 @@ async fn serve_loop(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+/// One request: the hot paths (`FastLane`) straight to their handler, everything else through
+/// the router; both under the request-id middleware.
+async fn serve_request(
+    state: SharedState,
+    app: Router,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> Result<Response, Infallible> {
+    let mut request = request.map(axum::body::Body::new);
+    match FastLane::of(&state, request.uri().path()) {
+        Some(lane) => Ok(with_request_id(&state, peer, request, |request| {
+            lane.serve(&state, peer, request)
+        })
+        .await),
+        None => {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.oneshot(request).await
+        }
+    }
 }

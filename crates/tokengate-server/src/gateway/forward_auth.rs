@@ -24,12 +24,17 @@ pub async fn check(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    answer(&state, peer, request).await
+}
+
+/// The answer to a forward-auth request (the router's handler and `serve`'s fast lane).
+pub async fn answer(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
     let headers = request.headers();
     let path = original_uri(headers).map(|uri| uri.split('?').next().unwrap_or(uri));
     if path.is_some_and(|path| is_public(&state.config.gateway.public_paths, path)) {
         return StatusCode::OK.into_response();
     }
-    let decision = gate(&state, peer, headers).await;
+    let decision = gate(state, peer, headers).await;
     let Some(identity) = decision.identity() else {
         return refusal(&decision);
     };
