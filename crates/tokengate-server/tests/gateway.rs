@@ -66,6 +66,42 @@ async fn a_token_request_reaches_the_upstream_with_the_identity_and_without_cred
 }
 
 #[tokio::test]
+async fn only_paths_under_tokengate_stay_with_tokengate() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    // Look-alikes of tokengate's own prefix are the upstream's.
+    for path in ["/tokengatex", "/tokengate-api/x", "/x/tokengate/auth"] {
+        let seen = echo(app.get_bearer(path, &token).await).await;
+        assert_eq!(seen["uri"], path);
+    }
+    // tokengate's own paths never reach the upstream, whatever the method.
+    let home = app.get_bearer("/tokengate", &token).await;
+    assert!(
+        home.headers()
+            .get("content-type")
+            .is_none_or(|kind| kind != "application/json"),
+        "/tokengate is the web UI's, not the upstream's"
+    );
+    error_body(
+        app.get_bearer("/tokengate/auth/more", &token).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let auth = app
+        .client
+        .post(app.url("/tokengate/auth"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(auth.status(), 200);
+    assert_eq!(auth.headers()["x-authenticated-user"], "alice");
+    assert!(auth.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
 async fn authorization_is_forwarded_only_when_configured() {
     let mut config = test_config();
     config.gateway.forward_authorization = true;
