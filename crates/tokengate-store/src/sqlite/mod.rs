@@ -4,6 +4,24 @@
 //! authenticated request take the synchronous read path in `fast_read` when the database is a
 //! WAL-mode file.
 
+/// One optional row for a query with one parameter, decoded by `$decode` (written against
+/// `codec::Columns`): on the fast read path when the store has one, else through the pool.
+macro_rules! optional_row {
+    ($store:expr, $sql:expr, $param:expr, $decode:path) => {
+        match &$store.readers {
+            Some(readers) => readers.optional_row($sql, [$param], |row| $decode(row)),
+            None => sqlx::query($sql)
+                .bind($param)
+                .fetch_optional(&$store.pool)
+                .await
+                .map_err(crate::sqlite::codec::unavailable)?
+                .as_ref()
+                .map($decode)
+                .transpose(),
+        }
+    };
+}
+
 mod audit;
 mod codec;
 mod fast_read;

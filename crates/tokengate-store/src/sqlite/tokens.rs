@@ -60,35 +60,11 @@ pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<TokenRecord> {
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
-        if let Some(readers) = &self.readers {
-            return readers.optional_row(TOKEN_BY_DIGEST, [digest.as_bytes()], |row| {
-                token_from_row(row)
-            });
-        }
-        sqlx::query(TOKEN_BY_DIGEST)
-            .bind(digest.as_bytes())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .as_ref()
-            .map(token_from_row)
-            .transpose()
+        optional_row!(self, TOKEN_BY_DIGEST, digest.as_bytes(), token_from_row)
     }
 
     async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
-        if let Some(readers) = &self.readers {
-            return readers.optional_row(GRANT_BY_DIGEST, [digest.as_bytes()], |row| {
-                grant_from_row(row)
-            });
-        }
-        sqlx::query(GRANT_BY_DIGEST)
-            .bind(digest.as_bytes())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .as_ref()
-            .map(grant_from_row)
-            .transpose()
+        optional_row!(self, GRANT_BY_DIGEST, digest.as_bytes(), grant_from_row)
     }
 
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {

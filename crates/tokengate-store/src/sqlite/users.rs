@@ -38,17 +38,7 @@ pub(super) fn user_from_row(row: &impl Columns) -> StoreResult<User> {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        if let Some(readers) = &self.readers {
-            return readers.optional_row(USER_BY_NAME, [name], |row| user_from_row(row));
-        }
-        sqlx::query(USER_BY_NAME)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        optional_row!(self, USER_BY_NAME, name, user_from_row)
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
