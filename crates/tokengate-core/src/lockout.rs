@@ -1,7 +1,11 @@
 //! Failed-login counting and password lockout (SPEC §2.6), as pure functions of the stored
-//! counter, the lock time and `now`.
+//! counter, the lock time and `now`: what one more failure makes of them, whether it starts a
+//! lock, and what the `user.locked` audit record says. The stores only persist the result.
 
+use crate::model::{Actor, AuditAction, NewAudit, Origin};
+use crate::store::FailedLogin;
 use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
 
 /// `locked_until` of a lock that only an admin reset ends (`lockout_minutes = 0`).
 pub fn locked_forever() -> DateTime<Utc> {
@@ -73,6 +77,42 @@ pub fn after_failure(
     (count, locked_until)
 }
 
+/// The outcome of one more failure for a user whose stored counter and lock are
+/// `failed_logins` and `locked_until`: the new counter and lock ([`after_failure`]), and
+/// whether this failure is the one that locked (the lock was open before and is not now).
+pub fn failed_login(
+    failed_logins: u32,
+    locked_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    policy: LockoutPolicy,
+) -> FailedLogin {
+    let (count, until) = after_failure(failed_logins, locked_until, now, policy);
+    FailedLogin {
+        failed_logins: count,
+        locked_until: until,
+        newly_locked: lock_state(locked_until, now) == LockState::Open
+            && lock_state(until, now) != LockState::Open,
+    }
+}
+
+/// The `user.locked` record (actor `system`) that a failure which started a lock is stored
+/// with, in the same transaction; `None` for every other failure.
+pub fn locked_record(user: &str, failure: &FailedLogin, now: DateTime<Utc>) -> Option<NewAudit> {
+    failure.newly_locked.then(|| {
+        NewAudit::new(
+            now,
+            &Actor::System,
+            AuditAction::UserLocked,
+            &Origin::default(),
+        )
+        .user(user)
+        .details(json!({
+            "failed_logins": failure.failed_logins,
+            "locked_until": failure.locked_until,
+        }))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +150,55 @@ mod tests {
             after_failure(5, expired, now, LockoutPolicy::default()),
             (1, None)
         );
+    }
+
+    #[test]
+    fn only_the_failure_that_locks_is_newly_locked_and_gets_a_record() {
+        let now = at("2027-01-01T00:00:00Z");
+        let policy = LockoutPolicy::default();
+        let fourth = failed_login(3, None, now, policy);
+        assert!(!fourth.newly_locked);
+        assert_eq!(locked_record("alice", &fourth, now), None);
+
+        let fifth = failed_login(4, None, now, policy);
+        let lock_end = at("2027-01-01T00:15:00Z");
+        assert_eq!(
+            fifth,
+            FailedLogin {
+                failed_logins: 5,
+                locked_until: Some(lock_end),
+                newly_locked: true,
+            }
+        );
+        let record = locked_record("alice", &fifth, now).expect("a lock is recorded");
+        assert_eq!(record.action, AuditAction::UserLocked);
+        assert_eq!(record.actor, "system");
+        assert_eq!(record.user.as_deref(), Some("alice"));
+        assert_eq!(record.at, now);
+        assert_eq!(
+            record.details,
+            json!({"failed_logins": 5, "locked_until": lock_end})
+        );
+
+        // Failing again while locked counts, but is not a new lock.
+        let sixth = failed_login(5, Some(lock_end), now, policy);
+        assert_eq!((sixth.failed_logins, sixth.newly_locked), (6, false));
+        assert_eq!(locked_record("alice", &sixth, now), None);
+    }
+
+    #[test]
+    fn a_failure_after_an_expired_lock_locks_anew_only_at_the_maximum() {
+        let now = at("2027-01-01T00:20:00Z");
+        let expired = Some(at("2027-01-01T00:15:00Z"));
+        let once = LockoutPolicy {
+            max_failed_logins: 1,
+            lockout_minutes: 0,
+        };
+        let relocked = failed_login(5, expired, now, once);
+        assert_eq!(relocked.locked_until, Some(locked_forever()));
+        assert!(relocked.newly_locked);
+        let counted = failed_login(5, expired, now, LockoutPolicy::default());
+        assert_eq!((counted.failed_logins, counted.newly_locked), (1, false));
     }
 
     #[test]

@@ -49,8 +49,9 @@ pub trait UserStore: Send + Sync {
         change: &UserChange,
         audit: &NewAudit,
     ) -> StoreResult<User>;
-    /// Adds one failure under the lockout rules of `crate::lockout`, atomically; writes a
-    /// `user.locked` record (actor `system`) when this failure locks. `None` for unknown users.
+    /// Adds one failure atomically (read, `crate::lockout::failed_login`, write, under a lock)
+    /// and writes `crate::lockout::locked_record` when this failure locks. `None` for unknown
+    /// users.
     async fn record_failed_login(
         &self,
         name: &str,

@@ -1,15 +1,20 @@
 //! tokengate storage: the `tokengate_core::store` traits implemented for SQLite and
-//! PostgreSQL, chosen by the database URL. Each backend lives in its own module with its own
-//! migrations folder; nothing outside this crate writes SQL. Also here: wake-ups when another
-//! node changes something ([`change_notifications`]) and bulk copy between databases
-//! ([`transfer`]).
+//! PostgreSQL, chosen by the database URL. Every statement is written once, in `sql`, for
+//! both databases ([`SqlStore`]); each backend module holds only what differs (opening,
+//! time encoding, locking, maintenance statements) and has its own migrations folder.
+//! Nothing outside this crate writes SQL. Also here: wake-ups when another node changes
+//! something ([`change_notifications`]) and bulk copy between databases ([`transfer`]).
 
 mod notifications;
 mod paging;
-pub mod postgres;
 mod records;
+#[macro_use]
+mod sql;
+pub mod postgres;
 pub mod sqlite;
 pub mod transfer;
+
+pub use sql::SqlStore;
 
 pub use notifications::ChangeNotifications;
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

@@ -1,34 +1,92 @@
 //! The PostgreSQL backend, for several tokengate nodes sharing one installation: opening a
 //! pool sized by [`OpenOptions`], the embedded forward-only migrations (`migrations/postgres`,
-//! numbered like SQLite's), the schema-version guard and the change counter. The trait
-//! implementations live in the sibling modules, one per trait; `listen` wakes other nodes.
+//! numbered like SQLite's), and the [`Driver`] side of PostgreSQL — TIMESTAMPTZ times, row
+//! locks for read-modify-writes, `TRUNCATE` and the audit identity for `db copy`. Every
+//! statement is in `crate::sql`; `listen` wakes other nodes.
+//!
+//! **Times** are TIMESTAMPTZ, written truncated to the millisecond (core's
+//! `truncate_to_millis`) — exactly what SQLite keeps — so a record reads back the same from
+//! either backend, comparisons against a bound instant give the same answers, and
+//! `lockout::locked_forever()` (9999-12-31T23:59:59Z) round-trips. Booleans are BOOLEAN,
+//! digests BYTEA, JSON is TEXT.
 
-mod audit;
-mod codec;
 pub(crate) mod listen;
-mod sessions;
-mod settings;
-mod tokens;
-pub(crate) mod transfer;
-mod users;
 
+use crate::sql::{Driver, SqlStore, corrupt};
 use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
-use codec::unavailable;
-use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
-use tokengate_core::store::{ChangeCounter, StoreError, StoreResult};
+use tokengate_core::manage::truncate_to_millis;
+use tokengate_core::store::{StoreError, StoreResult};
 
 /// Migrations in `migrations/postgres`, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The store on one PostgreSQL database (the schema is the connection's `search_path`).
 /// Cheap to clone (the pool is shared).
+pub type PostgresStore = SqlStore<PostgresDriver>;
+
+/// PostgreSQL's side of the [`Driver`] seam: the pool.
 #[derive(Debug, Clone)]
-pub struct PostgresStore {
+pub struct PostgresDriver {
     pool: PgPool,
+}
+
+fn time_column(row: &PgRow, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    sqlx::Row::try_get(row, name).map_err(|error| corrupt(name, error))
+}
+
+sqlx_driver! {
+    backend: "PostgreSQL",
+    database: Postgres,
+    connection: PgConnection,
+    row: PgRow,
+    encode_time: truncate_to_millis,
+    decode_time: time_column,
+}
+
+fn unavailable(error: sqlx::Error) -> StoreError {
+    crate::sql::unavailable(error, "PostgreSQL")
+}
+
+#[async_trait]
+impl Driver for PostgresDriver {
+    type Connection = PgConnection;
+    type Pooled = PoolConnection<Postgres>;
+    type Transaction = Transaction<'static, Postgres>;
+
+    /// An index-only scan of `tokens_grant_by_digest`: the planner picks it by itself.
+    const GRANT_BY_DIGEST: &'static str =
+        "SELECT id, owner, expires_at FROM tokens WHERE digest = $1";
+    const CONTAINS: &'static str = "strpos";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
+    const CLEAR: &'static [&'static str] = &[
+        "TRUNCATE sessions, tokens, users, settings, audit RESTART IDENTITY",
+        "SELECT tokengate_bump(1)",
+    ];
+    const FINISH_IMPORT: &'static [&'static str] =
+        &["SELECT setval(pg_get_serial_sequence('audit', 'id'), \
+         COALESCE((SELECT MAX(id) FROM audit), 1), (SELECT MAX(id) FROM audit) IS NOT NULL)"];
+
+    async fn connection(&self) -> StoreResult<PoolConnection<Postgres>> {
+        self.pool.acquire().await.map_err(unavailable)
+    }
+
+    /// READ COMMITTED; read-modify-writes lock what they read ([`Driver::FOR_UPDATE`]), so
+    /// concurrent nodes cannot lose each other's updates.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(unavailable)
+    }
+
+    async fn commit(transaction: Transaction<'static, Postgres>) -> StoreResult<()> {
+        transaction.commit().await.map_err(unavailable)
+    }
 }
 
 /// `host:port/database` of a connection, for messages: never the user's password.
@@ -46,7 +104,7 @@ pub(crate) fn connect_options(url: &str) -> Result<PgConnectOptions, OpenError> 
     PgConnectOptions::from_str(url).map_err(|error| OpenError::InvalidUrl(error.to_string()))
 }
 
-impl PostgresStore {
+impl SqlStore<PostgresDriver> {
     /// Opens the database at `url` (`postgres://…` or `postgresql://…`) with the default
     /// [`OpenOptions`].
     pub async fn open(url: &str) -> Result<PostgresStore, OpenError> {
@@ -65,65 +123,22 @@ impl PostgresStore {
             .connect_with(connect)
             .await
             .map_err(|source| OpenError::Open { target, source })?;
-        refuse_newer_schema(&pool).await?;
-        if let Err(first) = MIGRATOR.run(&pool).await {
-            // A node starting beside this one may have applied the same migration a moment
-            // earlier; a second run then finds nothing to do. A real failure repeats.
-            tracing::warn!(error = %first, "database migration failed once; retrying");
-            MIGRATOR.run(&pool).await?;
-        }
-        Ok(PostgresStore { pool })
+        prepare_schema(
+            &pool,
+            &MIGRATOR,
+            "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
+        )
+        .await?;
+        Ok(SqlStore::new(PostgresDriver { pool }))
     }
 
     /// The connection pool, for callers that need PostgreSQL itself (tests, maintenance).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.driver.pool
     }
 
     /// The newest schema version this binary knows.
     pub fn supported_schema_version() -> i64 {
-        MIGRATOR
-            .iter()
-            .map(|migration| migration.version)
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// Refuses a database that a newer tokengate has migrated: this binary would misread it.
-async fn refuse_newer_schema(pool: &PgPool) -> Result<(), OpenError> {
-    let has_history: bool =
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(pool)
-            .await
-            .map_err(MigrateError::Execute)?;
-    if !has_history {
-        return Ok(());
-    }
-    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(MigrateError::Execute)?;
-    let supported = PostgresStore::supported_schema_version();
-    match newest {
-        Some(found) if found > supported => Err(OpenError::TooNew { found, supported }),
-        _ => Ok(()),
-    }
-}
-
-/// Starts a transaction (READ COMMITTED). Read-modify-write sequences inside it lock what
-/// they read (`SELECT … FOR UPDATE`), so concurrent nodes cannot lose each other's updates.
-async fn begin(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    pool.begin().await.map_err(unavailable)
-}
-
-#[async_trait]
-impl ChangeCounter for PostgresStore {
-    async fn change_counter(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT change_counter FROM meta WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| StoreError::Corrupt("the meta row is missing".into()))
+        crate::sql::newest_known(&MIGRATOR)
     }
 }

@@ -12,9 +12,11 @@
 //! process's pool or by another process such as the CLI). No connection holds a read
 //! transaction between calls: every statement is reset before its connection is handed back.
 
-use super::BUSY_TIMEOUT;
-use super::codec::reader_unavailable;
-use rusqlite::{Connection, OpenFlags, Params, Row};
+use super::{BACKEND, BUSY_TIMEOUT, millis};
+use crate::sql::{Arg, Columns, corrupt, from_millis, unavailable};
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, ToSqlOutput, Value};
+use rusqlite::{Connection, OpenFlags, Params, Row, ToSql};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -110,6 +112,56 @@ impl Readers {
             self.give_back(connection);
         }
         result
+    }
+}
+
+/// The store's error for a failed read. rusqlite errors carry SQLite messages and column
+/// names, never bound values.
+fn reader_unavailable(error: rusqlite::Error) -> StoreError {
+    unavailable(error, BACKEND)
+}
+
+/// A bound value, encoded as `sqlx_driver!` encodes it for SQLite (times as milliseconds).
+impl ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Text(Some(text)) => ToSqlOutput::from(text.as_str()),
+            Arg::Integer(Some(integer)) => ToSqlOutput::from(*integer),
+            Arg::Flag(Some(flag)) => ToSqlOutput::from(*flag),
+            Arg::Bytes(Some(bytes)) => ToSqlOutput::from(bytes.as_slice()),
+            Arg::Time(Some(at)) => ToSqlOutput::from(millis(*at)),
+            Arg::Text(None)
+            | Arg::Integer(None)
+            | Arg::Flag(None)
+            | Arg::Bytes(None)
+            | Arg::Time(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
+fn get<T: FromSql>(row: &Row<'_>, name: &str) -> StoreResult<Option<T>> {
+    row.get(name).map_err(|error| corrupt(name, error))
+}
+
+impl Columns for Row<'_> {
+    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
+        get(self, name)
+    }
+
+    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>> {
+        get(self, name)
+    }
+
+    fn optional_flag(&self, name: &str) -> StoreResult<Option<bool>> {
+        get(self, name)
+    }
+
+    fn optional_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        get(self, name)
+    }
+
+    fn optional_time(&self, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        from_millis(name, get(self, name)?)
     }
 }
 

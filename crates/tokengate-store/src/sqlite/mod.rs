@@ -1,49 +1,33 @@
 //! The SQLite backend: opening the file with the pragmas tokengate relies on (WAL, busy
-//! timeout, foreign keys), the embedded forward-only migrations, and the change counter. The
-//! trait implementations live in the sibling modules, one per trait; the two lookups on every
-//! authenticated request take the synchronous read path in `fast_read` when the database is a
-//! WAL-mode file.
+//! timeout, foreign keys), the embedded forward-only migrations (`migrations/sqlite`), and
+//! the [`Driver`] side of SQLite — times as INTEGER unix milliseconds, write transactions
+//! that take the write lock at once (`BEGIN IMMEDIATE`), and the two lookups on every
+//! authenticated request on the synchronous read path in `fast_read` when the database is a
+//! WAL-mode file. Every statement is in `crate::sql`.
+//!
+//! **Times** are stored as INTEGER unix milliseconds, UTC: they round-trip exactly to the
+//! millisecond (anything finer is truncated on write), compare and index as plain integers,
+//! and cover `lockout::locked_forever()` (9999-12-31T23:59:59Z = 253402300799000).
+//! Booleans are INTEGER 0/1; JSON is TEXT.
 
-/// One optional row for a query with one parameter, decoded by `$decode` (written against
-/// `codec::Columns`): on the fast read path when the store has one, else through the pool.
-macro_rules! optional_row {
-    ($store:expr, $sql:expr, $param:expr, $decode:path) => {
-        match &$store.readers {
-            Some(readers) => readers.optional_row($sql, [$param], |row| $decode(row)),
-            None => sqlx::query($sql)
-                .bind($param)
-                .fetch_optional(&$store.pool)
-                .await
-                .map_err(crate::sqlite::codec::unavailable)?
-                .as_ref()
-                .map($decode)
-                .transpose(),
-        }
-    };
-}
-
-mod audit;
-mod codec;
 mod fast_read;
-mod sessions;
-mod settings;
-mod tokens;
-mod transfer;
-mod users;
 
+use crate::sql::{Arg, Connection, Decode, Driver, SqlStore, Statement, corrupt, from_millis};
 use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
-use codec::unavailable;
+use chrono::{DateTime, Utc};
 use fast_read::Readers;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokengate_core::store::{ChangeCounter, StoreError, StoreResult};
+use tokengate_core::store::StoreResult;
 
 /// Migrations in `migrations/sqlite`, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -51,16 +35,102 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 /// How long a statement waits for another connection's (or process's) write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+const BACKEND: &str = "SQLite";
+
 /// The store on one SQLite database. Cheap to clone (the pool is shared).
+pub type SqliteStore = SqlStore<SqliteDriver>;
+
+/// SQLite's side of the [`Driver`] seam: the pool, and the fast read path if there is one.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteDriver {
     pool: SqlitePool,
     /// Read-only connections for the hot-path lookups; `None` for an in-memory database (or
     /// a file that is not in WAL mode), where the pool serves every query.
     readers: Option<Arc<Readers>>,
 }
 
-impl SqliteStore {
+/// A time as stored: unix milliseconds (floor).
+fn millis(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_millis()
+}
+
+fn time_column(row: &SqliteRow, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let millis = sqlx::Row::try_get(row, name).map_err(|error| corrupt(name, error))?;
+    from_millis(name, millis)
+}
+
+sqlx_driver! {
+    backend: "SQLite",
+    database: Sqlite,
+    connection: SqliteConnection,
+    row: SqliteRow,
+    encode_time: millis,
+    decode_time: time_column,
+}
+
+fn unavailable(error: sqlx::Error) -> tokengate_core::store::StoreError {
+    crate::sql::unavailable(error, BACKEND)
+}
+
+#[async_trait]
+impl Driver for SqliteDriver {
+    type Connection = SqliteConnection;
+    type Pooled = PoolConnection<Sqlite>;
+    type Transaction = Transaction<'static, Sqlite>;
+
+    /// Named, or SQLite would take the unique index on `digest` and read the table row too.
+    const GRANT_BY_DIGEST: &'static str = "SELECT id, owner, expires_at FROM tokens \
+         INDEXED BY tokens_grant_by_digest WHERE digest = $1";
+    const CONTAINS: &'static str = "instr";
+    /// `BEGIN IMMEDIATE` already holds the database's write lock.
+    const FOR_UPDATE: &'static str = "";
+    /// Row by row, so the change-counter triggers fire and running processes notice.
+    const CLEAR: &'static [&'static str] = &[
+        "DELETE FROM sessions",
+        "DELETE FROM tokens",
+        "DELETE FROM users",
+        "DELETE FROM settings",
+        "DELETE FROM audit",
+        "DELETE FROM sqlite_sequence WHERE name = 'audit'",
+    ];
+    /// AUTOINCREMENT already continues after the largest id inserted.
+    const FINISH_IMPORT: &'static [&'static str] = &[];
+
+    async fn connection(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        self.pool.acquire().await.map_err(unavailable)
+    }
+
+    /// `BEGIN IMMEDIATE`: the transaction takes the write lock at once, so a read-modify-write
+    /// inside it cannot lose an update and never fails on a lock upgrade; a competing writer
+    /// waits up to the busy timeout.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn commit(transaction: Transaction<'static, Sqlite>) -> StoreResult<()> {
+        transaction.commit().await.map_err(unavailable)
+    }
+
+    async fn lookup<T: Send>(
+        &self,
+        sql: &'static str,
+        key: Arg,
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>> {
+        if let Some(readers) = &self.readers {
+            return readers.optional_row(sql, [key], |row| decode(row));
+        }
+        let mut connection = self.connection().await?;
+        connection
+            .fetch_optional(Statement::new(sql).bind(key), decode)
+            .await
+    }
+}
+
+impl SqlStore<SqliteDriver> {
     /// Opens the database at `url` with the default [`OpenOptions`].
     pub async fn open(url: &str) -> Result<SqliteStore, OpenError> {
         Self::open_with(url, &OpenOptions::default()).await
@@ -108,13 +178,12 @@ impl SqliteStore {
             target: format!("\"{location}\""),
             source,
         })?;
-        refuse_newer_schema(&pool).await?;
-        if let Err(first) = MIGRATOR.run(&pool).await {
-            // Another process (the CLI beside `serve`) may have applied the same migration a
-            // moment earlier; a second run then finds nothing to do. A real failure repeats.
-            tracing::warn!(error = %first, "database migration failed once; retrying");
-            MIGRATOR.run(&pool).await?;
-        }
+        prepare_schema(
+            &pool,
+            &MIGRATOR,
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .await?;
         let readers = fast_read_path.and_then(|path| match Readers::open(&path) {
             Ok(readers) => Some(Arc::new(readers)),
             Err(error) => {
@@ -122,62 +191,31 @@ impl SqliteStore {
                 None
             }
         });
-        Ok(SqliteStore { pool, readers })
+        Ok(SqlStore::new(SqliteDriver { pool, readers }))
     }
 
     /// The connection pool, for callers that need SQLite itself (tests, maintenance).
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.driver.pool
     }
 
     /// The newest schema version this binary knows.
     pub fn supported_schema_version() -> i64 {
-        MIGRATOR
-            .iter()
-            .map(|migration| migration.version)
-            .max()
-            .unwrap_or(0)
+        crate::sql::newest_known(&MIGRATOR)
     }
 }
 
-/// Refuses a database that a newer tokengate has migrated: this binary would misread it.
-async fn refuse_newer_schema(pool: &SqlitePool) -> Result<(), OpenError> {
-    let has_history: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(MigrateError::Execute)?;
-    if has_history.is_none() {
-        return Ok(());
-    }
-    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(MigrateError::Execute)?;
-    let supported = SqliteStore::supported_schema_version();
-    match newest {
-        Some(found) if found > supported => Err(OpenError::TooNew { found, supported }),
-        _ => Ok(()),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokengate_core::lockout::locked_forever;
 
-/// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
-/// read-modify-write inside it cannot lose an update and never fails on a lock upgrade; a
-/// competing writer waits up to the busy timeout.
-async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(unavailable)
-}
-
-#[async_trait]
-impl ChangeCounter for SqliteStore {
-    async fn change_counter(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT change_counter FROM meta WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| StoreError::Corrupt("the meta row is missing".into()))
+    #[test]
+    fn times_are_stored_as_milliseconds_and_locked_forever_fits() {
+        let instant_with_nanos = DateTime::from_timestamp(1_800_000_000, 123_456_789).expect("t");
+        assert_eq!(millis(instant_with_nanos), 1_800_000_000_123);
+        assert_eq!(millis(locked_forever()), 253_402_300_799_000);
+        let before_1970 = DateTime::from_timestamp(-1, 999_999_999).expect("t");
+        assert_eq!(millis(before_1970), -1);
     }
 }

@@ -1,5 +1,5 @@
 //! Bulk export and import for moving an installation between databases (`tokengate db
-//! copy`): the [`Transfer`] access each backend implements in its own module, and the
+//! copy`): the [`Transfer`] access (implemented once for both backends in `sql::transfer`), and the
 //! backend-neutral [`copy`] and [`export`] built on it. Records travel exactly as stored —
 //! password hashes, failed-login counters and locks, token digests and last uses, audit
 //! records with their ids — and nothing here writes an audit record: a copy is not a change.

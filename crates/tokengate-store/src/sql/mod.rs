@@ -1,0 +1,140 @@
+//! The storage traits implemented once for every SQL backend: [`SqlStore`] runs the
+//! statements of the sibling modules (one per trait, each statement written once) through a
+//! [`Driver`], the seam that holds what truly differs between SQLite and PostgreSQL — how a
+//! time is stored (in the driver's `Arg` encoding and `Columns` decoding), how a write
+//! transaction starts (`BEGIN IMMEDIATE` or a row lock with [`Driver::FOR_UPDATE`]), a few
+//! statement fragments, and maintenance statements (`clear`, after an import). The drivers
+//! live in `crate::sqlite` and `crate::postgres`.
+
+#[macro_use]
+mod driver;
+
+mod audit;
+mod columns;
+mod schema;
+mod sessions;
+mod settings;
+mod statement;
+mod tokens;
+pub(crate) mod transfer;
+mod users;
+
+pub use columns::{Columns, Decode};
+pub(crate) use columns::{corrupt, from_millis, statement_error, unavailable};
+pub(crate) use schema::newest_known;
+pub use statement::{Arg, Statement};
+
+use async_trait::async_trait;
+use std::fmt;
+use std::ops::DerefMut;
+use tokengate_core::model::NewAudit;
+use tokengate_core::store::StoreResult;
+
+/// Runs statements: one connection of a driver (pooled or inside a transaction).
+#[async_trait]
+pub trait Connection: Send {
+    /// Runs `statement`; the rows it changed.
+    async fn execute(&mut self, statement: Statement) -> StoreResult<u64>;
+    async fn fetch_optional<T: Send>(
+        &mut self,
+        statement: Statement,
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>>;
+    async fn fetch_all<T: Send>(
+        &mut self,
+        statement: Statement,
+        decode: Decode<T>,
+    ) -> StoreResult<Vec<T>>;
+}
+
+/// What one database backend supplies to [`SqlStore`]: connections, write transactions, and
+/// the little SQL that is not the same on both.
+#[async_trait]
+pub trait Driver: Clone + fmt::Debug + Send + Sync + 'static {
+    type Connection: Connection;
+    type Pooled: DerefMut<Target = Self::Connection> + Send;
+    type Transaction: DerefMut<Target = Self::Connection> + Send;
+
+    /// The grant lookup (id, owner and expiry by digest), answered from the covering index
+    /// `tokens_grant_by_digest` (migration 0003).
+    const GRANT_BY_DIGEST: &'static str;
+    /// The function `f(haystack, needle)` that is positive when `needle` occurs literally in
+    /// `haystack` (no `LIKE` wildcards).
+    const CONTAINS: &'static str;
+    /// Appended to the read of a read-modify-write, to lock the rows read until commit
+    /// (empty where the write transaction already holds the database's write lock).
+    const FOR_UPDATE: &'static str;
+    /// Empties every table (for `db copy --force`) and moves the change counter.
+    const CLEAR: &'static [&'static str];
+    /// Run once after a bulk import, so new audit records continue after the imported ids.
+    const FINISH_IMPORT: &'static [&'static str];
+
+    async fn connection(&self) -> StoreResult<Self::Pooled>;
+    /// A transaction for a read-modify-write: concurrent writers of the same rows wait for
+    /// it, so no update is lost.
+    async fn begin(&self) -> StoreResult<Self::Transaction>;
+    async fn commit(transaction: Self::Transaction) -> StoreResult<()>;
+
+    /// A point lookup on the hot path (`sql` has one placeholder, bound to `key`). Drivers
+    /// with a faster way to run it than the pool override this.
+    async fn lookup<T: Send>(
+        &self,
+        sql: &'static str,
+        key: Arg,
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut connection = self.connection().await?;
+        connection
+            .fetch_optional(Statement::new(sql).bind(key), decode)
+            .await
+    }
+}
+
+/// The store on one SQL database, generic over its [`Driver`]. Cheap to clone (the pool is
+/// shared). Named per backend: `SqliteStore`, `PostgresStore`.
+#[derive(Debug, Clone)]
+pub struct SqlStore<D> {
+    pub(crate) driver: D,
+}
+
+impl<D: Driver> SqlStore<D> {
+    pub(crate) fn new(driver: D) -> Self {
+        SqlStore { driver }
+    }
+
+    /// Runs `statement` on a pooled connection; the rows it changed.
+    async fn run(&self, statement: Statement) -> StoreResult<u64> {
+        self.driver.connection().await?.execute(statement).await
+    }
+
+    async fn one<T: Send>(
+        &self,
+        statement: Statement,
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut connection = self.driver.connection().await?;
+        connection.fetch_optional(statement, decode).await
+    }
+
+    async fn all<T: Send>(&self, statement: Statement, decode: Decode<T>) -> StoreResult<Vec<T>> {
+        let mut connection = self.driver.connection().await?;
+        connection.fetch_all(statement, decode).await
+    }
+
+    /// Runs `statement` in a write transaction together with the audit record that `audit`
+    /// makes of the number of rows it changed (none: nothing is recorded); returns that
+    /// number. A change and its record commit together or not at all.
+    async fn write(
+        &self,
+        statement: Statement,
+        audit: impl FnOnce(u64) -> Option<NewAudit> + Send,
+    ) -> StoreResult<u64> {
+        let mut transaction = self.driver.begin().await?;
+        let changed = transaction.execute(statement).await?;
+        if let Some(record) = audit(changed) {
+            audit::insert_audit(&mut *transaction, &record).await?;
+        }
+        D::commit(transaction).await?;
+        Ok(changed)
+    }
+}

@@ -1,0 +1,234 @@
+//! Tokens: lookup by digest through the unique index, filtered and paged listing, creation,
+//! rename and deletion each with its audit record in the same transaction, and batched
+//! last-use updates. Only digests are stored, never a secret.
+//!
+//! A new column: add it to the migrations, [`TOKEN_COLUMNS`], [`token_values`] (and
+//! [`TOKEN_VALUES_COLUMNS`]) and [`token_from_row`]; creation, export and import follow.
+
+use super::audit::{always, with_audit};
+use super::{Arg, Columns, Connection, Driver, SqlStore, Statement};
+use crate::paging::page_size;
+use crate::records::{folded, latest_uses, with_count};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokengate_core::model::{NewAudit, TokenFilter, TokenGrant, TokenRecord, TokenUse};
+use tokengate_core::store::{StoreError, StoreResult, TokenStore};
+use tokengate_core::token::TokenDigest;
+
+macro_rules! token_columns {
+    () => {
+        "id, owner, name, digest, hint, created_at, created_by, expires_at, last_used_at, \
+         last_used_ip"
+    };
+}
+
+/// The columns a token is read from.
+pub(crate) const TOKEN_COLUMNS: &str = token_columns!();
+
+/// The columns [`token_values`] fills, in its order.
+pub(crate) const TOKEN_VALUES_COLUMNS: &str = "id, owner, name, name_folded, digest, hint, \
+     created_at, created_by, expires_at, last_used_at, last_used_ip";
+
+/// The hot-path lookup, run by SQLite's fast read path and by the pool alike.
+pub(crate) const TOKEN_BY_DIGEST: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE digest = $1"
+);
+
+/// Token uses written per statement (three values each).
+const USES_PER_STATEMENT: usize = 500;
+
+/// A token as stored, last use included (creation and bulk import).
+pub(crate) fn token_values(token: &TokenRecord) -> Vec<Arg> {
+    vec![
+        Arg::from(&token.id),
+        Arg::from(&token.owner),
+        Arg::from(&token.name),
+        Arg::from(folded(&token.name)),
+        Arg::from(token.digest.as_bytes()),
+        Arg::from(&token.hint),
+        Arg::from(token.created_at),
+        Arg::from(&token.created_by),
+        Arg::from(token.expires_at),
+        Arg::from(token.last_used_at),
+        Arg::from(token.last_used_ip.as_deref()),
+    ]
+}
+
+/// A token row read back, from any driver.
+pub(crate) fn token_from_row(row: &dyn Columns) -> StoreResult<TokenRecord> {
+    Ok(TokenRecord {
+        id: row.text("id")?,
+        owner: row.text("owner")?,
+        name: row.text("name")?,
+        digest: TokenDigest::from_slice(&row.bytes("digest")?)
+            .ok_or_else(|| StoreError::Corrupt("token digest is not 32 bytes".into()))?,
+        hint: row.text("hint")?,
+        created_at: row.time("created_at")?,
+        created_by: row.text("created_by")?,
+        expires_at: row.optional_time("expires_at")?,
+        last_used_at: row.optional_time("last_used_at")?,
+        last_used_ip: row.optional_text("last_used_ip")?,
+    })
+}
+
+fn grant_from_row(row: &dyn Columns) -> StoreResult<TokenGrant> {
+    Ok(TokenGrant {
+        id: row.text("id")?,
+        owner: row.text("owner")?,
+        expires_at: row.optional_time("expires_at")?,
+    })
+}
+
+/// The listing query for `filter`: every condition optional, ordered by id, one page.
+fn tokens_query(filter: &TokenFilter, contains: &str) -> Statement {
+    let mut query = Statement::new(concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM tokens WHERE 1 = 1"
+    ));
+    if let Some(owner) = &filter.owner {
+        query.push(" AND owner = ").push_bind(owner);
+    }
+    if let Some(name) = &filter.name {
+        // Not LIKE: the text is matched literally, `%` and `_` included.
+        query.push(" AND ").push(contains).push("(name_folded, ");
+        query.push_bind(folded(name)).push(") > 0");
+    }
+    if let Some(expires_before) = filter.expires_before {
+        query.push(" AND expires_at IS NOT NULL AND expires_at < ");
+        query.push_bind(expires_before);
+    }
+    if let Some(unused_since) = filter.unused_since {
+        query.push(" AND (last_used_at IS NULL OR last_used_at < ");
+        query.push_bind(unused_since).push(")");
+    }
+    if let Some(after_id) = &filter.after_id {
+        query.push(" AND id > ").push_bind(after_id);
+    }
+    query.push(" ORDER BY id LIMIT ");
+    query.push_bind(page_size(filter.limit));
+    query
+}
+
+/// One UPDATE for a batch of last uses (ids in order, so two nodes flushing at once lock
+/// rows in the same order). A use older than the one already stored (another node's batch)
+/// is ignored.
+fn uses_update<'a>(uses: impl Iterator<Item = (&'a str, &'a TokenUse)>) -> Statement {
+    let mut update =
+        Statement::new("UPDATE tokens SET last_used_at = batch.at, last_used_ip = batch.ip FROM (");
+    for (index, (token_id, token_use)) in uses.enumerate() {
+        update.push(if index == 0 {
+            "SELECT "
+        } else {
+            " UNION ALL SELECT "
+        });
+        update.push_bind(token_id).push(" AS id, ");
+        update.push_bind(token_use.at).push(" AS at, ");
+        update.push_bind(&token_use.ip).push(" AS ip");
+    }
+    update.push(
+        ") AS batch WHERE tokens.id = batch.id \
+         AND (tokens.last_used_at IS NULL OR tokens.last_used_at <= batch.at)",
+    );
+    update
+}
+
+#[async_trait]
+impl<D: Driver> TokenStore for SqlStore<D> {
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
+        let key = Arg::from(digest.as_bytes());
+        self.driver
+            .lookup(TOKEN_BY_DIGEST, key, token_from_row)
+            .await
+    }
+
+    async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
+        let key = Arg::from(digest.as_bytes());
+        self.driver
+            .lookup(D::GRANT_BY_DIGEST, key, grant_from_row)
+            .await
+    }
+
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        let query = Statement::new(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE id = $1"
+        ));
+        self.one(query.bind(id), token_from_row).await
+    }
+
+    async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>> {
+        self.all(tokens_query(filter, D::CONTAINS), token_from_row)
+            .await
+    }
+
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()> {
+        let insert = Statement::insert("tokens", TOKEN_VALUES_COLUMNS, [token_values(token)]);
+        self.write(insert.writes("token"), always(audit)).await?;
+        Ok(())
+    }
+
+    async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool> {
+        let update = Statement::new("UPDATE tokens SET name = $1, name_folded = $2 WHERE id = $3")
+            .bind(name)
+            .bind(folded(name))
+            .bind(id);
+        Ok(self.write(update, with_audit(audit)).await? > 0)
+    }
+
+    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
+        let delete = Statement::new("DELETE FROM tokens WHERE id = $1").bind(id);
+        Ok(self.write(delete, with_audit(audit)).await? > 0)
+    }
+
+    async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64> {
+        let delete = Statement::new("DELETE FROM tokens WHERE owner = $1").bind(owner);
+        self.write(delete, counted(audit)).await
+    }
+
+    async fn count_tokens_expiring_after(&self, latest: DateTime<Utc>) -> StoreResult<u64> {
+        let query = Statement::new(
+            "SELECT COUNT(*) AS n FROM tokens WHERE expires_at IS NULL OR expires_at > $1",
+        );
+        let count = self.one(query.bind(latest), |row| row.count("n")).await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    async fn clamp_token_expiry(
+        &self,
+        latest: DateTime<Utc>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64> {
+        let update = Statement::new(
+            "UPDATE tokens SET expires_at = $1 WHERE expires_at IS NULL OR expires_at > $1",
+        );
+        self.write(update.bind(latest), counted(audit)).await
+    }
+
+    async fn record_token_uses(&self, uses: &[TokenUse]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let latest: Vec<_> = latest_uses(uses).into_iter().collect();
+        let mut transaction = self.driver.begin().await?;
+        for batch in latest.chunks(USES_PER_STATEMENT) {
+            transaction
+                .execute(uses_update(batch.iter().copied()))
+                .await?;
+        }
+        D::commit(transaction).await
+    }
+}
+
+/// `audit` with the number of rows changed merged into its details, always written.
+fn counted(audit: &NewAudit) -> impl FnOnce(u64) -> Option<NewAudit> + Send + '_ {
+    move |count| {
+        Some(NewAudit {
+            details: with_count(&audit.details, count),
+            ..audit.clone()
+        })
+    }
+}
