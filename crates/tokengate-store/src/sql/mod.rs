@@ -75,18 +75,16 @@ pub trait Driver: Clone + fmt::Debug + Send + Sync + 'static {
     async fn begin(&self) -> StoreResult<Self::Transaction>;
     async fn commit(transaction: Self::Transaction) -> StoreResult<()>;
 
-    /// A point lookup on the hot path (`sql` has one placeholder, bound to `key`). Drivers
-    /// with a faster way to run it than the pool override this.
-    async fn lookup<T: Send>(
+    /// A point lookup on the hot path (`sql` has one placeholder, bound to `key`) run
+    /// without the pool, for a driver that has a faster way (SQLite's fast read path);
+    /// `None` sends it through the pool.
+    fn fast_lookup<T>(
         &self,
-        sql: &'static str,
-        key: Arg,
-        decode: Decode<T>,
-    ) -> StoreResult<Option<T>> {
-        let mut connection = self.connection().await?;
-        connection
-            .fetch_optional(Statement::new(sql).bind(key), decode)
-            .await
+        _sql: &'static str,
+        _key: &Arg,
+        _decode: Decode<T>,
+    ) -> Option<StoreResult<Option<T>>> {
+        None
     }
 }
 
@@ -100,6 +98,19 @@ pub struct SqlStore<D> {
 impl<D: Driver> SqlStore<D> {
     pub(crate) fn new(driver: D) -> Self {
         SqlStore { driver }
+    }
+
+    /// A point lookup on the hot path: [`Driver::fast_lookup`], else through the pool.
+    async fn lookup<T: Send>(
+        &self,
+        sql: &'static str,
+        key: Arg,
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>> {
+        if let Some(found) = self.driver.fast_lookup(sql, &key, decode) {
+            return found;
+        }
+        self.one(Statement::new(sql).bind(key), decode).await
     }
 
     /// Runs `statement` on a pooled connection; the rows it changed.

@@ -139,16 +139,12 @@ fn uses_update<'a>(uses: impl Iterator<Item = (&'a str, &'a TokenUse)>) -> State
 impl<D: Driver> TokenStore for SqlStore<D> {
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
         let key = Arg::from(digest.as_bytes());
-        self.driver
-            .lookup(TOKEN_BY_DIGEST, key, token_from_row)
-            .await
+        self.lookup(TOKEN_BY_DIGEST, key, token_from_row).await
     }
 
     async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
         let key = Arg::from(digest.as_bytes());
-        self.driver
-            .lookup(D::GRANT_BY_DIGEST, key, grant_from_row)
-            .await
+        self.lookup(D::GRANT_BY_DIGEST, key, grant_from_row).await
     }
 
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {

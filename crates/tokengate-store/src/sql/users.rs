@@ -64,8 +64,7 @@ fn lock_from_row(row: &dyn Columns) -> StoreResult<(u32, Option<DateTime<Utc>>)>
 #[async_trait]
 impl<D: Driver> UserStore for SqlStore<D> {
     async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        self.driver
-            .lookup(USER_BY_NAME, Arg::from(name), user_from_row)
+        self.lookup(USER_BY_NAME, Arg::from(name), user_from_row)
             .await
     }
 

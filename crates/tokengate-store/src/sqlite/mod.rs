@@ -12,7 +12,7 @@
 
 mod fast_read;
 
-use crate::sql::{Arg, Connection, Decode, Driver, SqlStore, Statement, corrupt, from_millis};
+use crate::sql::{Arg, Decode, Driver, SqlStore, corrupt, from_millis};
 use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -114,19 +114,14 @@ impl Driver for SqliteDriver {
         transaction.commit().await.map_err(unavailable)
     }
 
-    async fn lookup<T: Send>(
+    fn fast_lookup<T>(
         &self,
         sql: &'static str,
-        key: Arg,
+        key: &Arg,
         decode: Decode<T>,
-    ) -> StoreResult<Option<T>> {
-        if let Some(readers) = &self.readers {
-            return readers.optional_row(sql, [key], |row| decode(row));
-        }
-        let mut connection = self.connection().await?;
-        connection
-            .fetch_optional(Statement::new(sql).bind(key), decode)
-            .await
+    ) -> Option<StoreResult<Option<T>>> {
+        let readers = self.readers.as_ref()?;
+        Some(readers.optional_row(sql, [key], |row| decode(row)))
     }
 }
 
