@@ -27,7 +27,9 @@ DB=$WORK/tokengate.db
 cp "$SEED_DB" "$DB"
 
 PORT=$(free_port)
-start_tokengate tokengate "$PORT" TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
+METRICS_PORT=$(free_port)
+start_tokengate tokengate "$PORT" TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0 \
+    TOKENGATE_METRICS_LISTEN="127.0.0.1:$METRICS_PORT"
 PID=$PID_tokengate
 URL="http://127.0.0.1:$PORT/tokengate/whoami"
 expect_status 200 -H "Authorization: Bearer $(head -1 "$WORK/active.tokens")" "$URL"
@@ -35,7 +37,7 @@ expect_status 200 -H "Authorization: Bearer $(head -1 "$WORK/active.tokens")" "$
 kib() { awk -v key="$1" '$1 == key":" {print $2}' "/proc/$PID/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 misses() {
-    curl -s "http://127.0.0.1:$PORT/tokengate/metrics" |
+    curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
         awk '/^tokengate_token_cache_lookups_total\{result="miss"\}/ {print $2}'
 }
 

@@ -282,44 +282,101 @@ pub async fn change_settings(
     Ok(true)
 }
 
+/// A user to create. Every field is checked before anything is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    /// `None`: the name.
+    pub display_name: Option<&'a str>,
+    pub admin: bool,
+    /// `None`: the user can only use tokens.
+    pub password: Option<&'a Secret>,
+}
+
 pub async fn create_user(
     store: &dyn Store,
     change: &Change<'_>,
-    _admin: &AdminIdentity,
+    admin_identity: &AdminIdentity,
     name: &str,
     admin: bool,
     password: Option<&Secret>,
 ) -> Result<User, ManageError> {
+    let new_user = NewUser {
+        name,
+        display_name: None,
+        admin,
+        password,
+    };
+    create_user_with(store, change, admin_identity, &new_user).await
+}
+
+/// Creates a user, name, display name and password checked whole before the one write (the
+/// user and its `user.created` record together).
+pub async fn create_user_with(
+    store: &dyn Store,
+    change: &Change<'_>,
+    _admin: &AdminIdentity,
+    new_user: &NewUser<'_>,
+) -> Result<User, ManageError> {
+    let name = new_user.name;
     if !is_valid_user_name(name) {
         return Err(ManageError::InvalidUserName);
     }
-    let password_hash = password.map(hash_password).transpose()?;
+    if new_user
+        .display_name
+        .is_some_and(|display_name| !is_valid_display_name(display_name))
+    {
+        return Err(ManageError::InvalidDisplayName);
+    }
+    let password_hash = new_user.password.map(hash_password).transpose()?;
     let user = User {
         name: name.to_owned(),
-        display_name: name.to_owned(),
-        admin,
+        display_name: new_user.display_name.unwrap_or(name).to_owned(),
+        admin: new_user.admin,
         disabled: false,
         password_hash,
         failed_logins: 0,
         locked_until: None,
     };
+    let mut details = json!({"admin": new_user.admin});
+    if let Some(display_name) = new_user.display_name {
+        details["display_name"] = json!(display_name);
+    }
     let audit = change
         .audit(AuditAction::UserCreated)
         .user(name)
-        .details(json!({"admin": admin}));
+        .details(details);
     store.create_user(&user, &audit).await?;
     Ok(user)
 }
 
-/// Changes admin flag, disabled flag, display name or password. The audit details name the
-/// fields changed (a password change is recorded as `"password": "changed"`, never the value).
+/// What a user change does beyond the stored fields. Core decides; the server applies them in
+/// one place for the REST API, the web UI and the CLI alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserEffect {
+    /// End every web session of the user: their password changed, or they were disabled.
+    EndSessions(String),
+}
+
+/// A changed user and the effects the change must have.
+#[derive(Debug, Clone)]
+#[must_use = "the effects of a user change must be applied"]
+pub struct UserUpdated {
+    pub user: User,
+    pub effects: Vec<UserEffect>,
+}
+
+/// Changes admin flag, disabled flag, display name or password, all checked before the one
+/// write. The audit details name the fields changed (a password change is recorded as
+/// `"password": "changed"`, never the value). A new password or disabling ends the user's web
+/// sessions ([`UserEffect::EndSessions`]).
 pub async fn update_user(
     store: &dyn Store,
     change: &Change<'_>,
     _admin: &AdminIdentity,
     name: &str,
     update: UserUpdate<'_>,
-) -> Result<User, ManageError> {
+) -> Result<UserUpdated, ManageError> {
     if update
         .display_name
         .is_some_and(|display_name| !is_valid_display_name(display_name))
@@ -350,7 +407,13 @@ pub async fn update_user(
         .audit(AuditAction::UserUpdated)
         .user(name)
         .details(Value::Object(details));
-    Ok(store.update_user(name, &user_change, &audit).await?)
+    let user = store.update_user(name, &user_change, &audit).await?;
+    let effects = if update.ends_sessions() {
+        vec![UserEffect::EndSessions(user.name.clone())]
+    } else {
+        Vec::new()
+    };
+    Ok(UserUpdated { user, effects })
 }
 
 /// Display names: 1 to 200 characters, not only spaces, no control characters (which some
@@ -368,6 +431,14 @@ pub struct UserUpdate<'a> {
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
     pub password: Option<&'a Secret>,
+}
+
+impl UserUpdate<'_> {
+    /// SPEC §3: a new password or disabling ends the user's web sessions (a stolen session
+    /// must not outlive the password reset meant to shut its thief out).
+    pub fn ends_sessions(&self) -> bool {
+        self.password.is_some() || self.disabled == Some(true)
+    }
 }
 
 pub async fn reset_failed_logins(

@@ -15,6 +15,12 @@ use tokengate_core::lockout::LockoutPolicy;
 pub struct Config {
     /// Address and port the gateway listens on.
     pub listen: String,
+    /// Address and port of the Prometheus listener (`GET /metrics`); "" = no metrics listener.
+    /// Never the public port: decision counts by reason are for operators only.
+    pub metrics_listen: String,
+    /// The address users reach tokengate at (`https://tokens.example.com`), if known: with an
+    /// `https://` URL every cookie is `Secure`. "" = unknown.
+    pub public_url: String,
     /// `sqlite://FILE` (default, created if missing) or `postgres://user:pw@host/db`.
     pub database_url: String,
     /// Connections this node's database pool holds at most. With PostgreSQL, the server's
@@ -79,6 +85,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8700".into(),
+            metrics_listen: "127.0.0.1:8701".into(),
+            public_url: String::new(),
             database_url: "sqlite://tokengate.db".into(),
             database_max_connections: 10,
             workers: 0,
@@ -133,8 +141,10 @@ pub enum ConfigError {
 
 /// Top-level keys the environment may set; other `TOKENGATE_*` variables (such as
 /// `TOKENGATE_ADMIN_PASSWORD`) are not configuration keys.
-const ENV_KEYS: [&str; 7] = [
+const ENV_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
+    "public_url",
     "database_url",
     "database_max_connections",
     "workers",
@@ -144,7 +154,9 @@ const ENV_KEYS: [&str; 7] = [
 ];
 
 impl Config {
-    /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment.
+    /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment,
+    /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration and
+    /// writes nothing.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
@@ -166,36 +178,53 @@ impl Config {
         let config: Config = figment
             .merge(env)
             .extract()
-            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+            .map_err(|error| ConfigError::Invalid(one_line(&error)))?;
         config.validate()?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Every check that needs nothing but the values: addresses, URLs, header names, limits.
+    /// Each message starts with the key it is about.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| Err(ConfigError::Invalid(message));
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return invalid(format!(
                 "listen = \"{}\" is not an address like 127.0.0.1:8700",
-                self.listen
+                shorten(&self.listen)
             ));
         }
-        if let Some(upstream) = &self.gateway.upstream
-            && upstream
-                .parse::<http::Uri>()
-                .map(|uri| uri.scheme().is_none() || uri.host().is_none())
-                .unwrap_or(true)
+        if !self.metrics_listen.is_empty()
+            && self.metrics_listen.parse::<std::net::SocketAddr>().is_err()
         {
             return invalid(format!(
-                "gateway.upstream = \"{upstream}\" is not a URL like http://127.0.0.1:9000"
+                "metrics_listen = \"{}\" is not an address like 127.0.0.1:8701 (or \"\" for none)",
+                shorten(&self.metrics_listen)
             ));
         }
-        for header in [&self.gateway.identity_header, &self.gateway.via_header] {
+        if let Err(problem) = check_public_url(&self.public_url) {
+            return invalid(format!("public_url: {problem}"));
+        }
+        if let Err(problem) = check_database_url(&self.database_url) {
+            return invalid(format!("database_url: {problem}"));
+        }
+        if let Some(upstream) = &self.gateway.upstream
+            && let Err(problem) = check_upstream(upstream)
+        {
+            return invalid(format!("gateway.upstream: {problem}"));
+        }
+        for (key, header) in [
+            ("gateway.identity_header", &self.gateway.identity_header),
+            ("gateway.via_header", &self.gateway.via_header),
+        ] {
             if http::HeaderName::try_from(header.as_str()).is_err() {
-                return invalid(format!("\"{header}\" is not a valid header name"));
+                return invalid(format!(
+                    "{key} = \"{}\" is not a valid header name",
+                    shorten(header)
+                ));
             }
         }
         if self.tls.enabled() && (self.tls.cert.is_empty() || self.tls.key.is_empty()) {
-            return invalid("tls needs both cert and key".into());
+            return invalid("tls: both tls.cert and tls.key are needed".into());
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections must be at least 1".into());
@@ -214,6 +243,13 @@ impl Config {
         }
     }
 
+    /// Whether `public_url` says users reach tokengate over HTTPS.
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    }
+
     /// The part of the configuration the SPEC §2 decision depends on.
     pub fn gate_policy(&self) -> GatePolicy {
         GatePolicy {
@@ -225,6 +261,125 @@ impl Config {
             },
         }
     }
+}
+
+/// A figment error as one line that starts with the key (or the environment variable) it is
+/// about. Parse errors keep their first and last line (position and cause), not the quoted
+/// source line, which may hold a secret.
+fn one_line(error: &figment::Error) -> String {
+    let key = match (&error.metadata, error.path.is_empty()) {
+        (Some(metadata), false) => {
+            let profile = error.profile.clone().unwrap_or_default();
+            let keys: Vec<&str> = error.path.iter().map(String::as_str).collect();
+            metadata.interpolate(&profile, &keys)
+        }
+        (_, false) => error.path.join("."),
+        (Some(metadata), true) => match &metadata.source {
+            Some(source) => source.to_string(),
+            None => metadata.name.to_string(),
+        },
+        (None, true) => "configuration".to_owned(),
+    };
+    let text = error.kind.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let problem = match lines.as_slice() {
+        [] => String::from("invalid"),
+        [only] => (*only).to_owned(),
+        [first, .., last] => format!("{first}: {last}"),
+    };
+    format!("{key}: {problem}")
+}
+
+/// At most 64 characters of a configured value, for messages.
+fn shorten(value: &str) -> String {
+    let mut short: String = value.chars().take(64).collect();
+    if short.len() < value.len() {
+        short.push('…');
+    }
+    short
+}
+
+fn check_upstream(upstream: &str) -> Result<(), String> {
+    let uri = upstream.parse::<http::Uri>().map_err(|_| {
+        format!(
+            "\"{}\" is not a URL like http://127.0.0.1:9000",
+            shorten(upstream)
+        )
+    })?;
+    match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => {}
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => {
+            return Err(
+                "https:// upstreams are not supported yet: use http:// (for example to a \
+                 local TLS-terminating proxy in front of the API)"
+                    .into(),
+            );
+        }
+        Some(scheme) => {
+            return Err(format!(
+                "unknown scheme \"{}\"; use http://host:port",
+                shorten(scheme)
+            ));
+        }
+        None => {
+            return Err(format!(
+                "\"{}\" is not a URL like http://127.0.0.1:9000",
+                shorten(upstream)
+            ));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("\"{}\" names no host", shorten(upstream)));
+    }
+    if uri.query().is_some() {
+        return Err("a query string is not allowed in the upstream URL".into());
+    }
+    Ok(())
+}
+
+fn check_public_url(public_url: &str) -> Result<(), String> {
+    if public_url.is_empty() {
+        return Ok(());
+    }
+    let uri = public_url.parse::<http::Uri>().map_err(|_| {
+        format!(
+            "\"{}\" is not a URL like https://tokens.example.com",
+            shorten(public_url)
+        )
+    })?;
+    let web_scheme = uri.scheme_str().is_some_and(|scheme| {
+        scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+    });
+    if !web_scheme || uri.host().is_none_or(str::is_empty) {
+        return Err(format!(
+            "\"{}\" is not a URL like https://tokens.example.com",
+            shorten(public_url)
+        ));
+    }
+    Ok(())
+}
+
+/// Only the scheme is ever echoed: the rest of a database URL may hold a password.
+fn check_database_url(database_url: &str) -> Result<(), String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|prefix| {
+        database_url
+            .get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    }) {
+        return Ok(());
+    }
+    let scheme = database_url
+        .split_once(':')
+        .map_or("(none)", |(scheme, _)| scheme);
+    Err(format!(
+        "unknown scheme \"{}\"; use sqlite://PATH or postgres://…",
+        shorten(scheme)
+    ))
 }
 
 #[cfg(test)]

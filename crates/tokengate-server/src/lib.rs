@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cache;
 pub mod config;
+pub mod effects;
 pub mod error;
 pub mod gateway;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod state;
 pub mod throttle;
 pub mod tls;
+pub mod transport;
 pub mod ui;
 pub mod usage;
 pub mod watch;

@@ -1,5 +1,8 @@
 //! Prometheus metrics of one gateway instance (no global registry, so every test app has its
 //! own): decisions by reason, authentication latency, cache hits, upstream status classes.
+//! They are served on their own listener (`metrics_listen`, [`serve`]) as the Prometheus text
+//! format 0.0.4 — never on the public port, where decision counts by reason would tell an
+//! attacker which guesses work.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -7,8 +10,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tokengate_core::{Decision, Reason, Via};
+
+/// The content type of [`Metrics::render`]: the Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
@@ -179,13 +185,84 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition, format 0.0.4 (see [`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             text.clear();
         }
-        text
+        openmetrics_to_text(&text)
+    }
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family `x` is declared as
+/// `# TYPE x counter` and its samples are `x_total`, and the text ends with `# EOF`. A 0.0.4
+/// parser (Prometheus scraping `text/plain; version=0.0.4`, `promtool check metrics`) matches
+/// the TYPE line's name against the sample's, so there the family must be `x_total`. This
+/// renames counter families and drops the OpenMetrics-only lines (`# EOF`, `# UNIT`).
+fn openmetrics_to_text(openmetrics: &str) -> String {
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let mut text = String::with_capacity(openmetrics.len() + 64);
+    for (index, line) in lines.iter().enumerate() {
+        if *line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let counter_family = |name: &str| {
+            [Some(line), lines.get(index + 1)]
+                .into_iter()
+                .flatten()
+                .any(|candidate| *candidate == format!("# TYPE {name} counter"))
+        };
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            (counter_family(name) && !name.ends_with("_total"))
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(renamed) => text.push_str(renamed.trim_end()),
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// Serves `GET /metrics` on `listener` until `stop` turns true; any other path is a 404 JSON
+/// error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let app =
+        axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = metrics.clone();
+                    async move {
+                        ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response()
+                    }
+                }),
+            )
+            .fallback(|| async {
+                crate::error::ApiError::not_found("This listener serves only GET /metrics.")
+            });
+    let stopped = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped)
+        .await
+    {
+        tracing::warn!(%error, "the metrics listener stopped");
     }
 }
 

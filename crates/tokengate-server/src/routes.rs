@@ -6,7 +6,7 @@ use crate::gateway::{forward_auth, gate, is_public, proxy, refusal};
 use crate::request_id;
 use crate::state::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router, middleware};
@@ -19,7 +19,6 @@ pub fn router(state: SharedState) -> Router {
         .route("/whoami", get(whoami))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .merge(crate::ui::router())
         .nest("/api", crate::api::router())
         .fallback(not_found);
@@ -71,17 +70,6 @@ async fn readyz(State(state): State<SharedState>) -> Response {
                 .into_response()
         }
     }
-}
-
-async fn metrics(State(state): State<SharedState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
 }
 
 const NO_UPSTREAM_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tokengate</title></head>\

@@ -1,5 +1,7 @@
-//! Start-up wiring for `tokengate serve`: open the store, create the first admin, build the
-//! state, start the background watcher, accept connections (HTTP or HTTPS) until stopped.
+//! Start-up wiring for `tokengate serve`: load the TLS files and bind the listeners (before
+//! anything is written, so a configuration error leaves no trace), open the store, create the
+//! first admin, build the state, start the background watcher and the metrics listener, accept
+//! connections (HTTP or HTTPS) until stopped.
 
 use crate::config::Config;
 use crate::request_id::with_request_id;
@@ -41,18 +43,36 @@ pub enum ServeError {
     },
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("TLS: {0}")]
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A TLS file that cannot be used; the message names `tls.cert` or `tls.key`.
+    #[error("{0}")]
     Tls(String),
+}
+
+impl ServeError {
+    /// Whether the configuration is at fault (the CLI exits with status 2 for these).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::Tls(_)
+                | Self::Config(_)
+                | Self::State(StateError::Upstream(_) | StateError::HeaderName(_))
+        )
+    }
 }
 
 /// A gateway accepting connections in the background.
 pub struct RunningServer {
     pub address: SocketAddr,
+    /// Where `GET /metrics` answers; `None` when `metrics_listen` is "".
+    pub metrics_address: Option<SocketAddr>,
     pub state: SharedState,
     stop: watch::Sender<bool>,
     /// Ends when every serving thread has stopped.
     accept: Option<tokio::task::JoinHandle<()>>,
     watcher: Option<tokio::task::JoinHandle<()>>,
+    metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -64,6 +84,9 @@ impl RunningServer {
         }
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.await;
+        }
+        if let Some(metrics) = self.metrics.take() {
+            let _ = metrics.await;
         }
     }
 }
@@ -78,15 +101,19 @@ impl Drop for RunningServer {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    let bound = Bound::new(&config).await?;
     let store = tokengate_store::open_with(&config.database_url, &store_options(&config)).await?;
     ensure_first_admin(store.as_ref()).await?;
-    let server = start(config, store).await?;
+    let server = bound.start(config, store).await?;
     tracing::info!(address = %server.address, "tokengate is listening");
     eprintln!(
         "tokengate listening on {}://{}",
         if server.state.tls() { "https" } else { "http" },
         server.address
     );
+    if let Some(metrics) = server.metrics_address {
+        eprintln!("metrics on http://{metrics}/metrics");
+    }
     shutdown_signal().await;
     server.shutdown().await;
     Ok(())
@@ -170,42 +197,145 @@ pub async fn ensure_first_admin(store: &dyn Store) -> Result<(), ServeError> {
 /// task accepts connections and hands each to the serving thread with the fewest open ones
 /// (`config.workers` threads, see `crate::worker`).
 pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServer, ServeError> {
-    let settings = store.settings().await?;
-    let initial_counter = store.change_counter().await?;
-    let tls_acceptor = if config.tls.enabled() {
-        Some(tls::acceptor(&config.tls.cert, &config.tls.key).map_err(ServeError::Tls)?)
-    } else {
-        None
-    };
-    let listen = config.listen.clone();
-    let listen_error = move |source| ServeError::Listen {
-        address: listen.clone(),
-        source,
-    };
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(&listen_error)?;
-    let address = listener.local_addr().map_err(&listen_error)?;
-    // Every serving thread's runtime is built here, so a failure is reported before anything
-    // runs.
-    let runtimes = (0..config.worker_count())
-        .map(|_| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+    Bound::new(&config).await?.start(config, store).await
+}
+
+/// What `serve` prepares from the configuration alone: the TLS acceptor and the listening
+/// sockets. Made before the database is opened, so a refusal here writes nothing.
+pub struct Bound {
+    listener: TcpListener,
+    address: SocketAddr,
+    metrics: Option<TcpListener>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Bound {
+    pub async fn new(config: &Config) -> Result<Self, ServeError> {
+        config.validate()?;
+        let tls = if config.tls.enabled() {
+            Some(tls::acceptor(&config.tls.cert, &config.tls.key).map_err(ServeError::Tls)?)
+        } else {
+            None
+        };
+        let listener = bind(&config.listen).await?;
+        let address = local_address(&listener, &config.listen)?;
+        let metrics = match config.metrics_listen.as_str() {
+            "" => None,
+            metrics_listen => Some(bind(metrics_listen).await?),
+        };
+        Ok(Self {
+            listener,
+            address,
+            metrics,
+            tls,
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(&listen_error)?;
-    // PostgreSQL wakes the watcher as soon as another node changes something.
-    let notifications = tokengate_store::change_notifications(&config.database_url)?;
-    let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
-    let (stop, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(crate::watch::run(
-        state.clone(),
-        Some(initial_counter),
-        stop_rx.clone(),
-        notifications,
-    ));
+    }
+
+    /// Builds the state on `store` and starts serving.
+    pub async fn start(
+        self,
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<RunningServer, ServeError> {
+        let settings = store.settings().await?;
+        let initial_counter = store.change_counter().await?;
+        // PostgreSQL wakes the watcher as soon as another node changes something.
+        let notifications = tokengate_store::change_notifications(&config.database_url)?;
+        let listen_error = |source| ServeError::Listen {
+            address: config.listen.clone(),
+            source,
+        };
+        // Every serving thread's runtime is built before anything runs, so a failure is
+        // reported first; a runtime that never ran is let go without blocking.
+        let runtimes = (0..config.worker_count())
+            .map(|_| ServingRuntime::new().map_err(listen_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
+        let metrics_address = match &self.metrics {
+            Some(listener) => Some(local_address(listener, &state.config.metrics_listen)?),
+            None => None,
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let watcher = tokio::spawn(crate::watch::run(
+            state.clone(),
+            Some(initial_counter),
+            stop_rx.clone(),
+            notifications,
+        ));
+        let metrics = self.metrics.map(|listener| {
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                state.metrics.clone(),
+                stop_rx.clone(),
+            ))
+        });
+        let accept = spawn_serving(self.listener, runtimes, &state, self.tls, stop_rx)?;
+        Ok(RunningServer {
+            address: self.address,
+            metrics_address,
+            state,
+            stop,
+            accept: Some(accept),
+            watcher: Some(watcher),
+            metrics,
+        })
+    }
+}
+
+async fn bind(address: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+fn local_address(listener: &TcpListener, configured: &str) -> Result<SocketAddr, ServeError> {
+    listener.local_addr().map_err(|source| ServeError::Listen {
+        address: configured.to_owned(),
+        source,
+    })
+}
+
+/// A serving thread's runtime. Dropped without running (start-up failed), it shuts down in
+/// the background: a runtime may not be dropped, blocking, inside another one.
+struct ServingRuntime(Option<tokio::runtime::Runtime>);
+
+impl ServingRuntime {
+    fn new() -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| Self(Some(runtime)))
+    }
+
+    /// Runs `serving` to its end on this thread, then drops the runtime, which ends the
+    /// connections still open.
+    fn run(mut self, serving: impl std::future::Future<Output = ()>) {
+        if let Some(runtime) = self.0.take() {
+            runtime.block_on(serving);
+        }
+    }
+}
+
+impl Drop for ServingRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts one thread per runtime and the task that hands them connections; the returned task
+/// ends when every serving thread has stopped.
+fn spawn_serving(
+    listener: TcpListener,
+    runtimes: Vec<ServingRuntime>,
+    state: &SharedState,
+    tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
     let app = router(state.clone());
     let mut workers = Vec::new();
     let mut finished = Vec::new();
@@ -225,29 +355,23 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<RunningServe
             .name(format!("tokengate-{index}"))
             .spawn(move || {
                 crate::worker::set_index(index);
-                runtime.block_on(serving);
-                // Dropping the runtime ends the connections still open.
-                drop(runtime);
+                runtime.run(serving);
                 let _ = done.send(());
             })
-            .map_err(&listen_error)?;
+            .map_err(|source| ServeError::Listen {
+                address: state.config.listen.clone(),
+                source,
+            })?;
         workers.push(Worker { connections, open });
         finished.push(done_rx);
     }
     let accepting = tokio::spawn(accept_loop(listener, workers, stop_rx));
-    let accept = tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let _ = accepting.await;
         for done in finished {
             let _ = done.await;
         }
-    });
-    Ok(RunningServer {
-        address,
-        state,
-        stop,
-        accept: Some(accept),
-        watcher: Some(watcher),
-    })
+    }))
 }
 
 /// A serving thread, as the accepting task sees it.
@@ -350,7 +474,8 @@ async fn serve_loop(
 }
 
 /// One request: the hot paths (`FastLane`) straight to their handler, everything else through
-/// the router; both under the request-id middleware.
+/// the router; both under the request-id middleware. `crate::transport` then marks the answer
+/// for the way the client came (HSTS under TLS; `Secure` on tokengate's own cookies).
 async fn serve_request(
     state: SharedState,
     app: Router,
@@ -358,14 +483,21 @@ async fn serve_request(
     request: hyper::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let mut request = request.map(axum::body::Body::new);
-    match FastLane::of(&state, request.uri().path()) {
-        Some(lane) => Ok(with_request_id(&state, peer, request, |request| {
-            lane.serve(&state, peer, request)
-        })
-        .await),
+    let https = crate::transport::reached_over_https(&state, peer, request.headers());
+    let mut response = match FastLane::of(&state, request.uri().path()) {
+        Some(lane) => {
+            with_request_id(&state, peer, request, |request| {
+                lane.serve(&state, peer, request)
+            })
+            .await
+        }
         None => {
             request.extensions_mut().insert(ConnectInfo(peer));
-            app.oneshot(request).await
+            let Ok(mut response) = app.oneshot(request).await;
+            crate::transport::secure_own_cookies(https, &mut response);
+            response
         }
-    }
+    };
+    crate::transport::strict_transport(&state, &mut response);
+    Ok(response)
 }

@@ -1,5 +1,5 @@
-//! Web UI sessions (SPEC §8): a random id in an `HttpOnly; SameSite=Strict` cookie (`Secure`
-//! under TLS), only its SHA-256 stored; a per-session CSRF token that forms and API calls must
+//! Web UI sessions (SPEC §8): a random id in an `HttpOnly; SameSite=Strict` cookie (made
+//! `Secure` by `crate::transport` whenever the user came over HTTPS), only its SHA-256 stored; a per-session CSRF token that forms and API calls must
 //! echo; idle and absolute timeouts; a new id at every sign-in; sign-out deletes the session.
 
 use crate::error::ApiError;
@@ -114,7 +114,7 @@ pub async fn start(
         .await
         .map_err(|_| ApiError::unavailable())?;
     let max_age = i64::from(state.config.security.session_hours.max(1)) * 3600;
-    cookie(state, &id, max_age)
+    cookie(&id, max_age)
 }
 
 /// Ends the session and returns the `Set-Cookie` value that clears the cookie.
@@ -124,13 +124,12 @@ pub async fn end(state: &AppState, session: &SessionUser) -> Result<HeaderValue,
         .delete_session(&session.digest)
         .await
         .map_err(|_| ApiError::unavailable())?;
-    cookie(state, "", 0)
+    cookie("", 0)
 }
 
-fn cookie(state: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
-    let secure = if state.tls() { "; Secure" } else { "" };
+fn cookie(value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
     let text = format!(
-        "{COOKIE_NAME}={value}; Path=/tokengate/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{COOKIE_NAME}={value}; Path=/tokengate/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
     );
     HeaderValue::from_str(&text).map_err(|error| ApiError::internal(&error))
 }

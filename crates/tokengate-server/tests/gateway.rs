@@ -279,7 +279,16 @@ async fn health_readiness_and_metrics_answer() {
         assert_eq!(app.get_bearer("/x", &token).await.status(), 200);
     }
     assert_eq!(app.get("/x").await.status(), 401);
-    let text = app.get("/tokengate/metrics").await.text().await.unwrap();
+    let metrics = app.server.as_ref().unwrap().metrics_address.unwrap();
+    let text = app
+        .client
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains("tokengate_decisions_total{result=\"allowed\",reason=\"\",via=\"token\"} 3"),
         "{text}"

@@ -135,7 +135,7 @@ async fn a_user_disabled_on_one_node_is_refused_by_the_other_within_a_second() {
         disabled: Some(true),
         ..UserUpdate::default()
     };
-    manage::update_user(
+    tokengate_server::effects::update_user(
         a.store.as_ref(),
         &change(Utc::now()),
         &AdminIdentity::cli(),

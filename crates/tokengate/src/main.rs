@@ -1,6 +1,7 @@
 //! The `tokengate` binary: parses the command line, loads the configuration, opens the store
 //! and hands each command to `commands`. Exit status: 0 success, 1 refused (one line on
-//! stderr), 2 usage error (clap). Nothing here decides anything.
+//! stderr), 2 usage or configuration error (one line naming the key; nothing is written).
+//! Nothing here decides anything.
 
 mod cli;
 mod commands;
@@ -40,7 +41,11 @@ fn main() -> ExitCode {
             }
             // Ignore a failure to write to stderr: there is nowhere left to report it.
             let _ = output::note(&format!("tokengate: {error}"));
-            ExitCode::FAILURE
+            if error.is_configuration() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -5,12 +5,14 @@
 use super::context::{Acting, Visit};
 use super::forms::{ticked, when};
 use super::layout::{Nav, UiError, render, see_other};
+use crate::effects;
+use crate::session;
 use crate::state::SharedState;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use tokengate_core::Secret;
@@ -208,20 +210,11 @@ pub async fn update(
         return Ok(render(StatusCode::CONFLICT, &page));
     }
     let store = state.store.as_ref();
-    manage::update_user(store, &acting.change(), &admin, &name, update)
+    effects::update_user(store, &acting.change(), &admin, &name, update)
         .await
         .map_err(UiError::from_manage)?;
-    if update.disabled == Some(true) {
-        end_sessions_of(&state, &name).await;
-    }
     crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/admin/users?done=updated"))
-}
-
-async fn end_sessions_of(state: &SharedState, name: &str) {
-    if let Err(error) = state.store.delete_sessions_of(name).await {
-        tracing::warn!(%error, "could not end the user's web sessions");
-    }
 }
 
 /// `POST /tokengate/admin/users/{name}/password`.
@@ -240,20 +233,24 @@ pub async fn set_password(
         ..UserUpdate::default()
     };
     let store = state.store.as_ref();
-    match manage::update_user(store, &acting.change(), &admin, &name, update).await {
-        Ok(_) => {}
+    let updated = match effects::update_user(store, &acting.change(), &admin, &name, update).await {
+        Ok(updated) => updated,
         Err(error @ ManageError::Password(_)) => {
             let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
             page.problem = Some(error.to_string());
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         Err(other) => return Err(UiError::from_manage(other)),
-    }
-    if name != acting.name() {
-        end_sessions_of(&state, &name).await;
-    }
+    };
     crate::watch::refresh(&state, None).await;
-    Ok(see_other("/tokengate/admin/users?done=password"))
+    let mut response = see_other("/tokengate/admin/users?done=password");
+    if name == acting.name() {
+        // The new password ended every session of this admin, this one too: carry on in a new
+        // one (a new id, as at sign-in).
+        let cookie = session::start(&state, &updated, visit.now).await?;
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// `POST /tokengate/admin/users/{name}/reset-failed-logins`.

@@ -38,11 +38,12 @@ pub fn change(now: DateTime<Utc>) -> Change<'static> {
     }
 }
 
-/// A config for tests: port 0, the loopback peer trusted so tests can play any client address
-/// through `X-Forwarded-For`.
+/// A config for tests: port 0 (the gateway and the metrics listener), the loopback peer trusted
+/// so tests can play any client address through `X-Forwarded-For`.
 pub fn test_config() -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
+        metrics_listen: "127.0.0.1:0".into(),
         ..Config::default()
     }
 }

@@ -148,6 +148,12 @@ impl SqlStore<SqliteDriver> {
         // URL parameters (vfs, cache, immutable, …) are left to sqlx alone.
         let fast_read_path =
             (!in_memory && !url.contains('?')).then(|| options.get_filename().to_path_buf());
+        if !in_memory {
+            owner_only(options.get_filename()).map_err(|source| OpenError::Open {
+                target: format!("\"{location}\""),
+                source: sqlx::Error::Io(source),
+            })?;
+        }
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
@@ -198,6 +204,45 @@ impl SqlStore<SqliteDriver> {
     pub fn supported_schema_version() -> i64 {
         crate::sql::newest_known(&MIGRATOR)
     }
+}
+
+/// The database holds password hashes, session digests and the audit trail: the file, its WAL
+/// and its shared-memory index are for the owner only (0600), whatever the umask. The file is
+/// created 0600 before SQLite opens it, and SQLite gives the `-wal` and `-shm` files it creates
+/// the database file's mode; files an earlier version left wider are narrowed.
+#[cfg(unix)]
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The umask may have taken bits from 0600 too: set it exactly.
+        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600))?,
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    let mut companion = path.as_os_str().to_owned();
+    companion.push("-wal");
+    let wal = std::path::PathBuf::from(&companion);
+    companion = path.as_os_str().to_owned();
+    companion.push("-shm");
+    let shm = std::path::PathBuf::from(&companion);
+    for file in [path, wal.as_path(), shm.as_path()] {
+        if let Ok(metadata) = std::fs::metadata(file)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

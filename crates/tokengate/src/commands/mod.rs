@@ -57,6 +57,15 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// Whether the configuration is at fault (exit status 2, like a usage error).
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            Self::Config(_) => true,
+            Self::Serve(error) => error.is_configuration(),
+            _ => false,
+        }
+    }
+
     /// The underlying cause of a store failure, for the log (never part of the one-line reason).
     pub fn hidden_cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
         let store_error = match self {

@@ -124,7 +124,9 @@ async fn apply(
     update: UserUpdate<'_>,
     verb: &str,
 ) -> Result<(), CommandError> {
-    manage::update_user(store, change, &AdminIdentity::cli(), name, update)
+    // A new password or disabling ends the user's web sessions, also in a running `serve`
+    // (it reads sessions from the same database on every request).
+    tokengate_server::effects::update_user(store, change, &AdminIdentity::cli(), name, update)
         .await
         .map_err(about_user(name))?;
     print_line(&format!("User \"{name}\" {verb}."))?;

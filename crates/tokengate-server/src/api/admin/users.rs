@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tokengate_core::Secret;
-use tokengate_core::manage::{self, UserUpdate};
+use tokengate_core::manage::{self, NewUser, UserUpdate};
 use tokengate_core::model::UserView;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -69,7 +69,7 @@ async fn list_users(
 #[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = CreateUser, responses(
     (status = 201, description = "Created", body = UserView),
     (status = 409, description = "conflict: the name is taken", body = ErrorBody),
-    (status = 422, description = "invalid_user_name, invalid_password", body = ErrorBody),
+    (status = 422, description = "invalid_user_name, invalid_display_name, invalid_password (nothing is stored)", body = ErrorBody),
 ))]
 async fn create_user(
     State(state): State<SharedState>,
@@ -77,32 +77,20 @@ async fn create_user(
     ApiJson(request): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let password = request.password.map(Secret::new);
+    let new_user = NewUser {
+        name: &request.name,
+        display_name: request.display_name.as_deref(),
+        admin: request.admin,
+        password: password.as_ref(),
+    };
     let change = admin.caller.change();
-    let store = state.store.as_ref();
-    let mut user = manage::create_user(
-        store,
-        &change,
-        &admin.admin,
-        &request.name,
-        request.admin,
-        password.as_ref(),
-    )
-    .await?;
-    if let Some(display_name) = request
-        .display_name
-        .as_deref()
-        .filter(|name| *name != user.display_name)
-    {
-        let update = UserUpdate {
-            display_name: Some(display_name),
-            ..UserUpdate::default()
-        };
-        user = manage::update_user(store, &change, &admin.admin, &user.name, update).await?;
-    }
+    let user =
+        manage::create_user_with(state.store.as_ref(), &change, &admin.admin, &new_user).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
-/// Changes a user's admin flag, disabled flag, password or display name. Admins only.
+/// Changes a user's admin flag, disabled flag, password or display name. A new password or
+/// `disabled: true` ends the user's web sessions. Admins only.
 #[utoipa::path(patch, path = "/admin/users/{user}", tag = "admin", request_body = UpdateUser,
     params(("user" = String, Path, description = "User name")), responses(
     (status = 200, description = "Changed", body = UserView),
@@ -134,10 +122,8 @@ async fn update_user(
     };
     let change = admin.caller.change();
     let updated =
-        manage::update_user(state.store.as_ref(), &change, &admin.admin, &user, update).await?;
-    if updated.disabled {
-        state.store.delete_sessions_of(&updated.name).await?;
-    }
+        crate::effects::update_user(state.store.as_ref(), &change, &admin.admin, &user, update)
+            .await?;
     crate::api::apply_now(&state).await;
     Ok(Json(UserView::from(&updated)))
 }
