@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use tokengate_core::manage::{AdminIdentity, Change, UserUpdate, create_token, update_user};
+use tokengate_core::manage::{
+    AdminIdentity, Change, UserEffect, UserUpdate, create_token, update_user,
+};
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, UserChange};
 use tokengate_core::password::hash_password;
 use tokengate_core::store::{Store, UserStore};
@@ -346,9 +348,12 @@ async fn database_file_never_contains_secrets_in_plaintext() {
         password: Some(&new_secret),
         ..UserUpdate::default()
     };
-    update_user(&*shared, &change, &AdminIdentity::cli(), "alice", update)
+    let updated = update_user(&*shared, &change, &AdminIdentity::cli(), "alice", update)
         .await
         .unwrap();
+    assert!(
+        matches!(updated.effects.as_slice(), [UserEffect::EndSessions(user)] if user == "alice")
+    );
     drop(shared);
     store.pool().close().await;
 
