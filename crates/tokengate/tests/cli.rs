@@ -475,10 +475,10 @@ fn usage_errors_exit_with_status_2() {
 }
 
 #[test]
-fn a_missing_configuration_file_is_refused_with_exit_status_1() {
+fn a_missing_configuration_file_is_a_configuration_error_with_exit_status_2() {
     let tokengate = Tokengate::new();
     let run = tokengate.run(&["--config", "absent.toml", "user", "list"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("absent.toml"), "{run:?}");
     assert!(run.stderr.starts_with("tokengate: "), "{run:?}");
 }
