@@ -9,6 +9,7 @@ pub mod lockout;
 pub mod manage;
 pub mod model;
 pub mod password;
+pub mod path;
 pub mod secret;
 pub mod store;
 pub mod token;

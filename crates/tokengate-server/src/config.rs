@@ -45,6 +45,9 @@ pub struct GatewayConfig {
     pub anonymous: Anonymous,
     /// CIDR ranges of proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Which headers carry the original method and URI to `/tokengate/auth` (read only from
+    /// `trusted_proxies`): `x-forwarded` (`X-Forwarded-Method`/`-Uri`) or `x-original`.
+    pub forward_auth_headers: ForwardAuthHeaders,
     /// Header carrying the authenticated user to the upstream.
     pub identity_header: String,
     /// Header carrying how the user authenticated (`token` or `password`).
@@ -53,6 +56,18 @@ pub struct GatewayConfig {
     pub forward_authorization: bool,
     /// Seconds to wait for the upstream's response headers before answering 504.
     pub upstream_timeout_seconds: u64,
+}
+
+/// The header family a forward-auth proxy sends the original request in (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ForwardAuthHeaders {
+    /// `X-Forwarded-Method` and `X-Forwarded-Uri` (Traefik, Caddy, the nginx recipe).
+    #[default]
+    #[serde(rename = "x-forwarded")]
+    XForwarded,
+    /// `X-Original-Method` and `X-Original-URI` (older nginx recipes).
+    #[serde(rename = "x-original")]
+    XOriginal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +119,7 @@ impl Default for GatewayConfig {
             public_paths: Vec::new(),
             anonymous: Anonymous::Deny,
             trusted_proxies: Vec::new(),
+            forward_auth_headers: ForwardAuthHeaders::XForwarded,
             identity_header: "X-Authenticated-User".into(),
             via_header: "X-Authenticated-Via".into(),
             forward_authorization: false,

@@ -1,6 +1,8 @@
 //! The one error shape of tokengate's HTTP surface (SPEC §1):
 //! `{"error": "<code>", "message": "<sentence>", "request_id": "<id>"}`. Every 401 carries
-//! `WWW-Authenticate`; 5xx bodies say nothing internal (the cause goes to the log).
+//! `WWW-Authenticate`: `Bearer realm="tokengate", error=…, error_description=…` (RFC 6750) to a
+//! Bearer attempt, `Basic realm="tokengate"` otherwise; 5xx bodies say nothing internal (the
+//! cause goes to the log).
 
 use crate::request_id::current_request_id;
 use axum::Json;
@@ -8,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokengate_core::Decision;
+use tokengate_core::decision::Step;
 
 pub const WWW_AUTHENTICATE_VALUE: &str = "Basic realm=\"tokengate\"";
 
@@ -25,6 +28,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_seconds: Option<u64>,
+    /// For a 401 to a Bearer attempt: the RFC 6750 `error` (`invalid_token`); the description
+    /// is the code and the message.
+    pub bearer_error: Option<&'static str>,
 }
 
 impl ApiError {
@@ -34,6 +40,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_seconds: None,
+            bearer_error: None,
         }
     }
 
@@ -76,12 +83,38 @@ impl ApiError {
             ),
             tokengate_core::decision::Outcome::Allowed(_) => (StatusCode::OK, "allowed", None),
         };
+        let bearer_attempt = decision
+            .steps
+            .iter()
+            .any(|step| matches!(step, Step::Bearer { .. }));
+        let bearer_error = decision
+            .reason()
+            .filter(|reason| bearer_attempt && reason.status() == 401)
+            .map(|_| "invalid_token");
         Self {
             status,
             code,
             message: decision.message(),
             retry_after_seconds,
+            bearer_error,
         }
+    }
+
+    /// The `WWW-Authenticate` value of this 401.
+    fn challenge(&self) -> HeaderValue {
+        let Some(error) = self.bearer_error else {
+            return HeaderValue::from_static(WWW_AUTHENTICATE_VALUE);
+        };
+        // RFC 6750 §3: the description is printable ASCII without `"` and `\`.
+        let description: String = format!("{}: {}", self.code, self.message)
+            .chars()
+            .filter(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\'))
+            .collect();
+        let value = format!(
+            "Bearer realm=\"tokengate\", error=\"{error}\", error_description=\"{description}\""
+        );
+        HeaderValue::from_str(&value)
+            .unwrap_or_else(|_| HeaderValue::from_static(WWW_AUTHENTICATE_VALUE))
     }
 }
 
@@ -95,10 +128,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE_VALUE),
-            );
+            headers.insert(header::WWW_AUTHENTICATE, self.challenge());
         }
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -1,23 +1,34 @@
 //! Request ids (STYLE habit 12): accepted from a trusted proxy's `X-Request-Id`, generated
 //! otherwise, returned on every response, present on every log line and audit record of the
 //! request. Also the one access log line per request (method, path without query, status,
-//! time), and the refusal of oversize header sections with a JSON 431.
+//! time), and the refusals every entrance shares before any handler runs, in the JSON error
+//! shape: header sections over 16 KiB or over 100 header lines (431), and more than one
+//! `Authorization` header (401 `malformed_credentials`: which one would be checked, and which
+//! one would the upstream read?).
 
 use crate::error::ApiError;
 use crate::state::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Instant;
+use tokengate_core::Reason;
 use tracing::Instrument;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Header sections larger than this get 431 (hyper's own limit is set above it).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Requests with more header lines than this get 431.
+pub const MAX_HEADER_COUNT: usize = 100;
+
+/// hyper's own limit on header lines, above `MAX_HEADER_COUNT` so that hyper (which answers
+/// 431 without a body) leaves the refusal to `with_request_id` for all but absurd requests.
+pub const HYPER_MAX_HEADERS: usize = 512;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -121,23 +132,14 @@ where
         )
     });
     let started = Instant::now();
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
+    let early = early_refusal(state, peer, request.headers());
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = REQUEST_ID
         .scope(id.clone(), async move {
-            if header_bytes > MAX_HEADER_BYTES {
-                return ApiError::new(
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    "headers_too_large",
-                    format!("The request headers exceed {MAX_HEADER_BYTES} bytes."),
-                )
-                .into_response();
+            match early {
+                Some(refusal) => refusal.into_response(),
+                None => inner(request).await,
             }
-            inner(request).await
         })
         .instrument(span.clone())
         .await;
@@ -150,6 +152,44 @@ where
         });
     }
     response
+}
+
+/// The refusals shared by every entrance (see the module's documentation).
+fn early_refusal(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<ApiError> {
+    if headers.len() > MAX_HEADER_COUNT {
+        return Some(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("The request has more than {MAX_HEADER_COUNT} header lines."),
+        ));
+    }
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("The request headers exceed {MAX_HEADER_BYTES} bytes."),
+        ));
+    }
+    let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+    if let (Some(_), Some(_)) = (authorizations.next(), authorizations.next()) {
+        // A malformed attempt: it spends the address's failure budget like any other.
+        let client = tokengate_core::allowlist::client_address(
+            peer.ip(),
+            crate::gateway::forwarded_for(headers).as_deref(),
+            &state.policy.trusted_proxies,
+        );
+        state.throttle.record_failure(client);
+        return Some(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            Reason::MalformedCredentials.code(),
+            "Send one Authorization header, not several.",
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(readyz))
         .merge(crate::ui::router())
         .nest("/api", crate::api::router())
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(middleware::map_response(json_errors));
     Router::new()
         .nest("/tokengate", own)
         .merge(crate::ui::home_router())
@@ -35,6 +36,41 @@ pub fn router(state: SharedState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("There is nothing at this path.")
+}
+
+/// tokengate's own error answers are JSON (SPEC §1): the ones axum makes itself (405 from a
+/// method router, plain-text extractor rejections) become the error shape, keeping `Allow`.
+/// HTML pages of the web UI and JSON answers pass unchanged.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|value| value.as_bytes().starts_with(b"text/plain"));
+    if !(plain && (status.is_client_error() || status.is_server_error())) {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This method is not allowed here; the Allow header lists those that are.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "The request body has the wrong content type.",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_body", "The request body is not valid."),
+        StatusCode::NOT_FOUND => ("not_found", "There is nothing at this path."),
+        status if status.is_server_error() => ("internal", "An internal error occurred."),
+        _ => ("bad_request", "The request is not valid."),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::new(status, code, message).into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
 }
 
 /// `GET /tokengate/whoami`: authenticates like a protected request.

@@ -300,8 +300,10 @@ async fn bad_bodies_get_4xx_json_and_write_nothing() {
             422,
             "invalid_body",
         ),
-        (b"{\"name\": \"\xff\xfe\"}".to_vec(), 422, "invalid_body"),
-        (b"not json".to_vec(), 422, "invalid_body"),
+        (b"{\"name\": \"\xff\xfe\"}".to_vec(), 400, "invalid_json"),
+        (b"not json".to_vec(), 400, "invalid_json"),
+        (b"{\"name\": \"a\"".to_vec(), 400, "invalid_json"),
+        (Vec::new(), 400, "invalid_json"),
         (
             format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024)).into_bytes(),
             413,

@@ -267,3 +267,64 @@ async fn nginx_recipe_protects_an_api_with_tokengate() {
     let record = app.store.token(&token_id).await.unwrap().unwrap();
     assert_eq!(record.owner, "alice");
 }
+
+#[tokio::test]
+async fn through_the_nginx_recipe_a_client_cannot_claim_a_public_path_or_an_identity() {
+    let Some(binary) = nginx_binary() else {
+        eprintln!("skipped: nginx is not installed (CI installs it)");
+        return;
+    };
+    let upstream = common::upstream::Upstream::start().await;
+    let app = TestApp::spawn_with(trusting_loopback(), false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = start_nginx(
+        &binary,
+        dir.path(),
+        app.address.port(),
+        upstream.address.port(),
+    );
+    let base = format!("http://127.0.0.1:{}", nginx.port);
+    let public = app
+        .client
+        .get(format!("{base}/public/logo.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200, "the control case");
+    for (name, value) in [
+        ("X-Original-URI", "/public/x"),
+        ("X-Forwarded-Uri", "/public/x"),
+        ("X-Original-Method", "GET"),
+    ] {
+        let claimed = app
+            .client
+            .get(format!("{base}/private/x"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(claimed.status(), 401, "{name}");
+    }
+    let spoofed = app
+        .client
+        .get(format!("{base}/private/x"))
+        .bearer_auth(&token)
+        .header("X_Authenticated_User", "admin")
+        .header("X-Authenticated-Groups", "admins")
+        .header("X-Real-IP", "10.9.9.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 200);
+    let seen: serde_json::Value = spoofed.json().await.unwrap();
+    let headers = seen["headers"].as_object().unwrap();
+    assert_eq!(
+        headers["x-authenticated-user"],
+        serde_json::json!(["alice"])
+    );
+    assert!(headers.get("x_authenticated_user").is_none(), "{seen}");
+    assert!(headers.get("x-authenticated-groups").is_none(), "{seen}");
+    assert_eq!(headers["x-real-ip"], serde_json::json!(["127.0.0.1"]));
+}

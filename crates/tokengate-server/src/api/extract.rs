@@ -1,6 +1,7 @@
 //! Strict request extractors for the REST API: JSON bodies (size-bounded, UTF-8, no unknown or
 //! duplicate fields, right types) and query strings, each rejection a 4xx in the SPEC §1 error
-//! shape — never axum's plain-text rejections.
+//! shape — never axum's plain-text rejections. Not JSON at all → 400 `invalid_json`; JSON of
+//! the wrong shape → 422 `invalid_body`.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -40,13 +41,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if body.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
-        serde_json::from_slice(&body).map(ApiJson).map_err(|error| {
-            let message = format!(
-                "The request body is not valid: {}.",
-                short(&error.to_string())
-            );
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
-        })
+        serde_json::from_slice(&body)
+            .map(ApiJson)
+            .map_err(|error| json_rejection(&error))
+    }
+}
+
+/// A body that is not JSON at all (syntax, truncated, not UTF-8) is 400 `invalid_json`; JSON
+/// of the wrong shape or value is 422 `invalid_body`.
+fn json_rejection(error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let detail = short(&error.to_string());
+    match error.classify() {
+        Category::Data => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("The request body is not valid: {detail}."),
+        ),
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+            "invalid_json",
+            format!("The request body is not JSON: {detail}."),
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`gate`]; they differ only in what they do with the answer.
 
 pub mod forward_auth;
+pub mod headers;
 pub mod pool;
 pub mod proxy;
 
@@ -148,23 +149,10 @@ pub fn refusal(decision: &Decision) -> Response {
     ApiError::from_decision(decision).into_response()
 }
 
-/// Whether `path` is under one of the `public_paths` prefixes. Paths with dot segments
-/// (raw or percent-encoded) never match: the upstream might resolve them elsewhere.
+/// Whether `path` is under one of the `public_paths` prefixes and in normal form
+/// (`tokengate_core::path`): a path the upstream might resolve elsewhere is never public.
 pub fn is_public(public_paths: &[String], path: &str) -> bool {
-    if public_paths.is_empty() {
-        return false;
-    }
-    let lowered = path.to_ascii_lowercase();
-    let dotted = path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-        || lowered.contains("%2e")
-        || lowered.contains("%2f")
-        || lowered.contains('\\');
-    !dotted
-        && public_paths
-            .iter()
-            .any(|prefix| !prefix.is_empty() && path.starts_with(prefix.as_str()))
+    tokengate_core::path::is_public(public_paths, path)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Reverse proxy to the upstream: streams bodies both ways, drops hop-by-hop headers, strips
-//! client copies of the identity headers (and `Authorization` unless configured), sets the
-//! identity, and classes failures: refused/unreachable → 502, too slow → 504.
+//! client copies of the identity headers in every spelling and an untrusted peer's forwarding
+//! headers (`headers`), `Authorization` unless configured, sets the identity and tokengate's
+//! own forwarding headers, and classes failures: refused/unreachable → 502, too slow → 504.
 
+use super::headers::{IdentityNames, scrub};
 use super::pool::Pool;
 use crate::error::ApiError;
 use crate::request_id::{RequestId, X_REQUEST_ID};
@@ -11,10 +13,10 @@ use axum::extract::Request;
 use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokengate_core::decision::Identity;
+use tokengate_core::decision::{Identity, Via};
 
 pub struct Upstream {
     /// `Host` for upstream requests (the authority), built once.
@@ -26,6 +28,7 @@ pub struct Upstream {
 
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 const HOP_COUNT: usize = 8;
 const HOP_BY_HOP: [HeaderName; HOP_COUNT] = [
@@ -142,11 +145,22 @@ pub async fn forward(
     };
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
-    headers.remove(&state.identity_header);
-    headers.remove(&state.via_header);
-    if !state.config.gateway.forward_authorization {
-        headers.remove(header::AUTHORIZATION);
-    }
+    let peer_ip = peer.ip().to_canonical();
+    let trusted_peer = state
+        .policy
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&peer_ip));
+    let names = IdentityNames {
+        identity: &state.identity_header,
+        via: &state.via_header,
+    };
+    scrub(headers, &names, trusted_peer);
+    keep_checked_authorization(
+        headers,
+        state.config.gateway.forward_authorization,
+        identity,
+    );
     if let Some(identity) = identity {
         if let Some(user) = identity
             .user
@@ -163,7 +177,14 @@ pub async fn forward(
     if let Some(value) = request_id {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
-    set_forwarded(headers, peer, client, &parts.uri, state.tls());
+    set_forwarded(
+        headers,
+        peer_ip,
+        client,
+        trusted_peer,
+        &parts.uri,
+        state.tls(),
+    );
     if let Some(host) = &upstream.host {
         headers.insert(header::HOST, host.clone());
     }
@@ -200,32 +221,67 @@ pub async fn forward(
     }
 }
 
+/// `Authorization` goes on only when `forward_authorization` is set and it is the one that was
+/// checked: the first (two are refused before the decision, see `request_id`), and never on a
+/// public path or an anonymous request, where nothing was checked.
+fn keep_checked_authorization(
+    headers: &mut HeaderMap,
+    forward_authorization: bool,
+    identity: Option<&Identity>,
+) {
+    let checked = identity.is_some_and(|identity| identity.via != Via::Anonymous);
+    if !(forward_authorization && checked) {
+        headers.remove(header::AUTHORIZATION);
+        return;
+    }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    if let (Some(first), Some(_)) = (values.next(), values.next()) {
+        let first = first.clone();
+        headers.insert(header::AUTHORIZATION, first);
+    }
+}
+
 /// `X-Forwarded-For` gains the peer (a trusted proxy's chain is kept, anyone else's replaced by
-/// the client address); `X-Forwarded-Proto` and `X-Forwarded-Host` describe the original request.
+/// the client address); `X-Forwarded-Proto` and `X-Forwarded-Host` describe the original
+/// request (a trusted proxy's own are kept: it saw the original); `X-Real-IP` is the client
+/// address as tokengate determined it (SPEC §2.1). `scrub` has removed an untrusted peer's.
 fn set_forwarded(
     headers: &mut HeaderMap,
-    peer: SocketAddr,
-    client: std::net::IpAddr,
+    peer_ip: IpAddr,
+    client: IpAddr,
+    trusted_peer: bool,
     uri: &Uri,
     tls: bool,
 ) {
-    let peer_ip = peer.ip().to_canonical();
     let mut buffer = [0u8; 15];
-    let value = match (client == peer_ip, super::ip_v4_text(peer_ip, &mut buffer)) {
+    let value = match (trusted_peer, super::ip_v4_text(peer_ip, &mut buffer)) {
         // The usual case: the peer is the client, an IPv4 address formatted on the stack.
-        (true, Some(text)) => HeaderValue::from_str(text),
-        (true, None) => HeaderValue::from_str(&peer_ip.to_string()),
-        (false, _) => match super::forwarded_for(headers) {
+        (false, Some(text)) => HeaderValue::from_str(text),
+        (false, None) => HeaderValue::from_str(&peer_ip.to_string()),
+        (true, _) => match super::forwarded_for(headers) {
             Some(existing) => HeaderValue::from_str(&format!("{existing}, {peer_ip}")),
             None => HeaderValue::from_str(&super::ip_text(peer_ip)),
         },
     };
     headers.remove(&super::X_FORWARDED_FOR);
+    let real_ip = if client == peer_ip {
+        value.as_ref().ok().cloned()
+    } else {
+        HeaderValue::from_str(&super::ip_text(client)).ok()
+    };
     if let Ok(value) = value {
         headers.insert(super::X_FORWARDED_FOR.clone(), value);
     }
-    let proto = if tls { "https" } else { "http" };
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    if let Some(real_ip) = real_ip {
+        headers.insert(X_REAL_IP.clone(), real_ip);
+    }
+    if !(trusted_peer && headers.contains_key(&X_FORWARDED_PROTO)) {
+        let proto = if tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    }
+    if trusted_peer && headers.contains_key(&X_FORWARDED_HOST) {
+        return;
+    }
     let host = headers.get(header::HOST).cloned().or_else(|| {
         uri.authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())

@@ -2,6 +2,7 @@
 //! real gateway started in-process on port 0. One method per thing a test does.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod raw;
 pub mod switchable;
 pub mod upstream;
 
@@ -185,9 +186,16 @@ pub async fn error_body(response: reqwest::Response, status: u16, code: &str) ->
         .get("x-request-id")
         .map(|value| value.to_str().unwrap().to_owned());
     if status == 401 {
-        assert_eq!(
-            response.headers().get("www-authenticate").unwrap(),
-            "Basic realm=\"tokengate\""
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .expect("every 401 carries WWW-Authenticate")
+            .to_str()
+            .unwrap();
+        assert!(
+            challenge == "Basic realm=\"tokengate\""
+                || challenge.starts_with("Bearer realm=\"tokengate\", error=\"invalid_token\""),
+            "{challenge}"
         );
     }
     let body: serde_json::Value = response.json().await.unwrap();
