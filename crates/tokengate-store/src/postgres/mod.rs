@@ -5,6 +5,7 @@
 
 mod audit;
 mod codec;
+mod known_addresses;
 pub(crate) mod listen;
 mod sessions;
 mod settings;

@@ -197,10 +197,12 @@ impl Transfer for PostgresStore {
     async fn clear(&self) -> StoreResult<()> {
         let mut transaction = begin(&self.pool).await?;
         // TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
-        sqlx::query("TRUNCATE sessions, tokens, users, settings, audit RESTART IDENTITY")
-            .execute(&mut *transaction)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "TRUNCATE known_addresses, sessions, tokens, users, settings, audit RESTART IDENTITY",
+        )
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
         sqlx::query("SELECT tokengate_bump(1)")
             .execute(&mut *transaction)
             .await

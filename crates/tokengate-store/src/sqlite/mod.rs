@@ -25,6 +25,7 @@ macro_rules! optional_row {
 mod audit;
 mod codec;
 mod fast_read;
+mod known_addresses;
 mod sessions;
 mod settings;
 mod tokens;

@@ -255,6 +255,7 @@ impl Transfer for SqliteStore {
         let mut transaction = begin_write(&self.pool).await?;
         // Row by row, so the change-counter triggers fire and running processes notice.
         for statement in [
+            "DELETE FROM known_addresses",
             "DELETE FROM sessions",
             "DELETE FROM tokens",
             "DELETE FROM users",
