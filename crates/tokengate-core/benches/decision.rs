@@ -67,8 +67,6 @@ fn decision_benches(c: &mut Criterion) {
     let records = Records {
         token: Some(&token),
         token_owner: Some(&owner),
-        basic_user: None,
-        throttled_for: None,
     };
     let now = Utc::now();
 
@@ -81,7 +79,7 @@ fn decision_benches(c: &mut Criterion) {
         match precheck(black_box(&facts), &settings, &policy) {
             Ok(prechecked) => match decide(prechecked, records, &settings, now) {
                 Evaluation::Decided(decision) => decision.is_allowed(),
-                Evaluation::CheckPassword(_) => false,
+                Evaluation::TokenRefused(_) | Evaluation::CheckPassword(_) => false,
             },
             Err(decision) => decision.is_allowed(),
         }

@@ -1,11 +1,13 @@
-//! Runs the SPEC §2 decision end to end: precheck, record lookups, decide, password verdict.
-//! Lookups and password verification come in through traits so the gateway (cache, blocking
-//! pool), `explain` (store, inline) and tests share this one sequence. Effects are returned,
-//! never applied here.
+//! Runs the SPEC §2 decision end to end: precheck, record lookups, decide, and the password
+//! attempt in its one order (`run_attempt`). Lookups come in through [`AuthLookup`]; the
+//! attempt's machinery (failure budget, one check per user at a time, the hash queue, applying
+//! effects before the next check) through [`PasswordAttempts`], so the gateway (cache, queue,
+//! locks), `explain` (store, no side effects) and tests share this one sequence.
 
+use crate::decision::password::known_since;
 use crate::decision::{
-    Decision, Evaluation, GatePolicy, Outcome, Reason, Records, RequestFacts, Step, decide,
-    precheck,
+    AttemptPlan, Decision, Evaluation, GatePolicy, PasswordAttempt, Reason, Records, RequestFacts,
+    decide, precheck, unavailable,
 };
 use crate::model::{Settings, TokenGrant, User};
 use crate::secret::Secret;
@@ -13,6 +15,7 @@ use crate::store::StoreResult;
 use crate::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::any::Any;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -26,41 +29,83 @@ pub trait AuthLookup: Send + Sync {
     async fn token_owner(&self, name: &str) -> StoreResult<Option<Arc<User>>> {
         self.user(name).await
     }
-    /// Seconds until `client` may retry, when it is over its failure budget.
-    fn throttled_for(&self, client: IpAddr) -> Option<u64>;
+    /// Whether `user` passed a password check from `address` at or after `since`.
+    async fn is_known_address(
+        &self,
+        user: &str,
+        address: IpAddr,
+        since: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
-/// Verifies a password against a PHC string (a dummy when `None`). `Err` = could not run.
+/// Why a password hash did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashRefused {
+    /// The hash queue is full (429 at once).
+    Busy,
+    /// The hashing threads are gone (fail closed).
+    Unavailable,
+}
+
+/// Holds a user's turn for a password check until dropped.
+pub struct Turn {
+    _held: Option<Box<dyn Any + Send>>,
+}
+
+impl Turn {
+    /// No turn to hold (a caller that checks one attempt at a time anyway).
+    pub fn none() -> Self {
+        Self { _held: None }
+    }
+
+    pub fn holding(guard: impl Any + Send) -> Self {
+        Self {
+            _held: Some(Box::new(guard)),
+        }
+    }
+}
+
+/// The machinery of password attempts. Only `hash` is required: the defaults take no budget,
+/// hold no turn and apply nothing, which is what `explain`, the CLI and tests want.
 #[async_trait]
-pub trait PasswordCheck: Send + Sync {
-    async fn verify(&self, stored_hash: Option<String>, password: Secret) -> Result<bool, ()>;
+pub trait PasswordAttempts: Send + Sync {
+    /// Takes one unit of `client`'s failure budget; `Err(seconds)` when none is left.
+    fn take_failure_unit(&self, _client: IpAddr) -> Result<(), u64> {
+        Ok(())
+    }
+    /// Gives back a unit taken for an attempt that turned out not to be a failure.
+    fn give_back_failure_unit(&self, _client: IpAddr) {}
+    /// Waits until no other password check for `user` is in flight; the turn lasts until the
+    /// returned value is dropped.
+    async fn turn(&self, _user: &str) -> Turn {
+        Turn::none()
+    }
+    /// Verifies `password` against `stored_hash` (a dummy hash when `None`).
+    async fn hash(
+        &self,
+        client: IpAddr,
+        stored_hash: Option<String>,
+        password: Secret,
+    ) -> Result<bool, HashRefused>;
+    /// Applies the decision's effects while the turn is held, removing those it applied.
+    async fn settle(&self, _decision: &mut Decision, _now: DateTime<Utc>) {}
 }
 
 /// Verifies on the calling thread: for the CLI and tests.
 pub struct InlinePasswordCheck;
 
 #[async_trait]
-impl PasswordCheck for InlinePasswordCheck {
-    async fn verify(&self, stored_hash: Option<String>, password: Secret) -> Result<bool, ()> {
+impl PasswordAttempts for InlinePasswordCheck {
+    async fn hash(
+        &self,
+        _client: IpAddr,
+        stored_hash: Option<String>,
+        password: Secret,
+    ) -> Result<bool, HashRefused> {
         Ok(crate::password::verify_password(
             stored_hash.as_deref(),
             &password,
         ))
-    }
-}
-
-fn unavailable(client: IpAddr, mut steps: Vec<Step>) -> Decision {
-    let outcome = Outcome::Denied {
-        reason: Reason::Unavailable,
-        retry_after_seconds: None,
-    };
-    steps.push(Step::StoreUnavailable);
-    steps.push(Step::Outcome(outcome.clone()));
-    Decision {
-        client,
-        outcome,
-        steps,
-        effects: Vec::new(),
     }
 }
 
@@ -70,12 +115,18 @@ pub async fn authenticate(
     settings: &Settings,
     policy: &GatePolicy,
     lookup: &dyn AuthLookup,
-    passwords: &dyn PasswordCheck,
+    attempts: &dyn PasswordAttempts,
     now: DateTime<Utc>,
 ) -> Decision {
     let prechecked = match precheck(request, settings, policy) {
         Ok(prechecked) => prechecked,
-        Err(decision) => return *decision,
+        Err(decision) => {
+            if decision.reason() == Some(Reason::MalformedCredentials) {
+                // Counted against the address, answered 401 all the same.
+                let _ = attempts.take_failure_unit(decision.client);
+            }
+            return *decision;
+        }
     };
     let client = prechecked.client;
     let token = match prechecked.token() {
@@ -85,49 +136,94 @@ pub async fn authenticate(
         },
         None => None,
     };
-    let token_owner = match token.as_deref() {
+    let token_owner = match prechecked.matching_token(token.as_deref()) {
         Some(record) => match lookup.token_owner(&record.owner).await {
             Ok(found) => found,
             Err(_) => return unavailable(client, prechecked.steps),
         },
         None => None,
     };
-    let basic_user = match prechecked.basic_user() {
-        Some(name) if token_owner.as_ref().is_some_and(|owner| owner.name == name) => {
-            token_owner.clone()
-        }
-        Some(name) if crate::model::is_valid_user_name(name) => match lookup.user(name).await {
-            Ok(found) => found,
-            Err(_) => return unavailable(client, prechecked.steps),
-        },
-        _ => None,
-    };
-    // The failure budget only matters when no token decides (`decide` reads it after the
-    // token rules): a valid token costs no throttle lookup.
-    let throttled_for = match prechecked.matching_token(token.as_deref()) {
-        Some(_) => None,
-        None => lookup.throttled_for(client),
-    };
     let records = Records {
         token: token.as_deref(),
         token_owner: token_owner.as_deref(),
-        basic_user: basic_user.as_deref(),
-        throttled_for,
     };
     match decide(prechecked, records, settings, now) {
         Evaluation::Decided(decision) => decision,
-        Evaluation::CheckPassword(pending) => {
-            let stored = pending.stored_hash.clone();
-            let secret = pending.secret.clone();
-            match passwords.verify(stored, secret).await {
-                Ok(correct) => pending.finish(correct),
-                Err(()) => unavailable(client, Vec::new()),
-            }
+        Evaluation::TokenRefused(refusal) => {
+            let budget = attempts.take_failure_unit(refusal.client());
+            refusal.finish(budget)
         }
+        Evaluation::CheckPassword(attempt) => run_attempt(attempt, lookup, attempts, now).await,
     }
 }
 
-/// Reads records straight from the store, with no failure budget: for `explain` and the CLI.
+/// One password attempt, in the order that makes concurrent guesses count (SPEC §2.6): a unit
+/// of the address's failure budget is taken first; then the user's turn (one check per user
+/// name at a time); the user is read as stored now; a lock refuses unless the address is
+/// known; the hash runs; the verdict's effects are applied before the turn ends, so the next
+/// attempt for the same user sees them. The unit is given back unless the attempt failed.
+pub async fn run_attempt(
+    attempt: PasswordAttempt,
+    lookup: &dyn AuthLookup,
+    attempts: &dyn PasswordAttempts,
+    now: DateTime<Utc>,
+) -> Decision {
+    let client = attempt.client();
+    if let Err(seconds) = attempts.take_failure_unit(client) {
+        return attempt.throttled(seconds);
+    }
+    let turn = attempts.turn(attempt.user_name()).await;
+    let mut decision = check_in_turn(attempt, lookup, attempts, now).await;
+    attempts.settle(&mut decision, now).await;
+    drop(turn);
+    if !decision
+        .reason()
+        .is_some_and(|reason| reason.is_credential_failure())
+    {
+        attempts.give_back_failure_unit(client);
+    }
+    decision
+}
+
+async fn check_in_turn(
+    attempt: PasswordAttempt,
+    lookup: &dyn AuthLookup,
+    attempts: &dyn PasswordAttempts,
+    now: DateTime<Utc>,
+) -> Decision {
+    let user = if attempt.may_name_a_user() {
+        match lookup.user(attempt.user_name()).await {
+            Ok(found) => found,
+            Err(_) => return attempt.unavailable(),
+        }
+    } else {
+        None
+    };
+    let user = user.as_deref();
+    let known = match user {
+        Some(record) if PasswordAttempt::needs_known_address(Some(record), now) => match lookup
+            .is_known_address(&record.name, attempt.client(), known_since(now))
+            .await
+        {
+            Ok(known) => known,
+            Err(_) => return attempt.unavailable(),
+        },
+        _ => false,
+    };
+    let job = match attempt.plan(user, known, now) {
+        AttemptPlan::Decided(decision) => return decision,
+        AttemptPlan::Hash(job) => job,
+    };
+    let stored = job.stored_hash.clone();
+    let secret = job.secret.clone();
+    match attempts.hash(job.client(), stored, secret).await {
+        Ok(correct) => job.finish(correct),
+        Err(HashRefused::Busy) => job.busy(),
+        Err(HashRefused::Unavailable) => job.unavailable(),
+    }
+}
+
+/// Reads records straight from the store: for `explain` and the CLI.
 pub struct StoreLookup<'a>(pub &'a dyn crate::store::Store);
 
 #[async_trait]
@@ -140,7 +236,12 @@ impl AuthLookup for StoreLookup<'_> {
         Ok(self.0.user(name).await?.map(Arc::new))
     }
 
-    fn throttled_for(&self, _client: IpAddr) -> Option<u64> {
-        None
+    async fn is_known_address(
+        &self,
+        user: &str,
+        address: IpAddr,
+        since: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.0.is_known_address(user, address, since).await
     }
 }

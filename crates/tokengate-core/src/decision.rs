@@ -1,20 +1,29 @@
 //! The SPEC §2 decision as pure functions: what the request presents (`precheck`), then what
-//! the looked-up records say (`decide`), then, only when needed, the password verdict
-//! (`PendingPassword::finish`). No I/O here; `crate::authenticate` does the lookups.
-//! Every outcome has a stable reason code and the list of steps taken (for `explain`).
+//! the looked-up records say (`decide`), then, only when needed, the password attempt
+//! (`password::PasswordAttempt`). No I/O here; `crate::authenticate` does the lookups and
+//! runs the attempt. Every outcome has a stable reason code and the list of steps taken (for
+//! `explain`).
 
 use crate::allowlist::client_address;
 use crate::credentials::{Credentials, MalformedCredentials, parse_authorization};
-use crate::lockout::{LockState, LockoutPolicy, lock_state};
+use crate::lockout::LockoutPolicy;
 use crate::model::{PasswordAuth, Settings, TokenGrant, User};
 use crate::secret::Secret;
-use crate::token::TokenSecret;
+use crate::token::{TOKEN_PREFIX, TokenSecret};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+pub mod budget;
+pub mod password;
+mod reason;
 mod step;
+mod token;
+
+pub use password::{AttemptPlan, HashJob, KNOWN_ADDRESS_DAYS, PasswordAttempt};
+pub use reason::{Decision, Effect, Identity, Outcome, Reason, Via};
 pub use step::Step;
+pub use token::TokenRefusal;
 
 /// Whether requests without credentials are forwarded (config `gateway.anonymous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -25,12 +34,30 @@ pub enum Anonymous {
     Allow,
 }
 
+/// The Basic user names that stand for "the owner of this token" (SPEC §2.4): PyPI's
+/// `__token__`, GitHub's `x-access-token`, GitLab's `oauth2`, Bitbucket's `x-token-auth`.
+pub const DEFAULT_TOKEN_USER_NAMES: [&str; 4] =
+    ["__token__", "x-access-token", "oauth2", "x-token-auth"];
+
 /// The node's configuration that the decision depends on (SPEC §5).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatePolicy {
     pub trusted_proxies: Vec<IpNet>,
     pub anonymous: Anonymous,
     pub lockout: LockoutPolicy,
+    /// Basic user names that stand for the token's owner (config `token_user_names`).
+    pub token_user_names: Vec<String>,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            anonymous: Anonymous::default(),
+            lockout: LockoutPolicy::default(),
+            token_user_names: DEFAULT_TOKEN_USER_NAMES.map(str::to_owned).to_vec(),
+        }
+    }
 }
 
 /// What the HTTP layer saw.
@@ -42,197 +69,25 @@ pub struct RequestFacts<'a> {
     pub authorization: Option<&'a [u8]>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    Token,
-    Password,
-    Anonymous,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Token => "token",
-            Self::Password => "password",
-            Self::Anonymous => "anonymous",
-        }
-    }
-}
-
-/// Stable reason codes of a refusal (SPEC §2); the strings are part of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    IpNotAllowed,
-    MissingCredentials,
-    MalformedCredentials,
-    TokenExpired,
-    UserDisabled,
-    TokensNotPermitted,
-    InvalidCredentials,
-    PasswordAuthDisabled,
-    UserLocked,
-    TooManyFailures,
-    Unavailable,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 11] = [
-        Self::IpNotAllowed,
-        Self::MissingCredentials,
-        Self::MalformedCredentials,
-        Self::TokenExpired,
-        Self::UserDisabled,
-        Self::TokensNotPermitted,
-        Self::InvalidCredentials,
-        Self::PasswordAuthDisabled,
-        Self::UserLocked,
-        Self::TooManyFailures,
-        Self::Unavailable,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::IpNotAllowed => "ip_not_allowed",
-            Self::MissingCredentials => "missing_credentials",
-            Self::MalformedCredentials => "malformed_credentials",
-            Self::TokenExpired => "token_expired",
-            Self::UserDisabled => "user_disabled",
-            Self::TokensNotPermitted => "tokens_not_permitted",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::PasswordAuthDisabled => "password_auth_disabled",
-            Self::UserLocked => "user_locked",
-            Self::TooManyFailures => "too_many_failures",
-            Self::Unavailable => "unavailable",
-        }
-    }
-
-    pub fn status(self) -> u16 {
-        match self {
-            Self::MissingCredentials
-            | Self::MalformedCredentials
-            | Self::TokenExpired
-            | Self::InvalidCredentials => 401,
-            Self::IpNotAllowed
-            | Self::UserDisabled
-            | Self::TokensNotPermitted
-            | Self::PasswordAuthDisabled
-            | Self::UserLocked => 403,
-            Self::TooManyFailures => 429,
-            Self::Unavailable => 503,
-        }
-    }
-
-    /// A human sentence for the error body. Never names a user or a secret.
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::IpNotAllowed => {
-                "Requests from this address are not allowed by the IP allow-list."
-            }
-            Self::MissingCredentials => {
-                "Authentication is required: send a token or Basic credentials."
-            }
-            Self::MalformedCredentials => "The Authorization header could not be understood.",
-            Self::TokenExpired => "This API token has expired; create a new one.",
-            Self::UserDisabled => "This account is disabled.",
-            Self::TokensNotPermitted => "API tokens are restricted to administrators.",
-            Self::InvalidCredentials => "The credentials are not valid.",
-            Self::PasswordAuthDisabled => {
-                "Password authentication is disabled for the API; use an API token."
-            }
-            Self::UserLocked => "Password sign-in is locked after too many failed attempts.",
-            Self::TooManyFailures => "Too many failed attempts from this address; try again later.",
-            Self::Unavailable => "The authentication service is temporarily unavailable.",
-        }
-    }
-
-    /// Failures that count towards the per-address limit.
-    pub fn is_credential_failure(self) -> bool {
-        matches!(self, Self::InvalidCredentials | Self::MalformedCredentials)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub user: Option<String>,
-    pub via: Via,
-    pub token_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Allowed(Identity),
-    Denied {
-        reason: Reason,
-        retry_after_seconds: Option<u64>,
-    },
-}
-
-/// Stored effects of a decision; applied by the caller (never by `explain`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    CountFailedLogin { user: String },
-    ResetFailedLogins { user: String },
-    TokenUsed { token_id: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub client: IpAddr,
-    pub outcome: Outcome,
-    pub steps: Vec<Step>,
-    pub effects: Vec<Effect>,
-}
-
-impl Decision {
-    pub fn is_allowed(&self) -> bool {
-        matches!(self.outcome, Outcome::Allowed(_))
-    }
-
-    pub fn reason(&self) -> Option<Reason> {
-        match self.outcome {
-            Outcome::Allowed(_) => None,
-            Outcome::Denied { reason, .. } => Some(reason),
-        }
-    }
-
-    pub fn status(&self) -> u16 {
-        self.reason().map_or(200, Reason::status)
-    }
-
-    pub fn identity(&self) -> Option<&Identity> {
-        match &self.outcome {
-            Outcome::Allowed(identity) => Some(identity),
-            Outcome::Denied { .. } => None,
-        }
-    }
-
-    /// The error message, naming the client address for `ip_not_allowed` (SPEC §2.2).
-    pub fn message(&self) -> String {
-        match self.reason() {
-            Some(Reason::IpNotAllowed) => {
-                format!(
-                    "Requests from {} are not allowed by the IP allow-list.",
-                    self.client
-                )
-            }
-            Some(reason) => reason.message().to_owned(),
-            None => "Allowed.".to_owned(),
-        }
-    }
-}
-
-/// A secret presented as a token: parsed (checksum valid) or not.
+/// What the credentials present.
 #[derive(Debug, Clone)]
 pub enum Presented {
-    Basic {
-        user: String,
-        secret: Secret,
+    /// A secret that starts with `tg_`: a token attempt, never a password (SPEC §2.4).
+    /// `token` is set when it has the token format (checksum valid).
+    Token {
+        basic_user: Option<TokenUser>,
         token: Option<TokenSecret>,
     },
-    Bearer {
-        token: Option<TokenSecret>,
-    },
+    /// Basic credentials whose secret is a password.
+    Password { user: String, secret: Secret },
+}
+
+/// The user name of Basic credentials that carry a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUser {
+    pub name: String,
+    /// The name is one of `token_user_names`: it stands for the token's owner.
+    pub stands_for_owner: bool,
 }
 
 /// The request after the checks that need no records (SPEC §2.1–§2.3).
@@ -241,44 +96,39 @@ pub struct Prechecked {
     pub client: IpAddr,
     pub presented: Presented,
     pub steps: Vec<Step>,
+    lockout: LockoutPolicy,
 }
 
 impl Prechecked {
     /// The token whose record must be looked up, if any.
     pub fn token(&self) -> Option<&TokenSecret> {
         match &self.presented {
-            Presented::Basic { token, .. } | Presented::Bearer { token } => token.as_ref(),
+            Presented::Token { token, .. } => token.as_ref(),
+            Presented::Password { .. } => None,
         }
     }
 
-    /// `token` if it is the presented one's record and may decide: any for Bearer, only the
-    /// Basic user's own for Basic (SPEC §2.4).
+    /// `token` if it is the presented one's record and may decide: any for Bearer; for Basic,
+    /// only when the user name is its owner's or one of `token_user_names` (SPEC §2.4).
     pub fn matching_token<'r>(&self, token: Option<&'r TokenGrant>) -> Option<&'r TokenGrant> {
-        match (&self.presented, token) {
-            (Presented::Bearer { .. }, Some(token)) => Some(token),
-            (Presented::Basic { user, .. }, Some(token)) if token.owner == *user => Some(token),
-            _ => None,
+        let Presented::Token { basic_user, .. } = &self.presented else {
+            return None;
+        };
+        let token = token?;
+        match basic_user {
+            None => Some(token),
+            Some(user) if user.stands_for_owner || user.name == token.owner => Some(token),
+            Some(_) => None,
         }
     }
 
-    /// The Basic user name whose record must be looked up, if any.
-    pub fn basic_user(&self) -> Option<&str> {
+    /// Whether a failed token attempt came as Basic credentials (answered like a password
+    /// while passwords are disabled).
+    fn is_basic(&self) -> bool {
         match &self.presented {
-            Presented::Basic { user, .. } => Some(user),
-            Presented::Bearer { .. } => None,
+            Presented::Token { basic_user, .. } => basic_user.is_some(),
+            Presented::Password { .. } => true,
         }
-    }
-
-    fn deny(self, reason: Reason, retry_after_seconds: Option<u64>) -> Decision {
-        finish(
-            self.client,
-            self.steps,
-            Outcome::Denied {
-                reason,
-                retry_after_seconds,
-            },
-            Vec::new(),
-        )
     }
 }
 
@@ -295,6 +145,19 @@ fn finish(
         steps,
         effects,
     }
+}
+
+fn denied(reason: Reason, retry_after_seconds: Option<u64>) -> Outcome {
+    Outcome::Denied {
+        reason,
+        retry_after_seconds,
+    }
+}
+
+/// The store (or the hashing) could not answer: fail closed (SPEC §2.8).
+pub fn unavailable(client: IpAddr, mut steps: Vec<Step>) -> Decision {
+    steps.push(Step::StoreUnavailable);
+    finish(client, steps, denied(Reason::Unavailable, None), Vec::new())
 }
 
 /// Steps a decision takes at most (client, allow-list, credentials, token or user checks,
@@ -320,10 +183,7 @@ pub fn precheck(
             empty: false,
             allowed: false,
         });
-        let outcome = Outcome::Denied {
-            reason: Reason::IpNotAllowed,
-            retry_after_seconds: None,
-        };
+        let outcome = denied(Reason::IpNotAllowed, None);
         return Err(Box::new(finish(client, steps, outcome, Vec::new())));
     }
     steps.push(Step::AllowList {
@@ -340,39 +200,15 @@ pub fn precheck(
                 via: Via::Anonymous,
                 token_id: None,
             }),
-            Anonymous::Deny => Outcome::Denied {
-                reason: Reason::MissingCredentials,
-                retry_after_seconds: None,
-            },
+            Anonymous::Deny => denied(Reason::MissingCredentials, None),
         };
         return Err(Box::new(finish(client, steps, outcome, Vec::new())));
     };
     let presented = match parse_authorization(header) {
-        Ok(Credentials::Basic { user, secret }) => {
-            let token = TokenSecret::parse(secret.expose());
-            steps.push(Step::Basic {
-                user: user.clone(),
-                token_format: token.is_some(),
-            });
-            Presented::Basic {
-                user,
-                secret,
-                token,
-            }
-        }
-        Ok(Credentials::Bearer { secret }) => {
-            let token = TokenSecret::parse(secret.expose());
-            steps.push(Step::Bearer {
-                token_format: token.is_some(),
-            });
-            Presented::Bearer { token }
-        }
+        Ok(credentials) => present(credentials, policy, &mut steps),
         Err(problem) => {
             steps.push(Step::Malformed(problem));
-            let outcome = Outcome::Denied {
-                reason: Reason::MalformedCredentials,
-                retry_after_seconds: None,
-            };
+            let outcome = denied(Reason::MalformedCredentials, None);
             return Err(Box::new(finish(client, steps, outcome, Vec::new())));
         }
     };
@@ -380,7 +216,51 @@ pub fn precheck(
         client,
         presented,
         steps,
+        lockout: policy.lockout,
     })
+}
+
+/// Sorts parsed credentials into a token attempt or a password (SPEC §2.4, §2.5).
+fn present(credentials: Credentials, policy: &GatePolicy, steps: &mut Vec<Step>) -> Presented {
+    match credentials {
+        Credentials::Basic { user, secret } if secret.expose().starts_with(TOKEN_PREFIX) => {
+            let token = TokenSecret::parse(secret.expose());
+            let stands_for_owner = policy.token_user_names.contains(&user);
+            steps.push(Step::Basic {
+                user: user.clone(),
+                token_format: token.is_some(),
+            });
+            if token.is_none() {
+                steps.push(Step::NotAPassword);
+            } else if stands_for_owner {
+                steps.push(Step::TokenUserName);
+            }
+            Presented::Token {
+                basic_user: Some(TokenUser {
+                    name: user,
+                    stands_for_owner,
+                }),
+                token,
+            }
+        }
+        Credentials::Basic { user, secret } => {
+            steps.push(Step::Basic {
+                user: user.clone(),
+                token_format: false,
+            });
+            Presented::Password { user, secret }
+        }
+        Credentials::Bearer { secret } => {
+            let token = TokenSecret::parse(secret.expose());
+            steps.push(Step::Bearer {
+                token_format: token.is_some(),
+            });
+            Presented::Token {
+                basic_user: None,
+                token,
+            }
+        }
+    }
 }
 
 /// The records looked up for a prechecked request.
@@ -390,37 +270,18 @@ pub struct Records<'a> {
     pub token: Option<&'a TokenGrant>,
     /// That token's owner.
     pub token_owner: Option<&'a User>,
-    /// The user named in Basic credentials.
-    pub basic_user: Option<&'a User>,
-    /// Set when the client address is over its failure budget: seconds until it may retry.
-    pub throttled_for: Option<u64>,
 }
 
-/// What remains after step 4: either a decision, or a password to verify.
+/// What remains after step 4: a decision, a refused token attempt whose answer depends on the
+/// address's failure budget, or a password attempt.
 #[derive(Debug)]
 pub enum Evaluation {
     Decided(Decision),
-    CheckPassword(PendingPassword),
+    TokenRefused(TokenRefusal),
+    CheckPassword(PasswordAttempt),
 }
 
-/// Step 5 waiting for the password verdict. The caller verifies `secret` against
-/// `stored_hash` (a dummy hash when `None`: same work for unknown users, SPEC §2.7).
-#[derive(Debug)]
-pub struct PendingPassword {
-    pub stored_hash: Option<String>,
-    pub secret: Secret,
-    client: IpAddr,
-    steps: Vec<Step>,
-    user: Option<UserFacts>,
-}
-
-#[derive(Debug)]
-struct UserFacts {
-    name: String,
-    disabled: bool,
-}
-
-/// Steps 4–7 up to the password verdict.
+/// Steps 4 and 5 up to the password attempt.
 pub fn decide(
     prechecked: Prechecked,
     records: Records<'_>,
@@ -428,13 +289,8 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Evaluation {
     let mut prechecked = prechecked;
-    let matching_token = prechecked.matching_token(records.token);
-    if matching_token.is_none() && records.token.is_some() {
-        // Only Basic credentials can name a token of another user.
-        prechecked.steps.push(Step::TokenOfAnotherUser);
-    }
-    if let Some(token) = matching_token {
-        return Evaluation::Decided(token_decision(
+    if let Some(token) = prechecked.matching_token(records.token) {
+        return Evaluation::Decided(token::token_decision(
             prechecked,
             token,
             records.token_owner,
@@ -442,153 +298,42 @@ pub fn decide(
             now,
         ));
     }
-    let failure_budget_spent = records.throttled_for;
-    let (user, secret) = match prechecked.presented {
-        Presented::Bearer { ref token } => {
-            prechecked.steps.push(Step::TokenNotFound {
-                token_format: token.is_some(),
+    let password_disabled = settings.password_auth == PasswordAuth::Disabled;
+    match prechecked.presented {
+        Presented::Token { ref token, .. } => {
+            prechecked.steps.push(if records.token.is_some() {
+                // Only Basic credentials can name a token of another user.
+                Step::TokenOfAnotherUser
+            } else {
+                Step::TokenNotFound {
+                    token_format: token.is_some(),
+                }
             });
-            return Evaluation::Decided(match failure_budget_spent {
-                Some(seconds) => prechecked.deny(Reason::TooManyFailures, Some(seconds)),
-                None => prechecked.deny(Reason::InvalidCredentials, None),
-            });
+            let basic = prechecked.is_basic();
+            Evaluation::TokenRefused(TokenRefusal::new(
+                prechecked.client,
+                prechecked.steps,
+                basic && password_disabled,
+            ))
         }
-        Presented::Basic {
-            ref user,
-            ref secret,
-            ..
-        } => (user.clone(), secret.clone()),
-    };
-    if settings.password_auth == PasswordAuth::Disabled {
-        prechecked.steps.push(Step::PasswordAuthDisabled);
-        return Evaluation::Decided(prechecked.deny(Reason::PasswordAuthDisabled, None));
-    }
-    if let Some(seconds) = failure_budget_spent {
-        prechecked.steps.push(Step::Throttled {
-            retry_after_seconds: seconds,
-        });
-        return Evaluation::Decided(prechecked.deny(Reason::TooManyFailures, Some(seconds)));
-    }
-    let user_record = records.basic_user.filter(|record| record.name == user);
-    if let Some(record) = user_record
-        && let LockState::Locked {
-            retry_after_seconds,
-        } = lock_state(record.locked_until, now)
-    {
-        prechecked.steps.push(Step::UserLocked {
-            retry_after_seconds,
-        });
-        return Evaluation::Decided(prechecked.deny(Reason::UserLocked, retry_after_seconds));
-    }
-    if user_record.is_none() {
-        prechecked.steps.push(Step::UnknownUser);
-    }
-    Evaluation::CheckPassword(PendingPassword {
-        stored_hash: user_record.and_then(|record| record.password_hash.clone()),
-        secret,
-        client: prechecked.client,
-        steps: prechecked.steps,
-        user: user_record.map(|record| UserFacts {
-            name: record.name.clone(),
-            disabled: record.disabled,
-        }),
-    })
-}
-
-fn token_decision(
-    prechecked: Prechecked,
-    token: &TokenGrant,
-    owner: Option<&User>,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Decision {
-    let Prechecked {
-        client, mut steps, ..
-    } = prechecked;
-    steps.push(Step::TokenFound {
-        id: token.id.clone(),
-        owner: token.owner.clone(),
-    });
-    let deny = |steps, reason| {
-        finish(
-            client,
-            steps,
-            Outcome::Denied {
-                reason,
-                retry_after_seconds: None,
-            },
-            Vec::new(),
-        )
-    };
-    if token.is_expired(now) {
-        steps.push(Step::TokenExpired);
-        return deny(steps, Reason::TokenExpired);
-    }
-    let Some(owner) = owner else {
-        // A token without an owner record cannot be vouched for: fail closed.
-        steps.push(Step::OwnerMissing);
-        return deny(steps, Reason::InvalidCredentials);
-    };
-    if owner.disabled {
-        steps.push(Step::OwnerDisabled);
-        return deny(steps, Reason::UserDisabled);
-    }
-    if !settings.permits_tokens(owner) {
-        steps.push(Step::TokensNotPermitted);
-        return deny(steps, Reason::TokensNotPermitted);
-    }
-    let identity = Identity {
-        user: Some(owner.name.clone()),
-        via: Via::Token,
-        token_id: Some(token.id.clone()),
-    };
-    let effects = vec![Effect::TokenUsed {
-        token_id: token.id.clone(),
-    }];
-    finish(client, steps, Outcome::Allowed(identity), effects)
-}
-
-impl PendingPassword {
-    /// Step 5's end: the verdict of the password check decides.
-    pub fn finish(self, password_correct: bool) -> Decision {
-        let Self {
-            client,
-            mut steps,
-            user,
-            ..
-        } = self;
-        steps.push(Step::PasswordChecked {
-            correct: password_correct && user.is_some(),
-        });
-        let denied = |reason| Outcome::Denied {
-            reason,
-            retry_after_seconds: None,
-        };
-        match user {
-            None => finish(
-                client,
-                steps,
-                denied(Reason::InvalidCredentials),
+        Presented::Password { user, secret } if !password_disabled => {
+            Evaluation::CheckPassword(PasswordAttempt::new(
+                user,
+                secret,
+                prechecked.client,
+                prechecked.steps,
+                prechecked.lockout,
+            ))
+        }
+        Presented::Password { .. } => {
+            prechecked.steps.push(Step::PasswordAuthDisabled);
+            let outcome = denied(Reason::PasswordAuthDisabled, None);
+            Evaluation::Decided(finish(
+                prechecked.client,
+                prechecked.steps,
+                outcome,
                 Vec::new(),
-            ),
-            Some(user) if !password_correct => {
-                let effects = vec![Effect::CountFailedLogin { user: user.name }];
-                finish(client, steps, denied(Reason::InvalidCredentials), effects)
-            }
-            Some(user) if user.disabled => {
-                finish(client, steps, denied(Reason::UserDisabled), Vec::new())
-            }
-            Some(user) => {
-                let effects = vec![Effect::ResetFailedLogins {
-                    user: user.name.clone(),
-                }];
-                let identity = Identity {
-                    user: Some(user.name),
-                    via: Via::Password,
-                    token_id: None,
-                };
-                finish(client, steps, Outcome::Allowed(identity), effects)
-            }
+            ))
         }
     }
 }

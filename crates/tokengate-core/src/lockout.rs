@@ -54,7 +54,9 @@ pub fn lock_state(locked_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Lo
     }
 }
 
-/// Counter and lock after one more failure. A lock that ended by itself restarts the count.
+/// Counter and lock after one more failure. A lock that ended by itself restarts the count; a
+/// failure while locked (a wrong password from a known address) is counted and the lock keeps
+/// its end.
 pub fn after_failure(
     failed_logins: u32,
     locked_until: Option<DateTime<Utc>>,
@@ -66,13 +68,13 @@ pub fn after_failure(
         _ => failed_logins,
     };
     let count = previous.saturating_add(1);
-    let locked_until = if count >= policy.max_failed_logins.max(1) {
-        Some(match policy.lockout_minutes {
+    let locked_until = match locked_until {
+        Some(until) if until > now => Some(until),
+        _ if count >= policy.max_failed_logins.max(1) => Some(match policy.lockout_minutes {
             0 => locked_forever(),
             minutes => now + TimeDelta::minutes(i64::from(minutes)),
-        })
-    } else {
-        locked_until.filter(|until| *until > now)
+        }),
+        _ => None,
     };
     (count, locked_until)
 }
@@ -139,6 +141,16 @@ mod tests {
         assert_eq!(
             after_failure(4, None, now, forever),
             (5, Some(locked_forever()))
+        );
+    }
+
+    #[test]
+    fn a_failure_while_locked_is_counted_and_the_lock_keeps_its_end() {
+        let now = at("2027-01-01T00:00:00Z");
+        let until = Some(at("2027-01-01T00:10:00Z"));
+        assert_eq!(
+            after_failure(5, until, now, LockoutPolicy::default()),
+            (6, until)
         );
     }
 

@@ -3,6 +3,7 @@
 //! synchronous on purpose.
 
 use crate::secret::Secret;
+use crate::token::TOKEN_PREFIX;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
@@ -16,6 +17,8 @@ pub enum PasswordError {
     Empty,
     #[error("the password is longer than {MAX_PASSWORD_LEN} bytes")]
     TooLong,
+    #[error("the password must not start with tg_ (that is how API tokens start)")]
+    LooksLikeToken,
     #[error("password hashing failed")]
     Hashing,
 }
@@ -32,6 +35,11 @@ pub fn hash_password(password: &Secret) -> Result<String, PasswordError> {
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(PasswordError::TooLong);
+    }
+    if password.expose().starts_with(TOKEN_PREFIX) {
+        // A `tg_` secret is always a token attempt (SPEC §2.4): such a password could never
+        // be used, and would teach people to send token-shaped secrets as passwords.
+        return Err(PasswordError::LooksLikeToken);
     }
     let mut salt_bytes = [0u8; 16];
     getrandom::fill(&mut salt_bytes).map_err(|_| PasswordError::Hashing)?;
@@ -93,6 +101,26 @@ mod tests {
         let long = Secret::new("x".repeat(MAX_PASSWORD_LEN + 1));
         assert!(matches!(hash_password(&long), Err(PasswordError::TooLong)));
         assert!(!verify_password(None, &long));
+    }
+
+    #[test]
+    fn passwords_that_start_like_a_token_are_refused() {
+        for token_like in [
+            "tg_",
+            "tg_secret",
+            "tg_0123456789abcdefghijklmnopqrstuvwxyz",
+        ] {
+            assert!(
+                matches!(
+                    hash_password(&Secret::new(token_like)),
+                    Err(PasswordError::LooksLikeToken)
+                ),
+                "{token_like}"
+            );
+        }
+        for fine in ["TG_upper", "xtg_inside", "tg-dash", " tg_space"] {
+            assert!(hash_password(&Secret::new(fine)).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::model::{
 use crate::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -133,13 +134,44 @@ pub trait SessionStore: Send + Sync {
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Known addresses (SPEC §2.6): where a user's password worked lately. A locked user can still
+/// sign in from one. Not audited and not part of the change counter: they alter no decision
+/// other than the locked user's own next password check, which reads them from the store.
+#[async_trait]
+pub trait KnownAddressStore: Send + Sync {
+    /// Records that `user`'s password worked from `address` at `at` (the latest time is
+    /// kept). Entries of `user` last seen before `forget_before` are deleted on the way.
+    /// No error for an unknown user: nothing is stored.
+    async fn remember_address(
+        &self,
+        user: &str,
+        address: IpAddr,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Whether `user`'s password worked from `address` at or after `since`.
+    async fn is_known_address(
+        &self,
+        user: &str,
+        address: IpAddr,
+        since: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything tokengate stores.
 pub trait Store:
-    UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore
+    UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore + KnownAddressStore
 {
 }
 
-impl<T: UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore> Store
-    for T
+impl<
+    T: UserStore
+        + TokenStore
+        + SettingsStore
+        + AuditLog
+        + ChangeCounter
+        + SessionStore
+        + KnownAddressStore,
+> Store for T
 {
 }

@@ -29,7 +29,6 @@ use tokengate_core::store::Store;
 use tokengate_core::token::{TokenDigest, TokenSecret};
 use tokengate_server::cache::AuthCache;
 use tokengate_server::metrics::Metrics;
-use tokengate_server::throttle::FailureThrottle;
 use tokengate_store::SqliteStore;
 use tokio::runtime::Runtime;
 
@@ -53,11 +52,7 @@ fn fixture(runtime: &Runtime, count: usize) -> Fixture {
             .await
             .expect("open the seeded database");
         let store: Arc<dyn Store> = Arc::new(store);
-        let cache = AuthCache::new(
-            store,
-            Arc::new(FailureThrottle::new(60)),
-            Arc::new(Metrics::new()),
-        );
+        let cache = AuthCache::new(store, Arc::new(Metrics::new()));
         let digests = secrets
             .iter()
             .map(|secret| TokenSecret::parse(secret).expect("a seeded token").digest())

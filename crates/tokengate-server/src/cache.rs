@@ -4,6 +4,7 @@
 
 use crate::metrics::Metrics;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,8 +13,6 @@ use tokengate_core::authenticate::AuthLookup;
 use tokengate_core::model::{TokenGrant, User};
 use tokengate_core::store::{Store, StoreError, StoreResult};
 use tokengate_core::token::TokenDigest;
-
-use crate::throttle::FailureThrottle;
 
 /// Entries a cache holds at most (tokens in active use; owners).
 const TOKEN_CAPACITY: u64 = 200_000;
@@ -26,23 +25,17 @@ pub struct AuthCache {
     generation: AtomicU64,
     /// False while the store cannot be reached: lookups then bypass the cache and fail closed.
     store_healthy: AtomicBool,
-    throttle: Arc<FailureThrottle>,
     metrics: Arc<Metrics>,
 }
 
 impl AuthCache {
-    pub fn new(
-        store: Arc<dyn Store>,
-        throttle: Arc<FailureThrottle>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
             tokens: Cache::new(TOKEN_CAPACITY),
             owners: Cache::new(OWNER_CAPACITY),
             generation: AtomicU64::new(0),
             store_healthy: AtomicBool::new(true),
-            throttle,
             metrics,
         }
     }
@@ -127,7 +120,13 @@ impl AuthLookup for AuthCache {
         Ok(found)
     }
 
-    fn throttled_for(&self, client: IpAddr) -> Option<u64> {
-        self.throttle.throttled_for(client)
+    /// Straight from the store: asked only for a locked user's password attempt.
+    async fn is_known_address(
+        &self,
+        user: &str,
+        address: IpAddr,
+        since: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.store.is_known_address(user, address, since).await
     }
 }

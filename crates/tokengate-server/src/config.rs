@@ -6,7 +6,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tokengate_core::decision::{Anonymous, GatePolicy};
+use tokengate_core::decision::{Anonymous, DEFAULT_TOKEN_USER_NAMES, GatePolicy};
 use tokengate_core::lockout::LockoutPolicy;
 
 /// The whole configuration of a tokengate node.
@@ -54,6 +54,8 @@ pub struct GatewayConfig {
     pub via_header: String,
     /// Forward the client's `Authorization` header to the upstream.
     pub forward_authorization: bool,
+    /// Basic user names that stand for the owner of the token sent as the password.
+    pub token_user_names: Vec<String>,
     /// Seconds to wait for the upstream's response headers before answering 504.
     pub upstream_timeout_seconds: u64,
 }
@@ -123,6 +125,7 @@ impl Default for GatewayConfig {
             identity_header: "X-Authenticated-User".into(),
             via_header: "X-Authenticated-Via".into(),
             forward_authorization: false,
+            token_user_names: DEFAULT_TOKEN_USER_NAMES.map(str::to_owned).to_vec(),
             upstream_timeout_seconds: 30,
         }
     }
@@ -275,6 +278,7 @@ impl Config {
                 max_failed_logins: self.security.max_failed_logins,
                 lockout_minutes: self.security.lockout_minutes,
             },
+            token_user_names: self.gateway.token_user_names.clone(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! configuration and start-up wiring. HTTP lives here; the rules live in `tokengate-core`.
 
 pub mod api;
+pub mod attempts;
 pub mod cache;
 pub mod config;
 pub mod effects;

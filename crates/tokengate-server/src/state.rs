@@ -64,7 +64,7 @@ impl AppState {
         };
         Ok(Self {
             policy: config.gate_policy(),
-            cache: AuthCache::new(store.clone(), throttle.clone(), metrics.clone()),
+            cache: AuthCache::new(store.clone(), metrics.clone()),
             passwords: PasswordPool::new(config.security.password_concurrency)?,
             identity_header: header(&config.gateway.identity_header)?,
             via_header: header(&config.gateway.via_header)?,

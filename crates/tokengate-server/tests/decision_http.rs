@@ -60,6 +60,8 @@ impl Case<'_> {
             u32::try_from(config_raw["max_failed_logins"].as_u64().unwrap()).unwrap();
         config.security.lockout_minutes =
             u32::try_from(config_raw["lockout_minutes"].as_u64().unwrap()).unwrap();
+        config.gateway.token_user_names =
+            serde_json::from_value(config_raw["token_user_names"].clone()).unwrap();
         config.security.failures_per_minute = 10_000;
         TestApp::spawn_with(config, true).await
     }
@@ -126,6 +128,13 @@ impl Case<'_> {
             for _ in 0..failures {
                 store
                     .record_failed_login(&name, lock_start, policy)
+                    .await
+                    .unwrap();
+            }
+            for address in raw["known_addresses"].as_array().into_iter().flatten() {
+                let address = address.as_str().unwrap().parse().unwrap();
+                store
+                    .remember_address(&name, address, real_now, real_now - TimeDelta::days(30))
                     .await
                     .unwrap();
             }
@@ -300,7 +309,7 @@ async fn every_decision_vector_holds_through_the_reverse_proxy() {
         );
     }
     let cases = vectors["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 43);
+    assert_eq!(cases.len(), 52);
     for case in cases {
         Case {
             defaults,

@@ -14,6 +14,9 @@ pub enum Step {
     Basic { user: String, token_format: bool },
     Bearer { token_format: bool },
     TokenOfAnotherUser,
+    NotAPassword,
+    TokenUserName,
+    SignIn { user: String, client: IpAddr },
     TokenNotFound { token_format: bool },
     TokenFound { id: String, owner: String },
     TokenExpired,
@@ -24,7 +27,10 @@ pub enum Step {
     Throttled { retry_after_seconds: u64 },
     UserLocked { retry_after_seconds: Option<u64> },
     UnknownUser,
+    KnownAddress,
+    HashQueueFull,
     PasswordChecked { correct: bool },
+    LocksPassword { retry_after_seconds: Option<u64> },
     Outcome(Outcome),
     StoreUnavailable,
 }
@@ -70,15 +76,24 @@ impl fmt::Display for Step {
             Self::Bearer {
                 token_format: false,
             } => f.write_str("Bearer secret is not a well-formed token"),
-            Self::TokenOfAnotherUser => {
-                f.write_str("the token belongs to another user: treated as a password")
+            Self::TokenOfAnotherUser => f.write_str(
+                "the token belongs to another user: refused, not counted against anyone's password",
+            ),
+            Self::NotAPassword => f.write_str(
+                "the secret starts with tg_ but is not a well-formed token: a token attempt, never checked as a password",
+            ),
+            Self::TokenUserName => {
+                f.write_str("the user name is a token user name: it stands for the token's owner")
+            }
+            Self::SignIn { user, client } => {
+                write!(f, "sign-in to the web UI as \"{user}\" from {client}")
             }
             Self::TokenNotFound { token_format: true } => {
                 f.write_str("no stored token has this digest")
             }
             Self::TokenNotFound {
                 token_format: false,
-            } => f.write_str("a Bearer secret must be a token"),
+            } => f.write_str("the secret is not a well-formed token (length or checksum)"),
             Self::TokenFound { id, owner } => write!(f, "token {id} of user \"{owner}\" found"),
             Self::TokenExpired => f.write_str("the token has expired"),
             Self::OwnerMissing => f.write_str("the token's owner does not exist"),
@@ -104,6 +119,18 @@ impl fmt::Display for Step {
                 retry_after_seconds: None,
             } => f.write_str("password sign-in is locked until an admin resets it"),
             Self::UnknownUser => f.write_str("no such user (checked against a dummy hash)"),
+            Self::KnownAddress => f.write_str(
+                "password sign-in is locked, but the password worked from this address in the last 30 days: checked anyway",
+            ),
+            Self::HashQueueFull => {
+                f.write_str("the password check queue is full: refused without checking")
+            }
+            Self::LocksPassword {
+                retry_after_seconds: Some(seconds),
+            } => write!(f, "this failure locks password sign-in for {seconds} s"),
+            Self::LocksPassword {
+                retry_after_seconds: None,
+            } => f.write_str("this failure locks password sign-in until an admin resets it"),
             Self::PasswordChecked { correct: true } => f.write_str("the password is correct"),
             Self::PasswordChecked { correct: false } => f.write_str("the password is wrong"),
             Self::Outcome(Outcome::Allowed(identity)) => {

@@ -7,6 +7,7 @@ pub mod headers;
 pub mod pool;
 pub mod proxy;
 
+use crate::attempts::{GuardedAttempts, apply_user_effect};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
@@ -44,7 +45,8 @@ pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Decides one request and applies the decision's effects.
+/// Decides one request and applies the decision's effects. Password attempts run under the
+/// failure budget, the per-user turn and the fair hash queue ([`GuardedAttempts`]).
 pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Decision {
     let started = Instant::now();
     let forwarded = forwarded_for(headers);
@@ -62,7 +64,7 @@ pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> De
         &settings,
         &state.policy,
         &state.cache,
-        &state.passwords,
+        &GuardedAttempts(state),
         now,
     )
     .await;
@@ -70,40 +72,28 @@ pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> De
     state
         .metrics
         .decision(&decision, started.elapsed().as_secs_f64());
-    if decision.reason() == Some(Reason::TooManyFailures) {
+    if decision.reason() == Some(Reason::TooManyFailures)
+        && state.throttle.throttled_for(decision.client).is_some()
+    {
         // A tarpit: an address over its failure budget gets its 429 only after a pause, so a
         // client hammering with wrong credentials gets one answer per connection and second
-        // instead of taking the CPU that valid requests need.
+        // instead of taking the CPU that valid requests need. (A full hash queue answers at
+        // once: that address did nothing wrong.)
         tokio::time::sleep(THROTTLED_ANSWER_DELAY).await;
     }
     decision
 }
 
+/// Applies what the decision left to apply (password attempts settle their own effects
+/// inside the user's turn; the failure budget was taken before the work).
 async fn apply_effects(state: &AppState, decision: &Decision, now: chrono::DateTime<Utc>) {
-    if decision
-        .reason()
-        .is_some_and(|reason| reason.is_credential_failure())
-    {
-        state.throttle.record_failure(decision.client);
-    }
     for effect in &decision.effects {
         match effect {
             Effect::TokenUsed { token_id } => {
                 state.usage.note(token_id, now, ip_text(decision.client))
             }
-            Effect::CountFailedLogin { user } => {
-                if let Err(error) = state
-                    .store
-                    .record_failed_login(user, now, state.policy.lockout)
-                    .await
-                {
-                    tracing::warn!(%error, "could not count a failed login");
-                }
-            }
-            Effect::ResetFailedLogins { user } => {
-                if let Err(error) = state.store.reset_failed_logins(user, None).await {
-                    tracing::warn!(%error, "could not reset the failed-login counter");
-                }
+            other => {
+                apply_user_effect(state, other, now).await;
             }
         }
     }

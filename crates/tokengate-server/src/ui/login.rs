@@ -1,11 +1,13 @@
-//! Sign-in and sign-out. The password is checked under the SPEC §2 rules that apply to people:
-//! the per-address throttle first, the user's lock, argon2 off the async workers (a dummy hash
-//! for unknown users), failures counted toward the lock, the counter reset on success. The IP
-//! allow-list and the `password_auth` switch govern the API, not this page (see
+//! Sign-in and sign-out. The password goes through the same attempt path as a Basic password
+//! at the gateway (`tokengate_core::authenticate::run_attempt` with the server's
+//! `GuardedAttempts`): the per-address budget, one check per user at a time, the lock and known
+//! addresses, the fair hash queue. Only the answers differ: this page re-renders its form. The
+//! IP allow-list and the `password_auth` switch govern the API, not this page (see
 //! docs/design/web-ui.md).
 
 use super::context::Visit;
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
+use crate::attempts::GuardedAttempts;
 use crate::session;
 use crate::state::SharedState;
 use askama::Template;
@@ -15,10 +17,9 @@ use axum::extract::rejection::FormRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokengate_core::Secret;
-use tokengate_core::User;
-use tokengate_core::lockout::{LockState, lock_state};
-use tokengate_core::model::is_valid_user_name;
+use tokengate_core::authenticate::run_attempt;
+use tokengate_core::decision::{Outcome, PasswordAttempt};
+use tokengate_core::{Reason, Secret, User};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -100,89 +101,58 @@ async fn check_password(
     username: &str,
     password: Secret,
 ) -> Result<SignIn, UiError> {
-    if let Some(seconds) = state.throttle.throttled_for(visit.client) {
-        return Ok(SignIn::Refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed sign-ins from your address. Try again in {seconds} seconds."),
-        ));
-    }
-    let user = if is_valid_user_name(username) {
-        state
-            .store
-            .user(username)
-            .await
-            .map_err(|_| UiError::unavailable())?
-    } else {
-        None
-    };
-    if let Some(user) = &user
-        && let LockState::Locked {
+    let attempt = PasswordAttempt::sign_in(username, password, visit.client, state.policy.lockout);
+    let decision = run_attempt(
+        attempt,
+        &state.cache,
+        &GuardedAttempts(state.as_ref()),
+        visit.now,
+    )
+    .await;
+    let (reason, retry_after_seconds) = match decision.outcome {
+        Outcome::Allowed(_) => {
+            let user = state
+                .store
+                .user(username)
+                .await
+                .map_err(|_| UiError::unavailable())?
+                .ok_or_else(UiError::unavailable)?;
+            return Ok(SignIn::Accepted(user));
+        }
+        Outcome::Denied {
+            reason,
             retry_after_seconds,
-        } = lock_state(user.locked_until, visit.now)
-    {
-        return Ok(SignIn::Refused(
-            StatusCode::FORBIDDEN,
-            locked_message(retry_after_seconds),
-        ));
-    }
-    let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
-    let correct = state
-        .passwords
-        .check(stored_hash, password)
-        .await
-        .map_err(|()| UiError::unavailable())?;
-    match user {
-        Some(user) if correct => accept(state, user).await,
-        _ => refuse(state, visit, username, user.is_some()).await,
-    }
-}
-
-async fn accept(state: &SharedState, user: User) -> Result<SignIn, UiError> {
-    if user.disabled {
-        return Ok(SignIn::Refused(
+        } => (reason, retry_after_seconds),
+    };
+    let wrong = "Wrong user name or password.";
+    let refused = match reason {
+        Reason::InvalidCredentials => {
+            tracing::info!(client = %visit.client, "failed web UI sign-in");
+            let message = match decision.locked_now() {
+                Some(retry_after_seconds) => {
+                    format!("{wrong} {}", locked_message(retry_after_seconds))
+                }
+                None => wrong.to_owned(),
+            };
+            SignIn::Refused(StatusCode::OK, message)
+        }
+        Reason::UserLocked => {
+            SignIn::Refused(StatusCode::FORBIDDEN, locked_message(retry_after_seconds))
+        }
+        Reason::UserDisabled => SignIn::Refused(
             StatusCode::FORBIDDEN,
             "This account is disabled. Ask an administrator to enable it.".into(),
-        ));
-    }
-    state
-        .store
-        .reset_failed_logins(&user.name, None)
-        .await
-        .map_err(|_| UiError::unavailable())?;
-    Ok(SignIn::Accepted(user))
-}
-
-async fn refuse(
-    state: &SharedState,
-    visit: &Visit,
-    username: &str,
-    known: bool,
-) -> Result<SignIn, UiError> {
-    state.throttle.record_failure(visit.client);
-    tracing::info!(client = %visit.client, "failed web UI sign-in");
-    let wrong = "Wrong user name or password.";
-    if !known {
-        return Ok(SignIn::Refused(StatusCode::OK, wrong.into()));
-    }
-    let counted = state
-        .store
-        .record_failed_login(username, visit.now, state.policy.lockout)
-        .await
-        .map_err(|_| UiError::unavailable())?;
-    let message = match counted {
-        Some(failed) if failed.newly_locked => {
-            let lock = lock_state(failed.locked_until, visit.now);
-            let retry_after_seconds = match lock {
-                LockState::Locked {
-                    retry_after_seconds,
-                } => retry_after_seconds,
-                LockState::Open => None,
-            };
-            format!("{wrong} {}", locked_message(retry_after_seconds))
-        }
-        _ => wrong.to_owned(),
+        ),
+        Reason::TooManyFailures => SignIn::Refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins from your address. Try again in {} seconds.",
+                retry_after_seconds.unwrap_or(1)
+            ),
+        ),
+        _ => return Err(UiError::unavailable()),
     };
-    Ok(SignIn::Refused(StatusCode::OK, message))
+    Ok(refused)
 }
 
 fn locked_message(retry_after_seconds: Option<u64>) -> String {

@@ -172,3 +172,28 @@ impl SessionStore for Switchable {
         self.inner.delete_expired_sessions(now).await
     }
 }
+
+#[async_trait]
+impl KnownAddressStore for Switchable {
+    async fn remember_address(
+        &self,
+        user: &str,
+        address: std::net::IpAddr,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.check()?;
+        self.inner
+            .remember_address(user, address, at, forget_before)
+            .await
+    }
+    async fn is_known_address(
+        &self,
+        user: &str,
+        address: std::net::IpAddr,
+        since: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.is_known_address(user, address, since).await
+    }
+}

@@ -86,6 +86,7 @@ impl Driver for SqliteDriver {
     const FOR_UPDATE: &'static str = "";
     /// Row by row, so the change-counter triggers fire and running processes notice.
     const CLEAR: &'static [&'static str] = &[
+        "DELETE FROM known_addresses",
         "DELETE FROM sessions",
         "DELETE FROM tokens",
         "DELETE FROM users",

@@ -71,7 +71,7 @@ pub trait Transfer: Send + Sync {
         after: Option<&TokenDigest>,
         limit: u32,
     ) -> StoreResult<Vec<SessionRecord>>;
-    /// Deletes every user, token, session, audit record and the settings (for `--force`);
+    /// Deletes every user, token, session, known address, audit record and the settings (for `--force`);
     /// moves the change counter so running nodes drop what they cached.
     async fn clear(&self) -> StoreResult<()>;
     /// Inserts one batch in one transaction.

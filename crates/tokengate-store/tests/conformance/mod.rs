@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod counter;
+pub mod known_addresses;
 pub mod sessions;
 pub mod settings_audit;
 pub mod tokens;
@@ -59,6 +60,10 @@ macro_rules! conformance_tests {
             counter::change_counter_moves_on_every_settings_save,
             sessions::sessions_round_trip_touch_and_delete,
             sessions::sessions_of_a_user_and_expired_sessions_are_deleted,
+            known_addresses::a_remembered_address_is_known_to_its_user_only_and_from_the_time_seen,
+            known_addresses::known_addresses_keep_the_latest_time_and_forget_stale_ones,
+            known_addresses::an_ipv4_mapped_address_is_the_same_address,
+            known_addresses::remembering_an_address_of_an_unknown_user_stores_nothing,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
