@@ -182,7 +182,8 @@ fn early_refusal(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Opt
             crate::gateway::forwarded_for(headers).as_deref(),
             &state.policy.trusted_proxies,
         );
-        state.throttle.record_failure(client);
+        // Over the budget already: the 401 still answers (the next credentialed try gets 429).
+        let _ = state.throttle.take(client);
         return Some(ApiError::new(
             StatusCode::UNAUTHORIZED,
             Reason::MalformedCredentials.code(),

@@ -6,7 +6,7 @@ use crate::gateway::{forward_auth, gate, is_public, proxy, refusal};
 use crate::request_id;
 use crate::state::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router, middleware};

@@ -52,9 +52,12 @@ fn refused_start(config: &str, env: &[(&str, &str)]) -> (i32, String, tempfile::
     (output.status.code().unwrap(), stderr, dir)
 }
 
+/// A bad start: the configuration file, the environment, and the key the error must name.
+type BadStart<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[BadStart] = &[
         (
             "[gateway]\nupstream = \"https://api.example.com\"\n",
             &[],
