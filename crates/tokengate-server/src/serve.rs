@@ -28,6 +28,9 @@ use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+/// How long a stop waits for requests in flight (SPEC §8).
+const DRAIN: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the database: {0}")]
@@ -76,7 +79,8 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// Stops accepting, lets the watcher flush pending last-use records, and returns.
+    /// Stops accepting, lets the requests in flight finish, then writes the last-use records
+    /// they noted (the watcher's own last flush may come before they end) and returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(accept) = self.accept.take() {
@@ -87,6 +91,9 @@ impl RunningServer {
         }
         if let Some(metrics) = self.metrics.take() {
             let _ = metrics.await;
+        }
+        if self.state.cache.store_healthy() {
+            self.state.usage.flush(&self.state.store).await;
         }
     }
 }
@@ -413,7 +420,7 @@ async fn accept_loop(listener: TcpListener, workers: Vec<Worker>, mut stop: watc
 }
 
 /// One serving thread: serves the connections handed to it until stopped, then lets open
-/// ones finish (up to 10 s).
+/// ones finish (up to `DRAIN`).
 async fn serve_loop(
     mut incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     state: SharedState,
@@ -471,7 +478,7 @@ async fn serve_loop(
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
 /// One request: the hot paths (`FastLane`) straight to their handler, everything else through

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,6 +173,13 @@ impl SqlStore<SqliteDriver> {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(pool_size)
+                // A COMMIT that fails on a full disk lets SQLite roll the transaction back by
+                // itself; sqlx's ROLLBACK then fails too and the connection keeps believing it
+                // is inside a transaction, refusing every later BEGIN. Such a connection is
+                // closed instead of reused, so writes resume once space returns.
+                .before_acquire(|connection, _| {
+                    Box::pin(async move { Ok(!connection.is_in_transaction()) })
+                })
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await
         }
