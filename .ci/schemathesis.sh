@@ -19,6 +19,7 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export TOKENGATE_DATABASE_URL="sqlite://$work/schemathesis.db"
 export TOKENGATE_LISTEN="127.0.0.1:$port"
+export TOKENGATE_METRICS_LISTEN=""
 export TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
 password="schemathesis-$RANDOM-$RANDOM"
 "$binary" user add fuzzer --admin --password-stdin <<< "$password"

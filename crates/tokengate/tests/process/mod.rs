@@ -51,6 +51,7 @@ impl Installation {
             .env("TOKENGATE_DATABASE_URL", &self.database_url)
             .env("TOKENGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("TOKENGATE_LISTEN", "127.0.0.1:0")
+            .env("TOKENGATE_METRICS_LISTEN", "")
             .envs(self.env.iter().map(|(key, value)| (key, value)));
         command
     }
