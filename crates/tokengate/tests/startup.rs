@@ -120,8 +120,8 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
         ),
         ("[tls]\ncert = \"only.pem\"\n", &[], "tls"),
         (
-            "database_url = \"mysql://app:hunter2@db/tokens\"\n",
-            &[],
+            "",
+            &[("TOKENGATE_DATABASE_URL", "mysql://app:hunter2@db/tokens")],
             "database_url",
         ),
     ];
