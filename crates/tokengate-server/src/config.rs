@@ -267,18 +267,25 @@ impl Config {
 /// about. Parse errors keep their first and last line (position and cause), not the quoted
 /// source line, which may hold a secret.
 fn one_line(error: &figment::Error) -> String {
-    let key = match (&error.metadata, error.path.is_empty()) {
-        (Some(metadata), false) => {
-            let profile = error.profile.clone().unwrap_or_default();
-            let keys: Vec<&str> = error.path.iter().map(String::as_str).collect();
-            metadata.interpolate(&profile, &keys)
-        }
-        (_, false) => error.path.join("."),
-        (Some(metadata), true) => match &metadata.source {
+    let from_environment = error
+        .metadata
+        .as_ref()
+        .is_some_and(|metadata| metadata.name.contains("environment"));
+    let source = match &error.metadata {
+        Some(metadata) => match &metadata.source {
             Some(source) => source.to_string(),
             None => metadata.name.to_string(),
         },
-        (None, true) => "configuration".to_owned(),
+        None => "configuration".to_owned(),
+    };
+    let key = match (error.path.is_empty(), from_environment) {
+        (true, _) => source,
+        (false, true) => format!(
+            "{} (TOKENGATE_{})",
+            error.path.join("."),
+            error.path.join("__").to_ascii_uppercase()
+        ),
+        (false, false) => format!("{} (in {source})", error.path.join(".")),
     };
     let text = error.kind.to_string();
     let lines: Vec<&str> = text

@@ -39,22 +39,37 @@ fn tokengate(dir: &Path, umask: &str, args: &[&str], env: &[(&str, &str)]) -> Co
 }
 
 /// Runs `serve` with `config` (a TOML file) and `env`; it must refuse at once.
-fn refused_start(config: &str, env: &[(&str, &str)]) -> (i32, String, tempfile::TempDir) {
+fn refused_start(config: &str, env_of_case: &[(&str, &str)]) -> (i32, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tokengate.toml"), config).unwrap();
-    let mut env = env.to_vec();
-    env.push(("TOKENGATE_LISTEN", "127.0.0.1:0"));
-    env.push(("TOKENGATE_METRICS_LISTEN", ""));
-    let output = tokengate(dir.path(), "022", &["serve"], &env)
-        .output()
+    // The case's own variables come last, so they win.
+    let mut env = vec![
+        ("TOKENGATE_LISTEN", "127.0.0.1:0"),
+        ("TOKENGATE_METRICS_LISTEN", ""),
+    ];
+    env.extend_from_slice(env_of_case);
+    let mut child = tokengate(dir.path(), "022", &["serve"], &env)
+        .spawn()
         .unwrap();
+    // A configuration that is wrongly accepted would serve for ever: give up after a while.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve accepted {config:?} {env_of_case:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     (output.status.code().unwrap(), stderr, dir)
 }
 
 #[test]
 fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    // (the file's text, environment variables, the key the message must name)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             "[gateway]\nupstream = \"https://api.example.com\"\n",
             &[],
@@ -80,7 +95,8 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
             &[("TOKENGATE_GATEWAY__UPSTREAM", "https://x:8443")],
             "gateway.upstream",
         ),
-        ("listen = \"nowhere\"\n", &[], "listen"),
+        ("", &[("TOKENGATE_LISTEN", "nowhere")], "listen"),
+        ("", &[("TOKENGATE_LISTEN", "127.0.0.1:99999")], "listen"),
         (
             "",
             &[("TOKENGATE_METRICS_LISTEN", "localhost")],
@@ -113,8 +129,8 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
         ),
         ("[tls]\ncert = \"only.pem\"\n", &[], "tls"),
         (
-            "database_url = \"mysql://app:hunter2@db/tokens\"\n",
-            &[],
+            "",
+            &[("TOKENGATE_DATABASE_URL", "mysql://app:hunter2@db/tokens")],
             "database_url",
         ),
     ];
