@@ -57,10 +57,12 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    /// Whether the configuration is at fault (exit status 2, like a usage error).
+    /// Whether a configuration value is at fault (exit status 2, like a usage error). A
+    /// `--config` file that does not exist stays a refusal (exit 1).
     pub fn is_configuration(&self) -> bool {
         match self {
-            Self::Config(_) => true,
+            Self::Config(ConfigError::Invalid(_)) => true,
+            Self::Config(ConfigError::MissingFile(_)) => false,
             Self::Serve(error) => error.is_configuration(),
             _ => false,
         }
