@@ -1,6 +1,9 @@
 //! Configuration (SPEC §5): one typed struct; defaults, then the TOML file, then `TOKENGATE_`
 //! environment variables (nested keys with `__`). Unknown keys are refused with their name.
 
+mod checks;
+
+use checks::{check_database_url, check_public_url, check_upstream, one_line, shorten};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
@@ -283,125 +286,6 @@ impl Config {
     }
 }
 
-/// A figment error as one line that starts with the key (or the environment variable) it is
-/// about. Parse errors keep their first and last line (position and cause), not the quoted
-/// source line, which may hold a secret.
-fn one_line(error: &figment::Error) -> String {
-    let key = match (&error.metadata, error.path.is_empty()) {
-        (Some(metadata), false) => {
-            let profile = error.profile.clone().unwrap_or_default();
-            let keys: Vec<&str> = error.path.iter().map(String::as_str).collect();
-            metadata.interpolate(&profile, &keys)
-        }
-        (_, false) => error.path.join("."),
-        (Some(metadata), true) => match &metadata.source {
-            Some(source) => source.to_string(),
-            None => metadata.name.to_string(),
-        },
-        (None, true) => "configuration".to_owned(),
-    };
-    let text = error.kind.to_string();
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect();
-    let problem = match lines.as_slice() {
-        [] => String::from("invalid"),
-        [only] => (*only).to_owned(),
-        [first, .., last] => format!("{first}: {last}"),
-    };
-    format!("{key}: {problem}")
-}
-
-/// At most 64 characters of a configured value, for messages.
-fn shorten(value: &str) -> String {
-    let mut short: String = value.chars().take(64).collect();
-    if short.len() < value.len() {
-        short.push('…');
-    }
-    short
-}
-
-fn check_upstream(upstream: &str) -> Result<(), String> {
-    let uri = upstream.parse::<http::Uri>().map_err(|_| {
-        format!(
-            "\"{}\" is not a URL like http://127.0.0.1:9000",
-            shorten(upstream)
-        )
-    })?;
-    match uri.scheme_str() {
-        Some(scheme) if scheme.eq_ignore_ascii_case("http") => {}
-        Some(scheme) if scheme.eq_ignore_ascii_case("https") => {
-            return Err(
-                "https:// upstreams are not supported yet: use http:// (for example to a \
-                 local TLS-terminating proxy in front of the API)"
-                    .into(),
-            );
-        }
-        Some(scheme) => {
-            return Err(format!(
-                "unknown scheme \"{}\"; use http://host:port",
-                shorten(scheme)
-            ));
-        }
-        None => {
-            return Err(format!(
-                "\"{}\" is not a URL like http://127.0.0.1:9000",
-                shorten(upstream)
-            ));
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("\"{}\" names no host", shorten(upstream)));
-    }
-    if uri.query().is_some() {
-        return Err("a query string is not allowed in the upstream URL".into());
-    }
-    Ok(())
-}
-
-fn check_public_url(public_url: &str) -> Result<(), String> {
-    if public_url.is_empty() {
-        return Ok(());
-    }
-    let uri = public_url.parse::<http::Uri>().map_err(|_| {
-        format!(
-            "\"{}\" is not a URL like https://tokens.example.com",
-            shorten(public_url)
-        )
-    })?;
-    let web_scheme = uri.scheme_str().is_some_and(|scheme| {
-        scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-    });
-    if !web_scheme || uri.host().is_none_or(str::is_empty) {
-        return Err(format!(
-            "\"{}\" is not a URL like https://tokens.example.com",
-            shorten(public_url)
-        ));
-    }
-    Ok(())
-}
-
-/// Only the scheme is ever echoed: the rest of a database URL may hold a password.
-fn check_database_url(database_url: &str) -> Result<(), String> {
-    let known = ["sqlite:", "postgres://", "postgresql://"];
-    if known.iter().any(|prefix| {
-        database_url
-            .get(..prefix.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
-    }) {
-        return Ok(());
-    }
-    let scheme = database_url
-        .split_once(':')
-        .map_or("(none)", |(scheme, _)| scheme);
-    Err(format!(
-        "unknown scheme \"{}\"; use sqlite://PATH or postgres://…",
-        shorten(scheme)
-    ))
-}
-
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment's Jail closures return its (large) error type
 mod tests {
@@ -508,6 +392,59 @@ mod tests {
             assert!(Config::load(None).is_err());
             let missing = Config::load(Some(Path::new("absent.toml"))).expect_err("missing file");
             assert!(matches!(missing, ConfigError::MissingFile(_)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_and_public_url_have_their_defaults_and_are_checked() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults");
+            assert_eq!(config.metrics_listen, "127.0.0.1:8701");
+            assert!(!config.public_url_is_https());
+            jail.set_env("TOKENGATE_METRICS_LISTEN", "");
+            jail.set_env("TOKENGATE_PUBLIC_URL", "HTTPS://tokens.example.com");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.metrics_listen, "");
+            assert!(config.public_url_is_https());
+            for (key, value) in [
+                ("TOKENGATE_METRICS_LISTEN", "8701"),
+                ("TOKENGATE_PUBLIC_URL", "ftp://tokens.example.com"),
+                ("TOKENGATE_PUBLIC_URL", "https://"),
+            ] {
+                jail.set_env(key, value);
+                let error = Config::load(None).expect_err(value);
+                let name = key.trim_start_matches("TOKENGATE_").to_ascii_lowercase();
+                assert!(error.to_string().contains(&name), "{error}");
+                jail.set_env(key, "");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn upstreams_other_than_plain_http_are_refused_naming_the_key() {
+        Jail::expect_with(|jail| {
+            for upstream in [
+                "https://api.example.com",
+                "HTTPS://api.example.com:8443/base",
+                "h2c://127.0.0.1:9000",
+                "127.0.0.1:9000",
+                "http://",
+                "http://127.0.0.1:9000/?debug=1",
+                "",
+            ] {
+                jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", upstream);
+                let error = Config::load(None).expect_err(upstream);
+                let message = error.to_string();
+                assert!(
+                    message.starts_with("invalid configuration: gateway.upstream"),
+                    "{message}"
+                );
+                assert!(!message.contains('\n'), "{message}");
+            }
+            jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", "http://127.0.0.1:9000/base");
+            assert!(Config::load(None).is_ok());
             Ok(())
         });
     }

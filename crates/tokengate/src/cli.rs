@@ -16,7 +16,8 @@ use tokengate_core::validity::{MaxValidity, ValidityRequest};
 /// one `tokengate serve` uses. Changes made here are audited with actor "cli".
 ///
 /// Exit status: 0 on success, 1 when an operation is refused (the reason is printed on
-/// stderr), 2 on usage errors.
+/// stderr), 2 on usage errors and configuration errors (a missing `--config` file, or one line
+/// naming the key of a bad value; nothing is written).
 #[derive(Debug, Parser)]
 #[command(name = "tokengate", version, about, long_about)]
 pub struct Cli {

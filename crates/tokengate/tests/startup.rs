@@ -39,19 +39,28 @@ fn tokengate(dir: &Path, umask: &str, args: &[&str], env: &[(&str, &str)]) -> Co
 }
 
 /// Runs `serve` with `config` (a TOML file) and `env`; it must refuse at once.
-fn refused_start(config: &str, env: &[(&str, &str)]) -> (i32, String, tempfile::TempDir) {
+fn refused_start(config: &str, env_of_case: &[(&str, &str)]) -> (i32, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tokengate.toml"), config).unwrap();
-    // Free ports unless the case sets its own (the case's variables come last and win).
-    let mut defaults = vec![
+    // The case's own variables come last, so they win.
+    let mut env = vec![
         ("TOKENGATE_LISTEN", "127.0.0.1:0"),
         ("TOKENGATE_METRICS_LISTEN", ""),
     ];
-    defaults.extend_from_slice(env);
-    let env = defaults;
-    let output = tokengate(dir.path(), "022", &["serve"], &env)
-        .output()
+    env.extend_from_slice(env_of_case);
+    let mut child = tokengate(dir.path(), "022", &["serve"], &env)
+        .spawn()
         .unwrap();
+    // A configuration that is wrongly accepted would serve for ever: give up after a while.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve accepted {config:?} {env_of_case:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     (output.status.code().unwrap(), stderr, dir)
 }
@@ -88,6 +97,7 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
             "gateway.upstream",
         ),
         ("", &[("TOKENGATE_LISTEN", "nowhere")], "listen"),
+        ("", &[("TOKENGATE_LISTEN", "127.0.0.1:99999")], "listen"),
         (
             "",
             &[("TOKENGATE_METRICS_LISTEN", "localhost")],
