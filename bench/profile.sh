@@ -66,19 +66,26 @@ case "$TOOL" in
         grep -E '^ +[0-9.]+%' "$OUT/perf-report.txt" | head -60
         ;;
     callgrind)
+        # Instructions are counted only while wrk runs (not start-up or warm-up), so
+        # "instructions per request" compares two builds whatever else the machine is doing.
         start_tokengate tokengate "$TG_PORT" "${ENVIRONMENT[@]}" \
             valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-            --dump-instr=no --collect-atstart=yes
+            --dump-instr=no --instr-atstart=no
         expect_status 200 -H "Authorization: Bearer $TOKEN" "$URL"
+        # Warm-up (caches filled, connections' buffers grown), then the counted run.
+        wrk -t1 -c4 -d2s -H "Authorization: Bearer $TOKEN" "$URL" >/dev/null
+        callgrind_control -i on "$PID_tokengate" >/dev/null
         # Few connections: valgrind runs one thread at a time.
         wrk_run profiled -t1 -c4 -d"${SECONDS_PROFILED}s" -H "Authorization: Bearer $TOKEN" "$URL"
-        read -r _ rps _ <<<"$(grep '^profiled ' "$OUT/samples.txt" | tail -1)"
+        callgrind_control -i off "$PID_tokengate" >/dev/null
+        requests=$(awk '/requests in/ {print $1}' "$OUT"/profiled.1.txt)
         kill -TERM "$PID_tokengate"
         for _ in $(seq 100); do kill -0 "$PID_tokengate" 2>/dev/null || break; sleep 0.1; done
         callgrind_annotate --inclusive=yes "$OUT"/callgrind.out* 2>/dev/null | head -120 >"$OUT/callgrind-inclusive.txt" || true
         callgrind_annotate "$OUT"/callgrind.out* 2>/dev/null | head -80 >"$OUT/callgrind-self.txt" || true
-        echo "requests served under callgrind: about $rps/s"
+        total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$OUT/callgrind-self.txt")
         cat "$OUT/callgrind-self.txt"
+        echo "counted: $requests requests, $total instructions: $((total / requests)) instructions per request"
         ;;
     *)
         log "usage: bench/profile.sh perf|callgrind"

@@ -450,7 +450,6 @@ async fn serve_loop(
         builder
             .http1()
             .max_buf_size(64 * 1024)
-            .max_headers(crate::request_id::HYPER_MAX_HEADERS)
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30));
         let watcher = graceful.watcher();

@@ -1,4 +1,5 @@
-//! Every answer tokengate makes itself has the JSON error body (405, 431, broken JSON, …), and
+//! Every answer tokengate makes itself has the JSON error body (405, 431 for oversize headers,
+//! broken JSON, …), and
 //! a 401 to a Bearer attempt says why in RFC 6750 form while Basic attempts and requests
 //! without credentials keep `Basic realm="tokengate"`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -58,15 +59,21 @@ fn many_headers(count: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// More than 100 header lines: refused by the HTTP layer with 431 before any of tokengate's
+/// work runs (no body: see `request_id.rs` for why), on every entrance; 100 lines are fine.
 #[tokio::test]
-async fn too_many_header_lines_get_a_json_431_from_every_entrance() {
+async fn too_many_header_lines_get_431_before_any_work_from_every_entrance() {
     let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let bearer = format!("Bearer {token}");
     for count in [101, 150, 400, 500] {
         let owned = many_headers(count);
-        let headers: Vec<(&str, &str)> = owned
+        let mut headers: Vec<(&str, &str)> = owned
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
+        headers.push(("Authorization", bearer.as_str()));
         for path in [
             "/api/x",
             "/tokengate/auth",
@@ -74,7 +81,7 @@ async fn too_many_header_lines_get_a_json_431_from_every_entrance() {
             "/tokengate/",
         ] {
             let answer = send(app.address, &request("GET", path, &headers)).await;
-            assert_error_shape(&answer, 431, "headers_too_large");
+            assert_eq!(answer.status, 431, "{count} lines to {path}");
         }
     }
     let owned = many_headers(98);
