@@ -3,9 +3,17 @@
 //! lock, and what the `user.locked` audit record says. The stores only persist the result.
 
 use crate::model::{Actor, AuditAction, NewAudit, Origin};
-use crate::store::FailedLogin;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+
+/// What a failed login did to the user's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedLogin {
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// This failure started a lock (a `user.locked` record was written).
+    pub newly_locked: bool,
+}
 
 /// `locked_until` of a lock that only an admin reset ends (`lockout_minutes = 0`).
 pub fn locked_forever() -> DateTime<Utc> {

@@ -28,14 +28,7 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// What a failed login did to the user's counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailedLogin {
-    pub failed_logins: u32,
-    pub locked_until: Option<DateTime<Utc>>,
-    /// This failure started a lock (a `user.locked` record was written).
-    pub newly_locked: bool,
-}
+pub use crate::lockout::FailedLogin;
 
 #[async_trait]
 pub trait UserStore: Send + Sync {

@@ -1,13 +1,14 @@
-//! The HTTP surface (SPEC §3): tokengate's own paths under `/tokengate/`, every other path to
-//! the upstream through the gateway.
+//! tokengate's own HTTP surface (SPEC §3): the paths under `/tokengate/`. Every other path goes
+//! through the gateway's phases instead (`crate::lanes` says which is which), so nothing added
+//! here touches a proxied request.
 
+use crate::entrance;
 use crate::error::ApiError;
-use crate::gateway::{forward_auth, gate, is_public, proxy, refusal};
-use crate::request_id;
-use crate::state::{AppState, SharedState};
+use crate::gateway::{forward_auth, gate, refusal};
+use crate::state::SharedState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router, middleware};
 use serde_json::json;
@@ -26,10 +27,10 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .nest("/tokengate", own)
         .merge(crate::ui::home_router())
-        .fallback(upstream)
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            request_id::middleware,
+            entrance::middleware,
         ))
         .with_state(state)
 }
@@ -105,76 +106,5 @@ async fn readyz(State(state): State<SharedState>) -> Response {
             )
                 .into_response()
         }
-    }
-}
-
-const NO_UPSTREAM_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>tokengate</title></head>\
-<body><h1>tokengate is running</h1><p>No upstream API is configured, so only forward-auth \
-(<code>/tokengate/auth</code>), <code>/tokengate/whoami</code>, the web UI and the REST API are served.</p>\
-<p>To protect an API as a reverse proxy, set <code>upstream</code> in the <code>[gateway]</code> section of \
-<code>tokengate.toml</code> (or <code>TOKENGATE_GATEWAY__UPSTREAM=http://127.0.0.1:9000</code>) and restart.</p>\
-<p><a href=\"/tokengate/\">Manage your API tokens</a></p></body></html>";
-
-/// The requests `serve` hands to their handler without the router (the hot paths): a path
-/// outside `/tokengate` when an upstream is configured, and `/tokengate/auth`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FastLane {
-    Upstream,
-    ForwardAuth,
-}
-
-impl FastLane {
-    /// The lane for `path`, or `None` for the router. Routes exactly as the router would.
-    pub fn of(state: &AppState, path: &str) -> Option<FastLane> {
-        if path == "/tokengate/auth" {
-            return Some(FastLane::ForwardAuth);
-        }
-        let own = path == "/tokengate" || path.starts_with("/tokengate/");
-        (!own && state.upstream.is_some()).then_some(FastLane::Upstream)
-    }
-
-    pub async fn serve(self, state: &SharedState, peer: SocketAddr, request: Request) -> Response {
-        match self {
-            FastLane::Upstream => to_upstream(state, peer, request).await,
-            FastLane::ForwardAuth => forward_auth::answer(state, peer, request).await,
-        }
-    }
-}
-
-/// Every path outside `/tokengate/`: through the gateway to the upstream.
-async fn upstream(
-    State(state): State<SharedState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    to_upstream(&state, peer, request).await
-}
-
-async fn to_upstream(state: &SharedState, peer: SocketAddr, request: Request) -> Response {
-    let Some(upstream) = state.upstream.as_ref() else {
-        if request.uri().path() == "/" {
-            return Html(NO_UPSTREAM_PAGE).into_response();
-        }
-        return ApiError::not_found("No upstream API is configured.").into_response();
-    };
-    if is_public(&state.config.gateway.public_paths, request.uri().path()) {
-        let client = peer.ip().to_canonical();
-        return proxy::forward(state, upstream, peer, client, None, request).await;
-    }
-    let decision = gate(state, peer, request.headers()).await;
-    match decision.identity() {
-        Some(identity) => {
-            let identity = identity.clone();
-            proxy::forward(
-                state,
-                upstream,
-                peer,
-                decision.client,
-                Some(&identity),
-                request,
-            )
-            .await
-        }
-        None => refusal(&decision),
     }
 }

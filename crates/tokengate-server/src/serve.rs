@@ -4,8 +4,9 @@
 //! connections (HTTP or HTTPS) until stopped.
 
 use crate::config::Config;
-use crate::request_id::with_request_id;
-use crate::routes::{FastLane, router};
+use crate::entrance::with_request_id;
+use crate::lanes::Lane;
+use crate::routes::router;
 use crate::state::{AppState, SharedState, StateError};
 use crate::tls;
 use axum::Router;
@@ -480,9 +481,10 @@ async fn serve_loop(
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
-/// One request: the hot paths (`FastLane`) straight to their handler, everything else through
-/// the router; both under the request-id middleware. `crate::transport` then marks the answer
-/// for the way the client came (HSTS under TLS; `Secure` on tokengate's own cookies).
+/// One request, by its lane (`crate::lanes`): forward-auth and routed paths straight to their
+/// handler, tokengate's other paths through the router; all under the entrance. Then
+/// `crate::transport` marks the answer for the way the client came (HSTS under TLS; `Secure` on
+/// tokengate's own cookies).
 async fn serve_request(
     state: SharedState,
     app: Router,
@@ -490,15 +492,21 @@ async fn serve_request(
     request: hyper::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let mut request = request.map(axum::body::Body::new);
-    let https = crate::transport::reached_over_https(&state, peer, request.headers());
-    let mut response = match FastLane::of(&state, request.uri().path()) {
-        Some(lane) => {
+    let mut response = match Lane::of(request.uri().path()) {
+        Lane::ForwardAuth => {
             with_request_id(&state, peer, request, |request| {
-                lane.serve(&state, peer, request)
+                crate::gateway::forward_auth::answer(&state, peer, request)
             })
             .await
         }
-        None => {
+        Lane::Routed => {
+            with_request_id(&state, peer, request, |request| {
+                crate::gateway::proxy::serve(&state, peer, request)
+            })
+            .await
+        }
+        Lane::Own => {
+            let https = crate::transport::reached_over_https(&state, peer, request.headers());
             request.extensions_mut().insert(ConnectInfo(peer));
             let Ok(mut response) = app.oneshot(request).await;
             crate::transport::secure_own_cookies(https, &mut response);

@@ -3,7 +3,7 @@
 
 use crate::cache::AuthCache;
 use crate::config::Config;
-use crate::gateway::proxy::Upstream;
+use crate::gateway::upstream::RouteTable;
 use crate::metrics::Metrics;
 use crate::passwords::PasswordPool;
 use crate::throttle::FailureThrottle;
@@ -25,7 +25,8 @@ pub struct AppState {
     pub throttle: Arc<FailureThrottle>,
     pub usage: UsageRecorder,
     pub metrics: Arc<Metrics>,
-    pub upstream: Option<Upstream>,
+    /// Where proxied requests go (SPEC §9).
+    pub routes: RouteTable,
     pub identity_header: http::HeaderName,
     pub via_header: http::HeaderName,
 }
@@ -48,17 +49,7 @@ impl AppState {
     ) -> Result<Self, StateError> {
         let metrics = Arc::new(Metrics::new());
         let throttle = Arc::new(FailureThrottle::new(config.security.failures_per_minute));
-        let upstream = match &config.gateway.upstream {
-            Some(url) => Some(
-                Upstream::new(
-                    url,
-                    std::time::Duration::from_secs(config.gateway.upstream_timeout_seconds),
-                    config.worker_count(),
-                )
-                .map_err(StateError::Upstream)?,
-            ),
-            None => None,
-        };
+        let routes = RouteTable::from_config(&config).map_err(StateError::Upstream)?;
         let header = |name: &str| {
             http::HeaderName::try_from(name).map_err(|_| StateError::HeaderName(name.to_owned()))
         };
@@ -73,7 +64,7 @@ impl AppState {
             store,
             throttle,
             metrics,
-            upstream,
+            routes,
             config,
         })
     }

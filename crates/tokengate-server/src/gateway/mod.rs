@@ -3,9 +3,12 @@
 //! [`gate`]; they differ only in what they do with the answer.
 
 pub mod forward_auth;
+pub mod forwarding;
 pub mod headers;
+pub mod phases;
 pub mod pool;
 pub mod proxy;
+pub mod upstream;
 
 use crate::attempts::{GuardedAttempts, apply_user_effect};
 use crate::error::ApiError;

@@ -1,0 +1,99 @@
+//! A proxied request as a fixed sequence of phases, shaped like pingora's `ProxyHttp`: each
+//! phase has one job, and [`run`] is the only place that orders them and talks to the upstream.
+//!
+//! 1. [`ProxyPhases::upstream_peer`]: which route takes the request. It comes first (pingora
+//!    asks after the request filter) because the decision depends on the route: its public
+//!    paths, and the routes a token may use.
+//! 2. [`ProxyPhases::request_filter`]: the SPEC §2 decision; a refusal ends the request here.
+//! 3. [`ProxyPhases::upstream_request_filter`]: the headers the upstream gets.
+//! 4. The send, with the route's timeout ([`Upstream::send`]).
+//! 5. [`ProxyPhases::response_filter`]: the headers the client gets back.
+//! 6. [`ProxyPhases::fail_to_proxy`]: an upstream that could not answer becomes 502 or 504.
+//! 7. [`ProxyPhases::logging`]: once per request, whatever happened.
+
+use super::upstream::{Route, SendFailure, Upstream};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{StatusCode, request, response};
+use axum::response::Response;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow::{self, Break, Continue};
+use tokengate_core::decision::Identity;
+
+/// What one proxied request carries from phase to phase.
+pub struct Session<'r> {
+    pub peer: SocketAddr,
+    /// The client's address as the decision determined it (the peer until then).
+    pub client: IpAddr,
+    pub route: &'r Route,
+    /// Who the upstream is told the request is from: `None` on a public path.
+    pub identity: Option<Identity>,
+}
+
+/// The phases of the gateway (see the module's documentation for their order). A phase that
+/// answers the request itself breaks with the answer; the others continue.
+pub trait ProxyPhases {
+    /// Which route takes `request`, or the answer when none does.
+    fn upstream_peer(&self, request: &request::Parts) -> ControlFlow<Response, &Route>;
+
+    /// The decision: fills `session.client` and `session.identity`, or answers the refusal.
+    fn request_filter(
+        &self,
+        session: &mut Session<'_>,
+        request: &request::Parts,
+    ) -> impl Future<Output = ControlFlow<Response>> + Send;
+
+    /// Rewrites the request for the upstream: headers, target URI, version.
+    fn upstream_request_filter(
+        &self,
+        session: &Session<'_>,
+        parts: &mut request::Parts,
+    ) -> ControlFlow<Response>;
+
+    /// Rewrites the upstream's response headers for the client.
+    fn response_filter(&self, session: &Session<'_>, parts: &mut response::Parts);
+
+    /// The answer when the upstream could not be reached or was too slow.
+    fn fail_to_proxy(&self, session: &Session<'_>, failure: SendFailure) -> Response;
+
+    /// Runs once the answer is known: the upstream's status, or `None` when it gave none.
+    fn logging(&self, session: &Session<'_>, upstream_status: Option<StatusCode>);
+}
+
+/// Runs `request` from `peer` through the phases of `phases`.
+pub async fn run<P: ProxyPhases + Sync>(
+    phases: &P,
+    peer: SocketAddr,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let route = match phases.upstream_peer(&parts) {
+        Continue(route) => route,
+        Break(answer) => return answer,
+    };
+    let mut session = Session {
+        peer,
+        client: peer.ip().to_canonical(),
+        route,
+        identity: None,
+    };
+    if let Break(refusal) = phases.request_filter(&mut session, &parts).await {
+        return refusal;
+    }
+    if let Break(answer) = phases.upstream_request_filter(&session, &mut parts) {
+        return answer;
+    }
+    let upstream: &Upstream = &route.upstream;
+    match upstream.send(Request::from_parts(parts, body)).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            phases.logging(&session, Some(parts.status));
+            phases.response_filter(&session, &mut parts);
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(failure) => {
+            phases.logging(&session, None);
+            phases.fail_to_proxy(&session, failure)
+        }
+    }
+}

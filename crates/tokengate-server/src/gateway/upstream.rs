@@ -1,0 +1,207 @@
+//! Where a proxied request goes: the routing table (SPEC §9: the longest path prefix wins, a
+//! route with a host beats one without; `[gateway] upstream` is the one route `default` with
+//! prefix `/`) and each route's upstream with its connection pool. Paths under `/tokengate/`
+//! never reach this table (`crate::lanes`).
+
+use super::pool::{Pool, PooledBody, SendError};
+use crate::config::Config;
+use crate::error::ApiError;
+use axum::body::Body;
+use axum::http::uri::{PathAndQuery, Scheme};
+use axum::http::{HeaderValue, Request, Response, Uri};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One route: a name (access log, metrics, token restrictions), where it applies, which paths
+/// of it are public, and its upstream.
+pub struct Route {
+    pub name: String,
+    /// Lowercase host this route is for; `None` = any host.
+    pub host: Option<String>,
+    /// Path prefix, on a segment boundary (`/jira` takes `/jira` and `/jira/x`, not `/jirax`).
+    pub path_prefix: String,
+    /// Path prefixes forwarded without authentication.
+    pub public_paths: Vec<String>,
+    pub upstream: Upstream,
+}
+
+/// Every route of this node, chosen from for each proxied request.
+#[derive(Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// The routes the configuration names: today the `[gateway] upstream` shorthand.
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let Some(url) = &config.gateway.upstream else {
+            return Ok(Self::default());
+        };
+        let upstream = Upstream::new(
+            url,
+            Duration::from_secs(config.gateway.upstream_timeout_seconds),
+            config.worker_count(),
+        )?;
+        Ok(Self {
+            routes: vec![Route {
+                name: "default".to_owned(),
+                host: None,
+                path_prefix: "/".to_owned(),
+                public_paths: config.gateway.public_paths.clone(),
+                upstream,
+            }],
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The route for a request to `host` (without port, any case) and `path`: a route with a
+    /// host beats one without, then the longest prefix wins.
+    pub fn choose(&self, host: Option<&str>, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|route| match (&route.host, host) {
+                (None, _) => true,
+                (Some(wanted), Some(host)) => wanted.eq_ignore_ascii_case(host),
+                (Some(_), None) => false,
+            })
+            .filter(|route| prefix_matches(&route.path_prefix, path))
+            .max_by_key(|route| (route.host.is_some(), route.path_prefix.len()))
+    }
+}
+
+/// Why an upstream gave no answer.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// Refused, unreachable, or the connection broke.
+    Unreachable(SendError),
+    /// No response headers within the route's timeout.
+    TimedOut(Duration),
+}
+
+impl Upstream {
+    /// Sends `request` (already rewritten for this upstream) and waits for the response
+    /// headers, at most the upstream's timeout.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<PooledBody>, SendFailure> {
+        match tokio::time::timeout(self.timeout, self.pool.send(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(SendFailure::Unreachable(error)),
+            Err(_) => Err(SendFailure::TimedOut(self.timeout)),
+        }
+    }
+}
+
+/// Whether `path` is under `prefix` on a segment boundary.
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+pub struct Upstream {
+    /// `Host` for upstream requests (the authority), built once.
+    pub(super) host: Option<HeaderValue>,
+    base_path: String,
+    timeout: Duration,
+    pool: Arc<Pool>,
+}
+
+impl Upstream {
+    /// The upstream at `url`, with an idle-connection list for each of `workers` threads.
+    pub fn new(url: &str, timeout: Duration, workers: usize) -> Result<Self, String> {
+        let uri: Uri = url.parse().map_err(|_| format!("\"{url}\" is not a URL"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| format!("\"{url}\" has no scheme"))?;
+        if scheme != Scheme::HTTP {
+            return Err(format!("\"{url}\": only http:// upstreams are supported"));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("\"{url}\" has no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let pool = Arc::new(Pool::new(
+            format!("{}:{port}", authority.host()),
+            workers,
+            1024,
+            Duration::from_secs(60),
+            timeout.min(Duration::from_secs(10)),
+        ));
+        Ok(Self {
+            host: HeaderValue::from_str(authority.as_str()).ok(),
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            timeout,
+            pool,
+        })
+    }
+
+    pub(super) fn target(&self, original: &Uri) -> Result<Uri, ApiError> {
+        let invalid = || ApiError::bad_request("invalid_path", "The request path is not valid.");
+        let path_and_query = match (self.base_path.is_empty(), original.path_and_query()) {
+            // No base path: the original, already parsed, is the target's (no copy).
+            (true, Some(path_and_query)) => path_and_query.clone(),
+            (true, None) => PathAndQuery::from_static("/"),
+            (false, original) => {
+                let path_and_query = original.map_or("/", PathAndQuery::as_str);
+                let joined = format!("{}{}", self.base_path, path_and_query);
+                PathAndQuery::try_from(joined).map_err(|_| invalid())?
+            }
+        };
+        // Origin-form: the connection is to the upstream itself, `Host` names it.
+        Ok(Uri::from(path_and_query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, host: Option<&str>, prefix: &str) -> Route {
+        Route {
+            name: name.to_owned(),
+            host: host.map(str::to_owned),
+            path_prefix: prefix.to_owned(),
+            public_paths: Vec::new(),
+            upstream: Upstream::new("http://127.0.0.1:9", Duration::from_secs(1), 1)
+                .expect("upstream"),
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_on_a_segment_boundary_wins_and_a_host_beats_none() {
+        let table = RouteTable {
+            routes: vec![
+                route("default", None, "/"),
+                route("jira", None, "/jira"),
+                route("jira-api", None, "/jira/rest/"),
+                route("wiki-host", Some("wiki.example.com"), "/"),
+            ],
+        };
+        let chosen = |host: Option<&str>, path: &str| {
+            table.choose(host, path).map(|route| route.name.as_str())
+        };
+        assert_eq!(chosen(None, "/"), Some("default"));
+        assert_eq!(chosen(None, "/jira"), Some("jira"));
+        assert_eq!(chosen(None, "/jira/browse/X-1"), Some("jira"));
+        assert_eq!(chosen(None, "/jirax"), Some("default"));
+        assert_eq!(chosen(None, "/jira/rest/api/2"), Some("jira-api"));
+        assert_eq!(chosen(None, "/jira/rest"), Some("jira-api"));
+        assert_eq!(chosen(Some("WIKI.example.com"), "/jira"), Some("wiki-host"));
+        assert_eq!(chosen(Some("other.example.com"), "/jira"), Some("jira"));
+    }
+
+    #[test]
+    fn without_a_catch_all_an_unrouted_path_has_no_route() {
+        let table = RouteTable {
+            routes: vec![route("jira", None, "/jira")],
+        };
+        assert!(table.choose(None, "/confluence").is_none());
+        assert!(RouteTable::default().choose(None, "/").is_none());
+    }
+}
