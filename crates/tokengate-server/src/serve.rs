@@ -50,9 +50,7 @@ impl ServeError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            Self::Tls(_)
-                | Self::Config(_)
-                | Self::State(StateError::Upstream(_) | StateError::HeaderName(_))
+            Self::Tls(_) | Self::Config(_) | Self::State(StateError::Upstream(_))
         )
     }
 }
@@ -216,11 +214,11 @@ impl Bound {
         } else {
             None
         };
-        let listener = bind(&config.listen).await?;
-        let address = local_address(&listener, &config.listen)?;
-        let metrics = match config.metrics_listen.as_str() {
-            "" => None,
-            metrics_listen => Some(bind(metrics_listen).await?),
+        let listener = bind(config.listen).await?;
+        let address = local_address(&listener, config.listen)?;
+        let metrics = match config.metrics_listen {
+            None => None,
+            Some(metrics_listen) => Some(bind(metrics_listen).await?),
         };
         Ok(Self {
             listener,
@@ -241,7 +239,7 @@ impl Bound {
         // PostgreSQL wakes the watcher as soon as another node changes something.
         let notifications = tokengate_store::change_notifications(&config.database_url)?;
         let listen_error = |source| ServeError::Listen {
-            address: config.listen.clone(),
+            address: config.listen.to_string(),
             source,
         };
         // Every serving thread's runtime is built before anything runs, so a failure is
@@ -250,9 +248,9 @@ impl Bound {
             .map(|_| ServingRuntime::new().map_err(listen_error))
             .collect::<Result<Vec<_>, _>>()?;
         let state: SharedState = Arc::new(AppState::new(config, store, settings)?);
-        let metrics_address = match &self.metrics {
-            Some(listener) => Some(local_address(listener, &state.config.metrics_listen)?),
-            None => None,
+        let metrics_address = match (&self.metrics, state.config.metrics_listen) {
+            (Some(listener), Some(configured)) => Some(local_address(listener, configured)?),
+            _ => None,
         };
         let (stop, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(crate::watch::run(
@@ -281,18 +279,18 @@ impl Bound {
     }
 }
 
-async fn bind(address: &str) -> Result<TcpListener, ServeError> {
+async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(address)
         .await
         .map_err(|source| ServeError::Listen {
-            address: address.to_owned(),
+            address: address.to_string(),
             source,
         })
 }
 
-fn local_address(listener: &TcpListener, configured: &str) -> Result<SocketAddr, ServeError> {
+fn local_address(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr, ServeError> {
     listener.local_addr().map_err(|source| ServeError::Listen {
-        address: configured.to_owned(),
+        address: configured.to_string(),
         source,
     })
 }

@@ -35,8 +35,6 @@ pub struct AppState {
 pub enum StateError {
     #[error("gateway.upstream: {0}")]
     Upstream(String),
-    #[error("invalid header name in configuration: {0}")]
-    HeaderName(String),
     #[error("cannot start the password hashing threads: {0}")]
     Threads(#[from] std::io::Error),
 }
@@ -50,15 +48,12 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let throttle = Arc::new(FailureThrottle::new(config.security.failures_per_minute));
         let routes = RouteTable::from_config(&config).map_err(StateError::Upstream)?;
-        let header = |name: &str| {
-            http::HeaderName::try_from(name).map_err(|_| StateError::HeaderName(name.to_owned()))
-        };
         Ok(Self {
             policy: config.gate_policy(),
             cache: AuthCache::new(store.clone(), metrics.clone()),
             passwords: PasswordPool::new(config.security.password_concurrency)?,
-            identity_header: header(&config.gateway.identity_header)?,
-            via_header: header(&config.gateway.via_header)?,
+            identity_header: config.gateway.identity_header.header().clone(),
+            via_header: config.gateway.via_header.header().clone(),
             settings: RwLock::new(Arc::new(settings)),
             usage: UsageRecorder::default(),
             store,

@@ -105,7 +105,7 @@ async fn only_paths_under_tokengate_stay_with_tokengate() {
 async fn authorization_is_forwarded_only_when_configured() {
     let mut config = test_config();
     config.gateway.forward_authorization = true;
-    config.gateway.identity_header = "X-Remote-User".into();
+    config.gateway.identity_header = "X-Remote-User".parse().unwrap();
     let app = TestApp::spawn_with(config, true).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;

@@ -114,8 +114,8 @@ async fn identity_headers_in_every_spelling_are_stripped_from_public_and_anonymo
 #[tokio::test]
 async fn a_configured_identity_header_is_stripped_in_every_spelling_too() {
     let mut config = test_config();
-    config.gateway.identity_header = "X-Remote-User".into();
-    config.gateway.via_header = "X-Remote-Via".into();
+    config.gateway.identity_header = "X-Remote-User".parse().unwrap();
+    config.gateway.via_header = "X-Remote-Via".parse().unwrap();
     let app = TestApp::spawn_with(config, true).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;

@@ -284,7 +284,7 @@ fn promtool_accepts(text: &str) {
 #[tokio::test]
 async fn an_empty_metrics_listen_serves_no_metrics_at_all() {
     let mut config = test_config();
-    config.metrics_listen = String::new();
+    config.metrics_listen = None;
     let app = TestApp::spawn_with(config, false).await;
     assert!(app.server.as_ref().unwrap().metrics_address.is_none());
     assert_eq!(app.get("/tokengate/metrics").await.status(), 404);

@@ -85,7 +85,7 @@ pub(super) fn spawn_serving(
                 let _ = done.send(());
             })
             .map_err(|source| ServeError::Listen {
-                address: state.config.listen.clone(),
+                address: state.config.listen.to_string(),
                 source,
             })?;
         workers.push(Worker { connections, open });

@@ -43,8 +43,8 @@ pub fn change(now: DateTime<Utc>) -> Change<'static> {
 /// so tests can play any client address through `X-Forwarded-For`.
 pub fn test_config() -> Config {
     Config {
-        listen: "127.0.0.1:0".into(),
-        metrics_listen: "127.0.0.1:0".into(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         ..Config::default()
     }
 }
