@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::DateTime;
+use tokengate_core::Secret;
+use tokengate_core::decision::{AttemptPlan, PasswordAttempt};
+use tokengate_core::lockout::LockoutPolicy;
 use tokengate_core::model::{TokenRecord, TokenView, User, UserChange};
 use tokengate_core::store::SessionRecord;
 use tokengate_core::token::{TokenDigest, TokenSecret};
@@ -119,4 +122,28 @@ fn debug_of_a_token_secret_is_redacted() {
     for text in printed(&secret.shown_once()) {
         assert!(!text.contains(&secret.expose()[3..]), "{text}");
     }
+}
+
+#[test]
+fn debug_of_a_password_check_shows_neither_the_password_nor_the_stored_hash() {
+    let attempt = PasswordAttempt::sign_in(
+        "alice",
+        Secret::new("alice-typed-this-password"),
+        "192.0.2.7".parse().unwrap(),
+        LockoutPolicy::default(),
+    );
+    assert_hidden(&attempt, &["alice-typed-this-password"]);
+    let AttemptPlan::Hash(job) = attempt.plan(Some(&alice()), false, DateTime::UNIX_EPOCH) else {
+        panic!("a password of an open account is hashed");
+    };
+    assert_hidden(
+        &job,
+        &["alice-typed-this-password", HASH, "SECRETHASH", "argon2"],
+    );
+    assert!(format!("{job:?}").contains("192.0.2.7"));
+    assert_eq!(
+        job.stored_hash.as_deref(),
+        Some(HASH),
+        "the hash is still there to check"
+    );
 }
