@@ -2,7 +2,8 @@
 //! settings, audit records. Plain data: no I/O, no policy.
 
 use crate::allowlist::IpAllowList;
-use crate::token::TokenDigest;
+use crate::secret::{ShownOnce, redacted};
+use crate::token::{TokenDigest, TokenSecret};
 use crate::validity::MaxValidity;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,8 @@ pub fn is_valid_token_name(name: &str) -> bool {
     (1..=100).contains(&count) && !name.trim().is_empty() && !name.chars().any(char::is_control)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` is written by hand: it never shows the password hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     pub name: String,
     pub display_name: String,
@@ -32,6 +34,30 @@ pub struct User {
     pub password_hash: Option<String>,
     pub failed_logins: u32,
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured without `..`: a new field must be placed here on purpose.
+        let Self {
+            name,
+            display_name,
+            admin,
+            disabled,
+            password_hash,
+            failed_logins,
+            locked_until,
+        } = self;
+        f.debug_struct("User")
+            .field("name", name)
+            .field("display_name", display_name)
+            .field("admin", admin)
+            .field("disabled", disabled)
+            .field("password_hash", &redacted(password_hash.as_ref()))
+            .field("failed_logins", failed_logins)
+            .field("locked_until", locked_until)
+            .finish()
+    }
 }
 
 /// The public JSON shape of a user (never the password hash).
@@ -59,13 +85,30 @@ impl From<&User> for UserView {
     }
 }
 
-/// A change to a user; `None` fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A change to a user; `None` fields stay as they are. `Debug` never shows the password hash.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct UserChange {
     pub display_name: Option<String>,
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
+}
+
+impl fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            display_name,
+            admin,
+            disabled,
+            password_hash,
+        } = self;
+        f.debug_struct("UserChange")
+            .field("display_name", display_name)
+            .field("admin", admin)
+            .field("disabled", disabled)
+            .field("password_hash", &redacted(password_hash.as_ref()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,8 +171,18 @@ pub struct TokenView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
     pub hint: String,
+    // Serialises to the plain secret; `Debug` redacts it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub token: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub token: Option<ShownOnce>,
+}
+
+impl TokenView {
+    /// The answer to a creation: the view of the new token with its secret, shown this once.
+    pub fn with_secret(mut self, secret: &TokenSecret) -> Self {
+        self.token = Some(secret.shown_once());
+        self
+    }
 }
 
 impl From<&TokenRecord> for TokenView {

@@ -7,6 +7,7 @@ use crate::model::{
     AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenGrant, TokenRecord, TokenUse,
     User, UserChange,
 };
+use crate::secret::Secret;
 use crate::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -107,7 +108,7 @@ pub struct SessionRecord {
     pub digest: TokenDigest,
     pub user: String,
     /// The synchronizer token the session's forms and API calls must echo.
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     /// Absolute end of the session.

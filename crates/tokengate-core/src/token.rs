@@ -3,7 +3,7 @@
 //! the stored digest (SHA-256 of the whole token) and the display hint. No storage, no I/O
 //! beyond the CSPRNG.
 
-use crate::secret::{Secret, constant_time_eq};
+use crate::secret::{Secret, ShownOnce, constant_time_eq};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -80,6 +80,11 @@ impl TokenSecret {
 
     pub fn hint(&self) -> String {
         hint_of(self.0.expose())
+    }
+
+    /// The secret as the answer to its creation shows it (the only time it is shown).
+    pub fn shown_once(&self) -> ShownOnce {
+        ShownOnce::new(self.0.clone())
     }
 }
 

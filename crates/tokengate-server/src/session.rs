@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, TimeDelta, Utc};
 use tokengate_core::User;
 use tokengate_core::manage::truncate_to_millis;
-use tokengate_core::secret::constant_time_eq;
+use tokengate_core::secret::{Secret, constant_time_eq};
 use tokengate_core::store::SessionRecord;
 use tokengate_core::token::{TokenDigest, random_base62};
 
@@ -18,22 +18,34 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// `last_seen_at` is written at most this often (idle timeout granularity).
 const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(1);
 
-/// A signed-in browser user.
-#[derive(Debug, Clone)]
+/// A signed-in browser user. `Debug` shows neither the CSRF token nor the session: the user's
+/// own `Debug` leaves out the password hash, the token is a [`Secret`], and the session is
+/// known here only by its digest, which `Debug` leaves out too.
+#[derive(Clone)]
 pub struct SessionUser {
     pub user: User,
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     digest: TokenDigest,
 }
 
 impl SessionUser {
     /// Whether `presented` is this session's CSRF token (constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        constant_time_eq(self.csrf_token.as_bytes(), presented.as_bytes())
+        constant_time_eq(self.csrf_token.expose().as_bytes(), presented.as_bytes())
     }
 }
 
-fn session_id_from(headers: &HeaderMap) -> Option<String> {
+impl std::fmt::Debug for SessionUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionUser")
+            .field("user", &self.user)
+            .field("csrf_token", &self.csrf_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The session id the request's cookie carries, straight into a [`Secret`].
+fn session_id_from(headers: &HeaderMap) -> Option<Secret> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -41,8 +53,8 @@ fn session_id_from(headers: &HeaderMap) -> Option<String> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| (16..=128).contains(&value.len()))
+        .filter(|(_, value)| (16..=128).contains(&value.len()))
+        .map(|(_, value)| Secret::new(value))
 }
 
 /// The session the request's cookie names, if it is valid now. Expired and idle sessions are
@@ -55,7 +67,7 @@ pub async fn current(
     let Some(id) = session_id_from(headers) else {
         return Ok(None);
     };
-    let digest = TokenDigest::of(&id);
+    let digest = TokenDigest::of(id.expose());
     let store = &state.store;
     let Some(record) = store
         .session(&digest)
@@ -97,11 +109,11 @@ pub async fn start(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<HeaderValue, ApiError> {
-    let id = random_base62(43).map_err(|error| ApiError::internal(&error))?;
-    let csrf_token = random_base62(43).map_err(|error| ApiError::internal(&error))?;
+    let id = new_secret()?;
+    let csrf_token = new_secret()?;
     let now = truncate_to_millis(now);
     let record = SessionRecord {
-        digest: TokenDigest::of(&id),
+        digest: TokenDigest::of(id.expose()),
         user: user.name.clone(),
         csrf_token,
         created_at: now,
@@ -117,6 +129,13 @@ pub async fn start(
     cookie(&id, max_age)
 }
 
+/// 43 base62 characters (≈256 bits) from the OS CSPRNG, never held outside a [`Secret`].
+fn new_secret() -> Result<Secret, ApiError> {
+    random_base62(43)
+        .map(Secret::new)
+        .map_err(|error| ApiError::internal(&error))
+}
+
 /// Ends the session and returns the `Set-Cookie` value that clears the cookie.
 pub async fn end(state: &AppState, session: &SessionUser) -> Result<HeaderValue, ApiError> {
     state
@@ -124,14 +143,19 @@ pub async fn end(state: &AppState, session: &SessionUser) -> Result<HeaderValue,
         .delete_session(&session.digest)
         .await
         .map_err(|_| ApiError::unavailable())?;
-    cookie("", 0)
+    cookie(&Secret::default(), 0)
 }
 
-fn cookie(value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
-    let text = format!(
-        "{COOKIE_NAME}={value}; Path=/tokengate/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
-    );
-    HeaderValue::from_str(&text).map_err(|error| ApiError::internal(&error))
+/// The `Set-Cookie` value, marked sensitive so that `Debug` of the header map hides it.
+fn cookie(id: &Secret, max_age: i64) -> Result<HeaderValue, ApiError> {
+    let text = Secret::new(format!(
+        "{COOKIE_NAME}={}; Path=/tokengate/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+        id.expose()
+    ));
+    let mut value =
+        HeaderValue::from_str(text.expose()).map_err(|error| ApiError::internal(&error))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -146,7 +170,7 @@ mod tests {
             HeaderValue::from_static("a=b; tokengate_session=abcdefghijklmnopqrstu; c=d"),
         );
         assert_eq!(
-            session_id_from(&headers).as_deref(),
+            session_id_from(&headers).as_ref().map(Secret::expose),
             Some("abcdefghijklmnopqrstu")
         );
         headers.insert(
@@ -154,5 +178,69 @@ mod tests {
             HeaderValue::from_static("tokengate_session=short"),
         );
         assert_eq!(session_id_from(&headers), None);
+    }
+
+    #[test]
+    fn debug_of_a_session_user_shows_no_csrf_token_session_or_password_hash() {
+        let session = SessionUser {
+            user: User {
+                name: "alice".into(),
+                display_name: "Alice".into(),
+                admin: true,
+                disabled: false,
+                password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$SECRETHASH".into()),
+                failed_logins: 0,
+                locked_until: None,
+            },
+            csrf_token: Secret::new("CSRFSECRETCSRFSECRET"),
+            digest: TokenDigest::of("SESSIONIDSESSIONID"),
+        };
+        let digest_hex: String = session.digest.as_bytes()[..2]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        for printed in [format!("{session:?}"), format!("{session:#?}")] {
+            assert!(printed.contains("alice"), "{printed}");
+            for secret in [
+                "CSRFSECRET",
+                "SECRETHASH",
+                "argon2",
+                "SESSIONID",
+                &digest_hex,
+            ] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+        }
+        assert!(session.csrf_matches("CSRFSECRETCSRFSECRET"));
+        for wrong in [
+            "CSRFSECRETCSRFSECRE",
+            "CSRFSECRETCSRFSECRETX",
+            "",
+            "csrfsecretcsrfsecret",
+        ] {
+            assert!(!session.csrf_matches(wrong), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn the_session_cookie_is_a_sensitive_header_and_its_id_is_redacted() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("tokengate_session=SESSIONIDSESSIONIDSESSIONID"),
+        );
+        let id = session_id_from(&headers).expect("a session id");
+        assert!(!format!("{id:?} {id}").contains("SESSIONID"));
+        let set_cookie = cookie(&id, 60).expect("a header value");
+        assert!(set_cookie.is_sensitive());
+        let mut answer = HeaderMap::new();
+        answer.insert(header::SET_COOKIE, set_cookie);
+        assert!(!format!("{answer:?}").contains("SESSIONID"));
+        let value = answer
+            .get(header::SET_COOKIE)
+            .expect("set")
+            .to_str()
+            .expect("ascii");
+        assert!(value.starts_with("tokengate_session=SESSIONIDSESSIONIDSESSIONID; "));
     }
 }

@@ -60,13 +60,19 @@ pub fn secure_own_cookies(https: bool, response: &mut Response) {
     headers.remove(header::SET_COOKIE);
     for cookie in cookies {
         let secured = match cookie.to_str() {
-            Ok(text) if !has_secure(text) => {
-                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
-            }
+            Ok(text) if !has_secure(text) => secured(text, cookie.is_sensitive()).unwrap_or(cookie),
             _ => cookie,
         };
         headers.append(header::SET_COOKIE, secured);
     }
+}
+
+/// `text` with `Secure` added, as sensitive as the value it replaces (a session cookie stays
+/// hidden from `Debug`).
+fn secured(text: &str, sensitive: bool) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("{text}; Secure")).ok()?;
+    value.set_sensitive(sensitive);
+    Some(value)
 }
 
 /// `Strict-Transport-Security` on every answer served over tokengate's own TLS (unless the
@@ -86,4 +92,35 @@ fn has_secure(cookie: &str) -> bool {
         .split(';')
         .skip(1)
         .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_cookie_made_secure_stays_a_sensitive_header() {
+        let mut session =
+            HeaderValue::from_static("tokengate_session=SESSIONIDSESSIONID; HttpOnly");
+        session.set_sensitive(true);
+        let mut response = Response::new(axum::body::Body::empty());
+        response.headers_mut().append(header::SET_COOKIE, session);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, HeaderValue::from_static("other=1"));
+        secure_own_cookies(true, &mut response);
+        let cookies: Vec<&HeaderValue> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .collect();
+        assert_eq!(cookies.len(), 2);
+        assert_eq!(
+            cookies[0].to_str().expect("ascii"),
+            "tokengate_session=SESSIONIDSESSIONID; HttpOnly; Secure"
+        );
+        assert!(cookies[0].is_sensitive());
+        assert!(!cookies[1].is_sensitive());
+        assert!(!format!("{:?}", response.headers()).contains("SESSIONID"));
+    }
 }

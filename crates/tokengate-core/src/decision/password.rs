@@ -7,7 +7,7 @@
 use super::{Decision, Effect, Identity, Outcome, Reason, Step, Via, denied, finish};
 use crate::lockout::{LockState, LockoutPolicy, after_failure, lock_state};
 use crate::model::{User, is_valid_user_name};
-use crate::secret::Secret;
+use crate::secret::{Secret, redacted};
 use crate::token::TOKEN_PREFIX;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::net::IpAddr;
@@ -151,7 +151,7 @@ impl PasswordAttempt {
 
 /// A password check to run: `secret` against `stored_hash` (a dummy hash when `None`: the
 /// same work for unknown users, SPEC §2.7), then [`HashJob::finish`] with the verdict.
-#[derive(Debug)]
+/// `Debug` shows neither the password nor the stored hash.
 pub struct HashJob {
     pub stored_hash: Option<String>,
     pub secret: Secret,
@@ -160,6 +160,29 @@ pub struct HashJob {
     user: Option<UserFacts>,
     lockout: LockoutPolicy,
     now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for HashJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            stored_hash,
+            secret,
+            client,
+            steps,
+            user,
+            lockout,
+            now,
+        } = self;
+        f.debug_struct("HashJob")
+            .field("stored_hash", &redacted(stored_hash.as_ref()))
+            .field("secret", secret)
+            .field("client", client)
+            .field("steps", steps)
+            .field("user", user)
+            .field("lockout", lockout)
+            .field("now", now)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

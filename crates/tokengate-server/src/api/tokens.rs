@@ -133,8 +133,7 @@ async fn create_token(
         &settings,
     )
     .await?;
-    let mut view = TokenView::from(&created.record);
-    view.token = Some(created.secret.expose().to_owned());
+    let view = TokenView::from(&created.record).with_secret(&created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -171,7 +171,7 @@ pub async fn create(
     form: Result<Form<CreateTokenForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
-    let acting = visit.form(&form.csrf)?;
+    let acting = visit.form(form.csrf.expose())?;
     acting.admin(&visit.settings)?;
     let settings = current_settings(&state).await?;
     let owner_name = form.user.trim();

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::Deserialize;
+use tokengate_core::Secret;
 use tokengate_core::model::TokenRecord;
 use tokengate_core::validity::{MaxValidity, ValidityRequest, default_validity};
 
@@ -107,7 +108,7 @@ fn shorten(text: &str) -> String {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CreateTokenForm {
-    pub csrf: String,
+    pub csrf: Secret,
     pub user: String,
     pub name: String,
     pub validity: String,

@@ -8,6 +8,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tokengate_core::manage::ManageError;
 use tokengate_core::model::Settings;
+use tokengate_core::secret::Redacted;
 
 /// `default-src 'self'` and nothing inline: pages load only the stylesheet and script below.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -62,8 +63,9 @@ pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
-/// The navigation bar of a signed-in user.
-#[derive(Debug, Clone)]
+/// The navigation bar of a signed-in user. `csrf` is the session's CSRF token as the pages'
+/// forms carry it (this is where it leaves its `Secret`); `Debug` leaves it out.
+#[derive(Clone)]
 pub struct Nav {
     pub user: String,
     pub admin: bool,
@@ -78,7 +80,7 @@ impl Nav {
             user: session.user.name.clone(),
             admin: session.user.admin && !session.user.disabled,
             tokens_permitted: settings.permits_tokens(&session.user),
-            csrf: session.csrf_token.clone(),
+            csrf: session.csrf_token.expose().to_owned(),
             current,
         }
     }
@@ -86,6 +88,18 @@ impl Nav {
     /// Whether `page` is the page being shown (for `aria-current`).
     pub fn is(&self, page: &str) -> bool {
         self.current == page
+    }
+}
+
+impl std::fmt::Debug for Nav {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nav")
+            .field("user", &self.user)
+            .field("admin", &self.admin)
+            .field("tokens_permitted", &self.tokens_permitted)
+            .field("csrf", &Redacted)
+            .field("current", &self.current)
+            .finish()
     }
 }
 

@@ -52,7 +52,7 @@ pub struct LoginForm {
     #[serde(default)]
     username: String,
     #[serde(default)]
-    password: String,
+    password: Secret,
 }
 
 /// A refused sign-in re-renders the form: 200 for wrong credentials (a 401 would need
@@ -72,8 +72,7 @@ pub async fn submit(
     visit.require_same_origin()?;
     let Form(form) = form.map_err(|_| UiError::bad_request("The sign-in form was incomplete."))?;
     let username = form.username.trim().to_owned();
-    let password = Secret::new(form.password);
-    match check_password(&state, &visit, &username, password).await? {
+    match check_password(&state, &visit, &username, form.password).await? {
         SignIn::Accepted(user) => {
             if let Some(old) = &visit.session {
                 session::end(&state, old).await?;
@@ -184,7 +183,7 @@ pub async fn sign_out_page(visit: Visit) -> Response {
         title: "Sign out",
         message: "Sign out of tokengate on this browser?".into(),
         action: "/tokengate/logout".into(),
-        fields: vec![("csrf", session.csrf_token.clone())],
+        fields: vec![("csrf", session.csrf_token.expose().to_owned())],
         button: "Sign out",
         cancel: "/tokengate/",
     };

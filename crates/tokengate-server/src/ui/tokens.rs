@@ -84,7 +84,7 @@ async fn tokens_page(
     records.sort_by_key(|token| std::cmp::Reverse(token.created_at));
     Ok(TokensPage {
         nav: Some(Nav::new(session, settings, "tokens")),
-        csrf: session.csrf_token.clone(),
+        csrf: session.csrf_token.expose().to_owned(),
         permitted: settings.permits_tokens(&session.user),
         notice: None,
         problem: None,
@@ -158,7 +158,7 @@ pub async fn create(
     form: Result<Form<CreateTokenForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
-    let acting = visit.form(&form.csrf)?;
+    let acting = visit.form(form.csrf.expose())?;
     let settings = current_settings(&state).await?;
     let user = &acting.session.user;
     if !settings.permits_tokens(user) {

@@ -17,7 +17,7 @@ pub(crate) fn session_values(session: &SessionRecord) -> Vec<Arg> {
     vec![
         Arg::from(session.digest.as_bytes()),
         Arg::from(&session.user),
-        Arg::from(&session.csrf_token),
+        Arg::from(session.csrf_token.expose()),
         Arg::from(session.created_at),
         Arg::from(session.last_seen_at),
         Arg::from(session.expires_at),
@@ -30,7 +30,7 @@ pub(crate) fn session_from_row(row: &dyn Columns) -> StoreResult<SessionRecord> 
         digest: TokenDigest::from_slice(&row.bytes("digest")?)
             .ok_or_else(|| StoreError::Corrupt("session digest is not 32 bytes".into()))?,
         user: row.text("user_name")?,
-        csrf_token: row.text("csrf_token")?,
+        csrf_token: row.text("csrf_token")?.into(),
         created_at: row.time("created_at")?,
         last_seen_at: row.time("last_seen_at")?,
         expires_at: row.time("expires_at")?,

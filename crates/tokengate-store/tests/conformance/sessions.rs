@@ -8,7 +8,7 @@ fn session(digest_byte: u8, owner: &str, expires: &str) -> SessionRecord {
     SessionRecord {
         digest: TokenDigest([digest_byte; 32]),
         user: owner.to_owned(),
-        csrf_token: format!("csrf-{digest_byte}"),
+        csrf_token: format!("csrf-{digest_byte}").into(),
         created_at: at("2027-01-01T00:00:00.123Z"),
         last_seen_at: at("2027-01-01T00:00:00.123Z"),
         expires_at: at(expires),

@@ -59,10 +59,9 @@ async fn create(
     let validity = args.validity.or(args.expires.map(ValidityRequest::Until));
     let created =
         manage::create_token(store, change, &owner, &args.name, validity, &settings).await?;
-    let mut view = TokenView::from(&created.record);
+    let view = TokenView::from(&created.record);
     if args.json {
-        view.token = Some(created.secret.expose().to_owned());
-        print_json(&view)?;
+        print_json(&view.with_secret(&created.secret))?;
         return Ok(());
     }
     print_line(created.secret.expose())?;

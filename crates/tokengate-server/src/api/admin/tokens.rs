@@ -120,8 +120,7 @@ async fn create_token_for_user(
         ),
         other => other.into(),
     })?;
-    let mut view = TokenView::from(&created.record);
-    view.token = Some(created.secret.expose().to_owned());
+    let view = TokenView::from(&created.record).with_secret(&created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
