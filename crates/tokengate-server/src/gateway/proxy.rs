@@ -45,11 +45,14 @@ impl ProxyPhases for Gateway<'_> {
             }
             return Break(ApiError::not_found("No upstream API is configured.").into_response());
         }
-        let host = request
-            .headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .map(|host| host.rsplit_once(':').map_or(host, |(name, _)| name));
+        let host = || {
+            let host = request.headers.get(header::HOST)?.to_str().ok()?;
+            Some(match host.strip_prefix('[') {
+                // An IPv6 literal: `[::1]` or `[::1]:8080`.
+                Some(literal) => literal.split(']').next().unwrap_or(literal),
+                None => host.split(':').next().unwrap_or(host),
+            })
+        };
         match routes.choose(host, path) {
             Some(route) => Continue(route),
             None => Break(

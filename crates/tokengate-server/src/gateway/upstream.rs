@@ -57,9 +57,15 @@ impl RouteTable {
         self.routes.is_empty()
     }
 
-    /// The route for a request to `host` (without port, any case) and `path`: a route with a
-    /// host beats one without, then the longest prefix wins.
-    pub fn choose(&self, host: Option<&str>, path: &str) -> Option<&Route> {
+    /// The route for a request to `path` on the host `host()` names (without port, any case;
+    /// asked only when a route names a host): a route with a host beats one without, then the
+    /// longest prefix wins.
+    pub fn choose<'h>(&self, host: impl FnOnce() -> Option<&'h str>, path: &str) -> Option<&Route> {
+        let host = if self.routes.iter().any(|route| route.host.is_some()) {
+            host()
+        } else {
+            None
+        };
         self.routes
             .iter()
             .filter(|route| match (&route.host, host) {
@@ -184,7 +190,7 @@ mod tests {
             ],
         };
         let chosen = |host: Option<&str>, path: &str| {
-            table.choose(host, path).map(|route| route.name.as_str())
+            table.choose(|| host, path).map(|route| route.name.as_str())
         };
         assert_eq!(chosen(None, "/"), Some("default"));
         assert_eq!(chosen(None, "/jira"), Some("jira"));
@@ -201,7 +207,7 @@ mod tests {
         let table = RouteTable {
             routes: vec![route("jira", None, "/jira")],
         };
-        assert!(table.choose(None, "/confluence").is_none());
-        assert!(RouteTable::default().choose(None, "/").is_none());
+        assert!(table.choose(|| None, "/confluence").is_none());
+        assert!(RouteTable::default().choose(|| None, "/").is_none());
     }
 }
