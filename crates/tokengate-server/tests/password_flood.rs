@@ -1,8 +1,9 @@
 //! A flood of failed attempts from one address (SPEC §2.6), over real HTTP against the
 //! in-process gateway: every failure beyond the address's budget is answered 429 before any
-//! hash, and a right password from another address is answered at once meanwhile (the hash
-//! queue serves addresses in turn). A binary of its own, so no other test competes for the
-//! hashing threads while it measures.
+//! hash, and a right password from another address is served meanwhile ahead of the flood's
+//! queued hashes (the hash queue serves addresses in turn). The test counts hashes, not
+//! seconds, so a busy machine cannot fail it; the time itself is measured by
+//! `bench/flood.sh`. A binary of its own, so no other test shares the hashing threads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -37,18 +38,18 @@ async fn basic_from(app: &TestApp, path: &str, client: &str, user: &str, secret:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_flood_beyond_the_address_budget_gets_429_and_another_address_signs_in_within_a_second() {
+async fn a_flood_beyond_the_address_budget_gets_429_and_another_address_is_served_ahead_of_it() {
     let mut config = trusting_loopback();
     config.security.failures_per_minute = 60;
     // A pure budget test: no user's lock may end the flood early.
     config.security.max_failed_logins = 1000;
+    let threads = 2;
+    config.security.password_concurrency = threads;
     let app = Arc::new(TestApp::spawn_with(config, true).await);
     app.add_user("alice", "alice-pw", false).await;
     app.add_user("bob", "bob-pw", false).await;
     let flood_address = "203.0.113.9";
-    let asked = Instant::now();
     let status = basic_from(&app, "/api/things", "198.51.100.21", "alice", "alice-pw").await;
-    let quiet = asked.elapsed();
     assert_eq!(status, 200);
     let started = Instant::now();
     let mut flood = Vec::new();
@@ -77,18 +78,19 @@ async fn a_flood_beyond_the_address_budget_gets_429_and_another_address_signs_in
             "the flood never arrived"
         );
     }
+    let hashes_before = state(&app).passwords.hashes_run();
     let asked = Instant::now();
     let status = basic_from(&app, "/api/things", "198.51.100.20", "alice", "alice-pw").await;
     let waited = asked.elapsed();
+    let hashes_meanwhile = state(&app).passwords.hashes_run() - hashes_before;
     assert_eq!(status, 200);
-    // Under a second, plus twice what a sign-in costs on this machine when quiet (the hashing
-    // threads run at a lower priority: a machine busy with other work slows them down, a
-    // flood must not). A queue served in arrival order took seconds here.
-    let bound = Duration::from_secs(1) + quiet * 2;
+    // Served in turn: at most the hashes already running, one more of the flood's, and its own
+    // (a queue served in arrival order ran the whole budget's worth, 60, first).
+    let bound = (threads * 2 + 2) as u64;
     assert!(
-        waited < bound,
-        "a right password from another address took {waited:?} during the flood \
-         (quiet: {quiet:?})"
+        hashes_meanwhile <= bound,
+        "{hashes_meanwhile} hashes ran while a right password from another address waited \
+         ({waited:?}); at most {bound} may"
     );
     let mut statuses = Vec::new();
     for request in flood {
