@@ -146,9 +146,11 @@ tg() {
 start_tokengate() {
     local name=$1 port=$2
     shift 2
-    # No metrics listener unless the caller asks for one (several instances may run at once).
+    # No metrics listener unless the caller asks for one (several instances may run at once);
+    # no access log unless asked (TOKENGATE_ACCESS_LOG=text), as nginx runs here without one.
     start_bg "$name" env RUST_LOG=warn TOKENGATE_LISTEN="127.0.0.1:$port" \
-        TOKENGATE_METRICS_LISTEN="" TOKENGATE_DATABASE_URL="sqlite://$DB" "$@" "$BIN" serve
+        TOKENGATE_METRICS_LISTEN="" TOKENGATE_ACCESS_LOG="${TOKENGATE_ACCESS_LOG:-off}" \
+        TOKENGATE_DATABASE_URL="sqlite://$DB" "$@" "$BIN" serve
     wait_http "http://127.0.0.1:$port/tokengate/healthz"
 }
 

@@ -2,12 +2,14 @@
 //! environment variables (nested keys with `__`). Unknown keys are refused with their name.
 
 mod checks;
+pub mod routes;
 pub mod values;
 
 use checks::{check_database_url, check_public_url, check_upstream, one_line, shorten};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
+use routes::{RouteConfig, check_routes};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,7 +39,11 @@ pub struct Config {
     /// Threads accepting and serving connections, each with its own event loop (0 = one per
     /// CPU).
     pub workers: usize,
+    /// One line per request on stderr: `text`, `json` or `off`.
+    pub access_log: AccessLog,
     pub gateway: GatewayConfig,
+    /// Upstreams by host and path prefix (SPEC §9), beside the `[gateway] upstream` shorthand.
+    pub routes: Vec<RouteConfig>,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
 }
@@ -66,6 +72,16 @@ pub struct GatewayConfig {
     pub token_user_names: Vec<String>,
     /// Seconds to wait for the upstream's response headers before answering 504.
     pub upstream_timeout_seconds: u64,
+}
+
+/// The access log's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    #[default]
+    Text,
+    Json,
+    Off,
 }
 
 /// The header family a forward-auth proxy sends the original request in (SPEC §3).
@@ -115,7 +131,9 @@ impl Default for Config {
             database_url: "sqlite://tokengate.db".into(),
             database_max_connections: 10,
             workers: 0,
+            access_log: AccessLog::Text,
             gateway: GatewayConfig::default(),
+            routes: Vec::new(),
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
         }
@@ -175,6 +193,7 @@ const ENV_KEYS: &[&str] = &[
     "database_url",
     "database_max_connections",
     "workers",
+    "access_log",
     "gateway__",
     "security__",
     "tls__",
@@ -226,6 +245,8 @@ impl Config {
         {
             return invalid(format!("gateway.upstream: {problem}"));
         }
+        check_routes(&self.routes, self.gateway.upstream.is_some())
+            .map_err(ConfigError::Invalid)?;
         if self.tls.enabled() && (self.tls.cert.is_empty() || self.tls.key.is_empty()) {
             return invalid("tls: both tls.cert and tls.key are needed".into());
         }

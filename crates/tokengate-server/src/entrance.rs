@@ -1,10 +1,11 @@
 //! The entrance every request passes before its handler, on the router and on the gateway's
 //! fast lanes alike: its request id (a trusted proxy's `X-Request-Id`, or a new one), the one
-//! access line per request (method, path without query, status, time; a debug event), and the
+//! access log line per request (`crate::access_log`), and the
 //! refusals every entrance shares, in the JSON error shape: header sections over 16 KiB (431),
 //! and more than one `Authorization` header (401 `malformed_credentials`: which one would be
 //! checked, and which one would the upstream read?).
 
+use crate::access_log::{AccessFacts, Served};
 use crate::error::ApiError;
 use crate::request_id::{self, RequestId, X_REQUEST_ID, acceptable, new_request_id};
 use crate::state::{AppState, SharedState};
@@ -59,8 +60,8 @@ where
         .and_then(acceptable)
         .unwrap_or_else(new_request_id);
     request.extensions_mut().insert(RequestId(id.clone()));
-    // The access line is a debug event: only then are method and path copied.
-    let served = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+    // Method and path are copied only for the access log.
+    let served = state.access_log.as_ref().map(|_| {
         (
             request.method().clone(),
             request.uri().path().chars().take(200).collect::<String>(),
@@ -75,14 +76,25 @@ where
             None => inner(request).await,
         }
     })
-    .instrument(span.clone())
+    .instrument(span)
     .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
-    if let Some((method, path)) = served {
-        span.in_scope(|| {
-            tracing::debug!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "served");
+    if let (Some(logger), Some((method, path))) = (&state.access_log, served) {
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse().ok());
+        logger.write(&Served {
+            request_id: &id,
+            client: peer.ip().to_canonical(),
+            method: method.as_str(),
+            path: &path,
+            status: response.status().as_u16(),
+            bytes,
+            duration: started.elapsed(),
+            facts: response.extensions().get::<AccessFacts>(),
         });
     }
     response

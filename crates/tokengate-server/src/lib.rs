@@ -1,6 +1,7 @@
 //! tokengate's server: the gateway (reverse proxy and forward-auth), the REST API, metrics,
 //! configuration and start-up wiring. HTTP lives here; the rules live in `tokengate-core`.
 
+pub mod access_log;
 pub mod api;
 pub mod attempts;
 pub mod cache;

@@ -1,6 +1,7 @@
 //! The state one gateway instance shares between requests: configuration, the store, the
 //! in-memory settings and caches, the password pool, the failure throttle, metrics.
 
+use crate::access_log::AccessLogger;
 use crate::cache::AuthCache;
 use crate::config::Config;
 use crate::gateway::upstream::RouteTable;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where proxied requests go (SPEC §9).
     pub routes: RouteTable,
+    /// `None` when `access_log = "off"`.
+    pub access_log: Option<AccessLogger>,
     pub identity_header: http::HeaderName,
     pub via_header: http::HeaderName,
 }
@@ -60,6 +63,7 @@ impl AppState {
             throttle,
             metrics,
             routes,
+            access_log: AccessLogger::new(config.access_log),
             config,
         })
     }

@@ -6,6 +6,7 @@
 //! path applies. The answer carries tokengate's identity headers only, never the client's.
 
 use super::{gate, is_public, refusal};
+use crate::access_log::AccessFacts;
 use crate::config::ForwardAuthHeaders;
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::state::{AppState, SharedState};
@@ -88,6 +89,14 @@ pub async fn answer(state: &SharedState, peer: SocketAddr, request: Request) -> 
         return refusal(&decision);
     };
     let mut response = StatusCode::OK.into_response();
+    if state.access_log.is_some() {
+        let mut facts = AccessFacts {
+            client: Some(decision.client),
+            ..AccessFacts::default()
+        };
+        facts.identify(identity);
+        response.extensions_mut().insert(facts);
+    }
     let out = response.headers_mut();
     if let Some(user) = identity
         .user

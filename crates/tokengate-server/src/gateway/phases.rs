@@ -9,9 +9,9 @@
 //! 4. The send, with the route's timeout ([`Upstream::send`]).
 //! 5. [`ProxyPhases::response_filter`]: the headers the client gets back.
 //! 6. [`ProxyPhases::fail_to_proxy`]: an upstream that could not answer becomes 502 or 504.
-//! 7. [`ProxyPhases::logging`]: once per request, whatever happened.
+//! 7. [`ProxyPhases::logging`]: once per request that found a route, whatever happened.
 
-use super::upstream::{Route, SendFailure, Upstream};
+use super::upstream::{Route, SendFailure};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, request, response};
@@ -56,8 +56,19 @@ pub trait ProxyPhases {
     /// The answer when the upstream could not be reached or was too slow.
     fn fail_to_proxy(&self, session: &Session<'_>, failure: SendFailure) -> Response;
 
-    /// Runs once the answer is known: the upstream's status, or `None` when it gave none.
-    fn logging(&self, session: &Session<'_>, upstream_status: Option<StatusCode>);
+    /// Runs once the answer is known, whatever it is, and may note facts on it.
+    fn logging(&self, session: &Session<'_>, upstreamed: Upstreamed, response: &mut Response);
+}
+
+/// How far a request got towards its upstream, for the logging phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstreamed {
+    /// Answered before the send: a refusal, or a request that could not be rewritten.
+    NotSent,
+    /// The upstream answered with this status.
+    Answered(StatusCode),
+    /// Sent, but no answer came (unreachable, too slow).
+    Failed,
 }
 
 /// Runs `request` from `peer` through the phases of `phases`.
@@ -77,23 +88,22 @@ pub async fn run<P: ProxyPhases + Sync>(
         route,
         identity: None,
     };
-    if let Break(refusal) = phases.request_filter(&mut session, &parts).await {
-        return refusal;
-    }
-    if let Break(answer) = phases.upstream_request_filter(&session, &mut parts) {
-        return answer;
-    }
-    let upstream: &Upstream = &route.upstream;
-    match upstream.send(Request::from_parts(parts, body)).await {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            phases.logging(&session, Some(parts.status));
-            phases.response_filter(&session, &mut parts);
-            Response::from_parts(parts, Body::new(body))
-        }
-        Err(failure) => {
-            phases.logging(&session, None);
-            phases.fail_to_proxy(&session, failure)
-        }
-    }
+    let (mut response, upstreamed) = match phases.request_filter(&mut session, &parts).await {
+        Break(refusal) => (refusal, Upstreamed::NotSent),
+        Continue(()) => match phases.upstream_request_filter(&session, &mut parts) {
+            Break(answer) => (answer, Upstreamed::NotSent),
+            Continue(()) => match route.upstream.send(Request::from_parts(parts, body)).await {
+                Ok(response) => {
+                    let (mut parts, body) = response.into_parts();
+                    let status = parts.status;
+                    phases.response_filter(&session, &mut parts);
+                    let response = Response::from_parts(parts, Body::new(body));
+                    (response, Upstreamed::Answered(status))
+                }
+                Err(failure) => (phases.fail_to_proxy(&session, failure), Upstreamed::Failed),
+            },
+        },
+    };
+    phases.logging(&session, upstreamed, &mut response);
+    response
 }

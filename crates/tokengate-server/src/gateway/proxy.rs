@@ -6,9 +6,10 @@
 
 use super::forwarding::{keep_checked_authorization, set_forwarded, strip_hop_by_hop};
 use super::headers::{IdentityNames, scrub};
-use super::phases::{ProxyPhases, Session, run};
+use super::phases::{ProxyPhases, Session, Upstreamed, run};
 use super::upstream::{Route, SendFailure};
 use super::{gate, is_public, refusal};
+use crate::access_log::AccessFacts;
 use crate::error::ApiError;
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::state::AppState;
@@ -92,7 +93,7 @@ impl ProxyPhases for Gateway<'_> {
     ) -> ControlFlow<Response> {
         let state = self.state;
         let upstream = &session.route.upstream;
-        let target = match upstream.target(&parts.uri) {
+        let target = match session.route.target(&parts.uri) {
             Ok(target) => target,
             Err(error) => return Break(error.into_response()),
         };
@@ -145,7 +146,8 @@ impl ProxyPhases for Gateway<'_> {
             &parts.uri,
             tls,
         );
-        if let Some(host) = &upstream.host {
+        let client_host = headers.contains_key(header::HOST) && session.route.preserve_host;
+        if let (false, Some(host)) = (client_host, &upstream.host) {
             headers.insert(header::HOST, host.clone());
         }
         parts.uri = target;
@@ -179,9 +181,23 @@ impl ProxyPhases for Gateway<'_> {
         .into_response()
     }
 
-    fn logging(&self, _session: &Session<'_>, upstream_status: Option<StatusCode>) {
-        self.state
-            .metrics
-            .upstream(upstream_status.map(|status| status.as_u16()));
+    fn logging(&self, session: &Session<'_>, upstreamed: Upstreamed, response: &mut Response) {
+        let metrics = &self.state.metrics;
+        match upstreamed {
+            Upstreamed::NotSent => {}
+            Upstreamed::Answered(status) => metrics.upstream(Some(status.as_u16())),
+            Upstreamed::Failed => metrics.upstream(None),
+        }
+        if self.state.access_log.is_some() {
+            let mut facts = AccessFacts {
+                route: Some(session.route.name.clone()),
+                client: Some(session.client),
+                ..AccessFacts::default()
+            };
+            if let Some(identity) = &session.identity {
+                facts.identify(identity);
+            }
+            response.extensions_mut().insert(facts);
+        }
     }
 }

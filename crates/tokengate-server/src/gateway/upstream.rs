@@ -5,6 +5,7 @@
 
 use super::pool::{Pool, PooledBody, SendError};
 use crate::config::Config;
+use crate::config::routes::DEFAULT_ROUTE;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::http::uri::{PathAndQuery, Scheme};
@@ -15,14 +16,43 @@ use std::time::Duration;
 /// One route: a name (access log, metrics, token restrictions), where it applies, which paths
 /// of it are public, and its upstream.
 pub struct Route {
-    pub name: String,
+    pub name: Arc<str>,
     /// Lowercase host this route is for; `None` = any host.
     pub host: Option<String>,
     /// Path prefix, on a segment boundary (`/jira` takes `/jira` and `/jira/x`, not `/jirax`).
     pub path_prefix: String,
     /// Path prefixes forwarded without authentication.
     pub public_paths: Vec<String>,
+    /// Send the client's `Host` (true) or the upstream's.
+    pub preserve_host: bool,
+    /// Remove `path_prefix` from the path sent upstream.
+    pub strip_prefix: bool,
+    /// Whether `Upgrade` requests may go through.
+    pub websocket: bool,
     pub upstream: Upstream,
+}
+
+impl Route {
+    /// The route's path and query for its upstream: the prefix removed when `strip_prefix`
+    /// (what remains starts with `/`), then the upstream's base path in front.
+    pub fn target(&self, original: &Uri) -> Result<Uri, ApiError> {
+        if !self.strip_prefix {
+            return self.upstream.target(original);
+        }
+        let prefix = self.path_prefix.trim_end_matches('/');
+        let path_and_query = original.path_and_query().map_or("/", PathAndQuery::as_str);
+        let rest = path_and_query
+            .strip_prefix(prefix)
+            .unwrap_or(path_and_query);
+        let stripped = if rest.starts_with('/') {
+            rest.to_owned()
+        } else {
+            format!("/{rest}")
+        };
+        let uri = Uri::try_from(stripped)
+            .map_err(|_| ApiError::bad_request("invalid_path", "The request path is not valid."))?;
+        self.upstream.target(&uri)
+    }
 }
 
 /// Every route of this node, chosen from for each proxied request.
@@ -32,25 +62,38 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// The routes the configuration names: today the `[gateway] upstream` shorthand.
+    /// The routes the configuration names: `[gateway] upstream` as the route `default` for
+    /// every path, then each of `[[routes]]`. The values were checked when they loaded.
     pub fn from_config(config: &Config) -> Result<Self, String> {
-        let Some(url) = &config.gateway.upstream else {
-            return Ok(Self::default());
-        };
-        let upstream = Upstream::new(
-            url,
-            Duration::from_secs(config.gateway.upstream_timeout_seconds),
-            config.worker_count(),
-        )?;
-        Ok(Self {
-            routes: vec![Route {
-                name: "default".to_owned(),
+        let timeout = Duration::from_secs(config.gateway.upstream_timeout_seconds);
+        let workers = config.worker_count();
+        let mut routes = Vec::new();
+        if let Some(url) = &config.gateway.upstream {
+            routes.push(Route {
+                name: Arc::from(DEFAULT_ROUTE),
                 host: None,
                 path_prefix: "/".to_owned(),
                 public_paths: config.gateway.public_paths.clone(),
-                upstream,
-            }],
-        })
+                preserve_host: true,
+                strip_prefix: false,
+                websocket: true,
+                upstream: Upstream::new(url, timeout, workers)?,
+            });
+        }
+        for route in &config.routes {
+            routes.push(Route {
+                name: Arc::from(route.name.as_str()),
+                host: (!route.host.is_empty()).then(|| route.host.to_ascii_lowercase()),
+                path_prefix: route.path_prefix.clone(),
+                public_paths: route.public_paths.clone(),
+                preserve_host: route.preserve_host,
+                strip_prefix: route.strip_prefix,
+                websocket: route.websocket,
+                upstream: Upstream::new(&route.upstream, timeout, workers)
+                    .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
+            });
+        }
+        Ok(Self { routes })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,8 +152,8 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 }
 
 pub struct Upstream {
-    /// `Host` for upstream requests (the authority), built once.
-    pub(super) host: Option<HeaderValue>,
+    /// The upstream's own `Host` (its authority), built once.
+    pub host: Option<HeaderValue>,
     base_path: String,
     timeout: Duration,
     pool: Arc<Pool>,
@@ -147,7 +190,7 @@ impl Upstream {
         })
     }
 
-    pub(super) fn target(&self, original: &Uri) -> Result<Uri, ApiError> {
+    fn target(&self, original: &Uri) -> Result<Uri, ApiError> {
         let invalid = || ApiError::bad_request("invalid_path", "The request path is not valid.");
         let path_and_query = match (self.base_path.is_empty(), original.path_and_query()) {
             // No base path: the original, already parsed, is the target's (no copy).
@@ -170,10 +213,13 @@ mod tests {
 
     fn route(name: &str, host: Option<&str>, prefix: &str) -> Route {
         Route {
-            name: name.to_owned(),
+            name: Arc::from(name),
             host: host.map(str::to_owned),
             path_prefix: prefix.to_owned(),
             public_paths: Vec::new(),
+            preserve_host: true,
+            strip_prefix: false,
+            websocket: true,
             upstream: Upstream::new("http://127.0.0.1:9", Duration::from_secs(1), 1)
                 .expect("upstream"),
         }
@@ -189,9 +235,8 @@ mod tests {
                 route("wiki-host", Some("wiki.example.com"), "/"),
             ],
         };
-        let chosen = |host: Option<&str>, path: &str| {
-            table.choose(|| host, path).map(|route| route.name.as_str())
-        };
+        let chosen =
+            |host: Option<&str>, path: &str| table.choose(|| host, path).map(|route| &*route.name);
         assert_eq!(chosen(None, "/"), Some("default"));
         assert_eq!(chosen(None, "/jira"), Some("jira"));
         assert_eq!(chosen(None, "/jira/browse/X-1"), Some("jira"));
@@ -209,5 +254,39 @@ mod tests {
         };
         assert!(table.choose(|| None, "/confluence").is_none());
         assert!(RouteTable::default().choose(|| None, "/").is_none());
+    }
+}
+
+#[cfg(test)]
+mod strip_tests {
+    use super::*;
+
+    #[test]
+    fn strip_prefix_leaves_a_path_that_starts_with_a_slash_and_keeps_the_query() {
+        let upstream =
+            Upstream::new("http://127.0.0.1:9/base", Duration::from_secs(1), 1).expect("upstream");
+        let route = Route {
+            name: Arc::from("jira"),
+            host: None,
+            path_prefix: "/jira/".into(),
+            public_paths: Vec::new(),
+            preserve_host: true,
+            strip_prefix: true,
+            websocket: true,
+            upstream,
+        };
+        for (original, expected) in [
+            ("/jira/rest/api?x=1", "/base/rest/api?x=1"),
+            ("/jira", "/base/"),
+            ("/jira/", "/base/"),
+            ("/jira?q", "/base/?q"),
+        ] {
+            let uri: Uri = original.parse().expect("uri");
+            assert_eq!(
+                route.target(&uri).expect("target").to_string(),
+                expected,
+                "{original}"
+            );
+        }
     }
 }

@@ -45,6 +45,8 @@ pub fn test_config() -> Config {
     Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        // The test harness does not capture stderr: no line per request in its output.
+        access_log: tokengate_server::config::AccessLog::Off,
         ..Config::default()
     }
 }
