@@ -431,11 +431,10 @@ mod tests {
     }
 
     #[test]
-    fn upstreams_other_than_plain_http_are_refused_naming_the_key() {
+    fn upstreams_other_than_http_and_https_are_refused_naming_the_key() {
         Jail::expect_with(|jail| {
             for upstream in [
-                "https://api.example.com",
-                "HTTPS://api.example.com:8443/base",
+                "ftp://api.example.com",
                 "h2c://127.0.0.1:9000",
                 "127.0.0.1:9000",
                 "http://",
@@ -451,8 +450,13 @@ mod tests {
                 );
                 assert!(!message.contains('\n'), "{message}");
             }
-            jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", "http://127.0.0.1:9000/base");
-            assert!(Config::load(None).is_ok());
+            for upstream in [
+                "http://127.0.0.1:9000/base",
+                "HTTPS://api.example.com:8443/base",
+            ] {
+                jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", upstream);
+                assert!(Config::load(None).is_ok(), "{upstream}");
+            }
             Ok(())
         });
     }

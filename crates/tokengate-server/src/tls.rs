@@ -1,10 +1,11 @@
-//! HTTPS: a rustls acceptor from PEM certificate chain and key files (ring provider). Loaded
-//! before anything is written; each error names the key (`tls.cert`, `tls.key`) at fault.
+//! HTTPS: a rustls acceptor from PEM certificate chain and key files (ring provider), and the
+//! connector for `https://` upstreams (the system's roots, or a `ca_file`; the certificate is
+//! always checked). Loaded before anything is written; each error names what is at fault.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 pub fn acceptor(cert_path: &str, key_path: &str) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
@@ -25,4 +26,45 @@ pub fn acceptor(cert_path: &str, key_path: &str) -> Result<TlsAcceptor, String> 
         .map_err(|error| format!("tls.key: does not fit the certificate: {error}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The connector for `https://` upstreams: trusts the certificates in `ca_file` (PEM) when
+/// given, else the system's roots. There is no way to skip the check.
+pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|error| format!("ca_file: cannot read {path}: {error}"))?;
+            for cert in certs {
+                let cert = cert
+                    .map_err(|error| format!("ca_file: invalid certificate in {path}: {error}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|error| format!("ca_file: unusable certificate in {path}: {error}"))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(match ca_file {
+            Some(path) => format!("ca_file: no certificate in {path}"),
+            None => {
+                "no system root certificates found (install ca-certificates, or set ca_file)".into()
+            }
+        });
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("tls: {error}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
 }

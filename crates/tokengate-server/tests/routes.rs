@@ -178,3 +178,104 @@ async fn a_path_no_route_takes_is_404_no_route_and_tokengate_paths_stay_its_own(
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// An `https://` upstream: a second gateway serving TLS with a certificate the test made.
+struct HttpsUpstream {
+    app: TestApp,
+    ca_file: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn https_upstream() -> HttpsUpstream {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let mut config = test_config();
+    config.tls.cert = cert_path.display().to_string();
+    config.tls.key = key_path.display().to_string();
+    let app = TestApp::spawn_with(config, false).await;
+    HttpsUpstream {
+        app,
+        ca_file: cert_path.display().to_string(),
+        _dir: dir,
+    }
+}
+
+/// A gateway whose route `secure` (prefix `/secure`, stripped) goes to `upstream`.
+async fn gateway_to(upstream: String, ca_file: String) -> (TestApp, String) {
+    let mut secure = route("secure", "", "/secure", upstream);
+    secure.strip_prefix = true;
+    secure.ca_file = ca_file;
+    let mut config = test_config();
+    config.routes = vec![secure];
+    let app = TestApp::spawn_with(config, false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    (app, token)
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_reached_when_its_certificate_checks_out() {
+    let upstream = https_upstream().await;
+    let url = format!(
+        "https://localhost:{}/tokengate",
+        upstream.app.address.port()
+    );
+    let (app, token) = gateway_to(url, upstream.ca_file.clone()).await;
+    let response = app
+        .client
+        .get(app.url("/secure/healthz"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_a_certificate_that_does_not_check_out_is_a_502_naming_the_route() {
+    let upstream = https_upstream().await;
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_ca = dir.path().join("other.pem");
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    let port = upstream.app.address.port();
+    for (url, ca_file) in [
+        // Signed by a CA this route does not trust.
+        (
+            format!("https://localhost:{port}/tokengate"),
+            wrong_ca.display().to_string(),
+        ),
+        // The right CA, but the certificate is for localhost, not this name.
+        (
+            format!("https://127.0.0.1:{port}/tokengate"),
+            upstream.ca_file.clone(),
+        ),
+    ] {
+        let (app, token) = gateway_to(url.clone(), ca_file).await;
+        let started = std::time::Instant::now();
+        let response = app
+            .client
+            .get(app.url("/secure/healthz"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never a hang"
+        );
+        assert_eq!(response.status(), 502, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "upstream_unavailable");
+        assert!(
+            body["message"].as_str().unwrap().contains("\"secure\""),
+            "{body}"
+        );
+    }
+}

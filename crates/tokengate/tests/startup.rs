@@ -72,9 +72,14 @@ type BadStart<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
 fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
     let cases: &[BadStart] = &[
         (
-            "[gateway]\nupstream = \"https://api.example.com\"\n",
+            "[gateway]\nupstream = \"https://api.example.com/?debug=1\"\n",
             &[],
             "gateway.upstream",
+        ),
+        (
+            "[[routes]]\nname = \"jira\"\nupstream = \"http://127.0.0.1:9\"\nca_file = \"ca.pem\"\n",
+            &[],
+            "routes[0]",
         ),
         (
             "[gateway]\nupstream = \"ftp://127.0.0.1:21\"\n",
@@ -93,7 +98,7 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
         ),
         (
             "",
-            &[("TOKENGATE_GATEWAY__UPSTREAM", "https://x:8443")],
+            &[("TOKENGATE_GATEWAY__UPSTREAM", "h2c://x:8443")],
             "gateway.upstream",
         ),
         ("", &[("TOKENGATE_LISTEN", "nowhere")], "listen"),
@@ -159,7 +164,7 @@ fn every_command_refuses_a_bad_configuration_the_same_way() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("tokengate.toml"),
-        "[gateway]\nupstream = \"https://api.example.com\"\n",
+        "[gateway]\nupstream = \"ftp://api.example.com\"\n",
     )
     .unwrap();
     for args in [

@@ -56,17 +56,11 @@ pub(super) fn check_upstream(upstream: &str) -> Result<(), String> {
         )
     })?;
     match uri.scheme_str() {
-        Some(scheme) if scheme.eq_ignore_ascii_case("http") => {}
-        Some(scheme) if scheme.eq_ignore_ascii_case("https") => {
-            return Err(
-                "https:// upstreams are not supported yet: use http:// (for example to a \
-                 local TLS-terminating proxy in front of the API)"
-                    .into(),
-            );
-        }
+        Some(scheme)
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
         Some(scheme) => {
             return Err(format!(
-                "unknown scheme \"{}\"; use http://host:port",
+                "unknown scheme \"{}\"; use http://host:port or https://host:port",
                 shorten(scheme)
             ));
         }

@@ -15,8 +15,11 @@ pub struct RouteConfig {
     pub host: String,
     /// Path prefix, matched on a segment boundary; the longest one wins.
     pub path_prefix: String,
-    /// `http://host:port[/base]`.
+    /// `http://host:port[/base]` or `https://…`.
     pub upstream: String,
+    /// PEM file of the certificates an `https://` upstream is checked against; "" = the
+    /// system's roots.
+    pub ca_file: String,
     /// Send the client's `Host` to the upstream (default), or the upstream's own.
     pub preserve_host: bool,
     /// Remove `path_prefix` from the path before it goes to the upstream.
@@ -34,6 +37,7 @@ impl Default for RouteConfig {
             host: String::new(),
             path_prefix: "/".to_owned(),
             upstream: String::new(),
+            ca_file: String::new(),
             preserve_host: true,
             strip_prefix: false,
             public_paths: Vec::new(),
@@ -110,7 +114,15 @@ fn check_route(route: &RouteConfig) -> Result<(), String> {
     {
         return Err("path_prefix: paths under /tokengate/ are tokengate's own".into());
     }
-    check_upstream(&route.upstream).map_err(|problem| format!("upstream: {problem}"))
+    check_upstream(&route.upstream).map_err(|problem| format!("upstream: {problem}"))?;
+    let https = route
+        .upstream
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    if !route.ca_file.is_empty() && !https {
+        return Err("ca_file is for https:// upstreams".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

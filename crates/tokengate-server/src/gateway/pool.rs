@@ -28,6 +28,11 @@ pub enum SendError {
     },
     #[error("connecting to {0} timed out")]
     ConnectTimeout(String),
+    #[error("TLS with {address} failed: {source}")]
+    Tls {
+        address: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Http(#[from] hyper::Error),
 }
@@ -37,9 +42,16 @@ struct Idle {
     since: Instant,
 }
 
+/// TLS towards an `https://` upstream: the connector and the name its certificate must carry.
+pub struct UpstreamTls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub server_name: rustls::pki_types::ServerName<'static>,
+}
+
 pub struct Pool {
     /// `host:port` to connect to.
     address: String,
+    tls: Option<UpstreamTls>,
     /// Idle connections, one list per serving thread.
     idle: Box<[Mutex<Vec<Idle>>]>,
     max_idle: usize,
@@ -51,6 +63,7 @@ impl Pool {
     /// A pool for `workers` serving threads, keeping at most `max_idle` idle connections each.
     pub fn new(
         address: String,
+        tls: Option<UpstreamTls>,
         workers: usize,
         max_idle: usize,
         idle_timeout: Duration,
@@ -58,6 +71,7 @@ impl Pool {
     ) -> Self {
         Self {
             address,
+            tls,
             idle: (0..workers.max(1))
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
@@ -146,6 +160,25 @@ impl Pool {
             Err(_) => return Err(SendError::ConnectTimeout(self.address.clone())),
         };
         let _ = stream.set_nodelay(true);
+        let Some(tls) = &self.tls else {
+            return Self::handshake(stream).await;
+        };
+        let handshake = tls.connector.connect(tls.server_name.clone(), stream);
+        match tokio::time::timeout(self.connect_timeout, handshake).await {
+            Ok(Ok(stream)) => Self::handshake(stream).await,
+            Ok(Err(source)) => Err(SendError::Tls {
+                address: self.address.clone(),
+                source,
+            }),
+            Err(_) => Err(SendError::ConnectTimeout(self.address.clone())),
+        }
+    }
+
+    /// HTTP/1 over `stream`; the connection's task runs on this thread.
+    async fn handshake<S>(stream: S) -> Result<SendRequest<Body>, SendError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -159,22 +159,23 @@ impl ProxyPhases for Gateway<'_> {
         strip_hop_by_hop(&mut parts.headers);
     }
 
-    fn fail_to_proxy(&self, _session: &Session<'_>, failure: SendFailure) -> Response {
+    fn fail_to_proxy(&self, session: &Session<'_>, failure: SendFailure) -> Response {
+        let route = &*session.route.name;
         match failure {
             SendFailure::Unreachable(error) => {
-                tracing::warn!(%error, "upstream request failed");
+                tracing::warn!(route, %error, "upstream request failed");
                 ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "upstream_unavailable",
-                    "The upstream API could not be reached.",
+                    format!("The upstream API of route \"{route}\" could not be reached."),
                 )
             }
             SendFailure::TimedOut(timeout) => {
-                tracing::warn!(timeout_s = timeout.as_secs(), "upstream timed out");
+                tracing::warn!(route, timeout_s = timeout.as_secs(), "upstream timed out");
                 ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "upstream_timeout",
-                    "The upstream API did not answer in time.",
+                    format!("The upstream API of route \"{route}\" did not answer in time."),
                 )
             }
         }

@@ -3,13 +3,14 @@
 //! prefix `/`) and each route's upstream with its connection pool. Paths under `/tokengate/`
 //! never reach this table (`crate::lanes`).
 
-use super::pool::{Pool, PooledBody, SendError};
+use super::pool::{Pool, PooledBody, SendError, UpstreamTls};
 use crate::config::Config;
 use crate::config::routes::DEFAULT_ROUTE;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{HeaderValue, Request, Response, Uri};
+use rustls::pki_types::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,7 +78,7 @@ impl RouteTable {
                 preserve_host: true,
                 strip_prefix: false,
                 websocket: true,
-                upstream: Upstream::new(url, timeout, workers)?,
+                upstream: Upstream::new(url, None, timeout, workers)?,
             });
         }
         for route in &config.routes {
@@ -89,7 +90,7 @@ impl RouteTable {
                 preserve_host: route.preserve_host,
                 strip_prefix: route.strip_prefix,
                 websocket: route.websocket,
-                upstream: Upstream::new(&route.upstream, timeout, workers)
+                upstream: Upstream::new(&route.upstream, ca_file(&route.ca_file), timeout, workers)
                     .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
             });
         }
@@ -142,6 +143,10 @@ impl Upstream {
     }
 }
 
+fn ca_file(path: &str) -> Option<&str> {
+    (!path.is_empty()).then_some(path)
+}
+
 /// Whether `path` is under `prefix` on a segment boundary.
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
@@ -160,23 +165,49 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The upstream at `url`, with an idle-connection list for each of `workers` threads.
-    pub fn new(url: &str, timeout: Duration, workers: usize) -> Result<Self, String> {
+    /// The upstream at `url` (`http://` or `https://`, checked against `ca_file` or the
+    /// system's roots), with an idle-connection list for each of `workers` threads.
+    pub fn new(
+        url: &str,
+        ca_file: Option<&str>,
+        timeout: Duration,
+        workers: usize,
+    ) -> Result<Self, String> {
         let uri: Uri = url.parse().map_err(|_| format!("\"{url}\" is not a URL"))?;
-        let scheme = uri
-            .scheme()
-            .cloned()
-            .ok_or_else(|| format!("\"{url}\" has no scheme"))?;
-        if scheme != Scheme::HTTP {
-            return Err(format!("\"{url}\": only http:// upstreams are supported"));
-        }
+        let https = match uri.scheme() {
+            Some(scheme) if *scheme == Scheme::HTTP => false,
+            Some(scheme) if *scheme == Scheme::HTTPS => true,
+            _ => {
+                return Err(format!(
+                    "\"{url}\": only http:// and https:// upstreams are supported"
+                ));
+            }
+        };
         let authority = uri
             .authority()
             .cloned()
             .ok_or_else(|| format!("\"{url}\" has no host"))?;
-        let port = authority.port_u16().unwrap_or(80);
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let tls = if https {
+            let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
+                format!("\"{url}\": \"{host}\" cannot be checked against a certificate")
+            })?;
+            Some(UpstreamTls {
+                connector: crate::tls::upstream_connector(ca_file)?,
+                server_name,
+            })
+        } else if ca_file.is_some() {
+            return Err("ca_file is for https:// upstreams".into());
+        } else {
+            None
+        };
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let pool = Arc::new(Pool::new(
             format!("{}:{port}", authority.host()),
+            tls,
             workers,
             1024,
             Duration::from_secs(60),
@@ -220,7 +251,7 @@ mod tests {
             preserve_host: true,
             strip_prefix: false,
             websocket: true,
-            upstream: Upstream::new("http://127.0.0.1:9", Duration::from_secs(1), 1)
+            upstream: Upstream::new("http://127.0.0.1:9", None, Duration::from_secs(1), 1)
                 .expect("upstream"),
         }
     }
@@ -263,8 +294,8 @@ mod strip_tests {
 
     #[test]
     fn strip_prefix_leaves_a_path_that_starts_with_a_slash_and_keeps_the_query() {
-        let upstream =
-            Upstream::new("http://127.0.0.1:9/base", Duration::from_secs(1), 1).expect("upstream");
+        let upstream = Upstream::new("http://127.0.0.1:9/base", None, Duration::from_secs(1), 1)
+            .expect("upstream");
         let route = Route {
             name: Arc::from("jira"),
             host: None,
