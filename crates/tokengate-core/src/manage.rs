@@ -1,6 +1,12 @@
 //! Managing users, tokens and settings: the rules every front end (CLI, REST, web UI) shares.
 //! Each operation takes the acting identity, checks what it may do, and hands the change and
 //! its audit record to the store together.
+//!
+//! Admin operations take an [`AdminChange`], made from the [`AdminIdentity`] that authorised
+//! them; the audit actor is that identity, never a separate argument. Only the server's
+//! authentication layer makes identities of admin users; the local operator's identity
+//! (`AdminIdentity::local_operator`) exists only with the `local-operator` feature, which only
+//! the `tokengate` binary enables.
 
 use crate::model::{
     Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, UserChange,
@@ -14,29 +20,9 @@ use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-/// An identity allowed to administer tokengate. Built only from the CLI (local operator) or an
-/// enabled admin user, so admin operations cannot be reached without one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminIdentity {
-    actor: Actor,
-}
+mod identity;
 
-impl AdminIdentity {
-    /// The local operator: whoever can run the CLI against the database.
-    pub fn cli() -> Self {
-        Self { actor: Actor::Cli }
-    }
-
-    pub fn for_user(user: &User) -> Option<Self> {
-        (user.admin && !user.disabled).then(|| Self {
-            actor: Actor::User(user.name.clone()),
-        })
-    }
-
-    pub fn actor(&self) -> &Actor {
-        &self.actor
-    }
-}
+pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -58,6 +44,10 @@ pub enum ManageError {
     Conflict(&'static str),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(
+        "you cannot remove your own admin rights or disable yourself; ask another administrator"
+    )]
+    WouldLockOutCaller,
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("the operating system's random number generator failed")]
@@ -78,6 +68,7 @@ impl ManageError {
             Self::UserDisabled(_) => "user_disabled",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::WouldLockOutCaller => "would_lock_out_caller",
             Self::Password(_) => "invalid_password",
             Self::Unavailable(_) | Self::Random => "unavailable",
         }
@@ -173,11 +164,22 @@ pub async fn create_token(
     Ok(CreatedToken { record, secret })
 }
 
-/// Whose tokens an operation may touch: the caller's own, or anyone's for an admin.
+/// Who acts on a token, and so whose tokens they may touch: a user their own (the change's
+/// actor is the owner), an admin anyone's (the admin is the actor).
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
-    OwnedBy(&'a str),
-    Admin(&'a AdminIdentity),
+    Own(&'a Change<'a>),
+    Admin(&'a AdminChange<'a>),
+}
+
+impl<'a> Scope<'a> {
+    /// The change, its actor the identity that authorised it.
+    fn change(&self) -> Change<'a> {
+        match self {
+            Self::Own(change) => (*change).clone(),
+            Self::Admin(admin) => admin.as_change(),
+        }
+    }
 }
 
 async fn token_in_scope(
@@ -190,14 +192,15 @@ async fn token_in_scope(
         .await?
         .ok_or(ManageError::NotFound("token"))?;
     match scope {
-        Scope::OwnedBy(owner) if token.owner != owner => Err(ManageError::NotFound("token")),
+        Scope::Own(change) if *change.actor != Actor::User(token.owner.clone()) => {
+            Err(ManageError::NotFound("token"))
+        }
         _ => Ok(token),
     }
 }
 
 pub async fn rename_token(
     store: &dyn Store,
-    change: &Change<'_>,
     scope: Scope<'_>,
     id: &str,
     name: &str,
@@ -206,7 +209,8 @@ pub async fn rename_token(
         return Err(ManageError::InvalidTokenName);
     }
     let token = token_in_scope(store, id, scope).await?;
-    let audit = change
+    let audit = scope
+        .change()
         .audit(AuditAction::TokenRenamed)
         .user(&token.owner)
         .token(&token.id)
@@ -222,12 +226,12 @@ pub async fn rename_token(
 
 pub async fn delete_token(
     store: &dyn Store,
-    change: &Change<'_>,
     scope: Scope<'_>,
     id: &str,
 ) -> Result<TokenRecord, ManageError> {
     let token = token_in_scope(store, id, scope).await?;
-    let audit = change
+    let audit = scope
+        .change()
         .audit(AuditAction::TokenDeleted)
         .user(&token.owner)
         .token(&token.id)
@@ -252,8 +256,7 @@ pub async fn delete_all_tokens(
 /// Returns `false` (and writes nothing) when nothing changed.
 pub async fn change_settings(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     new: &Settings,
 ) -> Result<bool, ManageError> {
     let old = store.settings().await?;
@@ -295,8 +298,7 @@ pub struct NewUser<'a> {
 
 pub async fn create_user(
     store: &dyn Store,
-    change: &Change<'_>,
-    admin_identity: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
     admin: bool,
     password: Option<&Secret>,
@@ -307,15 +309,14 @@ pub async fn create_user(
         admin,
         password,
     };
-    create_user_with(store, change, admin_identity, &new_user).await
+    create_user_with(store, change, &new_user).await
 }
 
 /// Creates a user, name, display name and password checked whole before the one write (the
 /// user and its `user.created` record together).
 pub async fn create_user_with(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     new_user: &NewUser<'_>,
 ) -> Result<User, ManageError> {
     let name = new_user.name;
@@ -369,14 +370,15 @@ pub struct UserUpdated {
 /// Changes admin flag, disabled flag, display name or password, all checked before the one
 /// write. The audit details name the fields changed (a password change is recorded as
 /// `"password": "changed"`, never the value). A new password or disabling ends the user's web
-/// sessions ([`UserEffect::EndSessions`]).
+/// sessions ([`UserEffect::EndSessions`]). An admin's change that would lock themselves out is
+/// refused first ([`refuse_self_lockout`]).
 pub async fn update_user(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
     update: UserUpdate<'_>,
 ) -> Result<UserUpdated, ManageError> {
+    refuse_self_lockout(change.admin(), name, &update)?;
     if update
         .display_name
         .is_some_and(|display_name| !is_valid_display_name(display_name))
@@ -443,8 +445,7 @@ impl UserUpdate<'_> {
 
 pub async fn reset_failed_logins(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
 ) -> Result<(), ManageError> {
     store
@@ -473,8 +474,7 @@ pub async fn count_tokens_over_maximum(
 /// token created now could have. Audited as `token.expiry_clamped` with the count.
 pub async fn clamp_tokens_to_maximum(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     settings: &Settings,
 ) -> Result<u64, ManageError> {
     let Some(latest) = settings.max_validity.expiry_from(change.at()) else {

@@ -4,7 +4,7 @@
 //! takes effect at once on every node, also when the CLI made the change.
 
 use tokengate_core::User;
-use tokengate_core::manage::{self, AdminIdentity, Change, ManageError, UserEffect, UserUpdate};
+use tokengate_core::manage::{self, AdminChange, ManageError, UserEffect, UserUpdate};
 use tokengate_core::store::Store;
 
 /// Carries out `effects`. A failure is reported (the change itself is already stored and
@@ -29,12 +29,11 @@ pub async fn apply_user_effects(
 /// [`manage::update_user`] with its effects applied: the way every front end changes a user.
 pub async fn update_user(
     store: &dyn Store,
-    change: &Change<'_>,
-    admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
     update: UserUpdate<'_>,
 ) -> Result<User, ManageError> {
-    let updated = manage::update_user(store, change, admin, name, update).await?;
+    let updated = manage::update_user(store, change, name, update).await?;
     apply_user_effects(store, &updated.effects).await?;
     Ok(updated.user)
 }

@@ -13,10 +13,10 @@ mod common;
 mod schema;
 
 use chrono::Utc;
-use common::{TestApp, change, test_config};
+use common::{TestApp, operator_change, test_config};
 use std::future::Future;
 use std::time::{Duration, Instant};
-use tokengate_core::manage::{self, AdminIdentity, Scope, UserUpdate};
+use tokengate_core::manage::{self, Scope, UserUpdate};
 use tokengate_core::model::Settings;
 use tokengate_server::config::Config;
 
@@ -87,11 +87,9 @@ async fn a_token_deleted_on_one_node_is_refused_by_the_other_within_a_second() {
     for _ in 0..3 {
         assert_eq!(whoami_bearer(&b, &secret).await, 200, "B caches the token");
     }
-    let admin = AdminIdentity::cli();
     manage::delete_token(
         a.store.as_ref(),
-        &change(Utc::now()),
-        Scope::Admin(&admin),
+        Scope::Admin(&operator_change(Utc::now())),
         &id,
     )
     .await
@@ -137,8 +135,7 @@ async fn a_user_disabled_on_one_node_is_refused_by_the_other_within_a_second() {
     };
     tokengate_server::effects::update_user(
         a.store.as_ref(),
-        &change(Utc::now()),
-        &AdminIdentity::cli(),
+        &operator_change(Utc::now()),
         "alice",
         disable,
     )
@@ -203,11 +200,9 @@ async fn stopping_postgres_fails_closed_and_service_resumes_when_it_returns() {
     assert_eq!(b.get("/tokengate/readyz").await.status().as_u16(), 200);
 
     // Revoke one token on A, and stop PostgreSQL right after.
-    let admin = AdminIdentity::cli();
     manage::delete_token(
         a.store.as_ref(),
-        &change(Utc::now()),
-        Scope::Admin(&admin),
+        Scope::Admin(&operator_change(Utc::now())),
         &revoked_id,
     )
     .await

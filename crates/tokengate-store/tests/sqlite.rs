@@ -348,9 +348,15 @@ async fn database_file_never_contains_secrets_in_plaintext() {
         password: Some(&new_secret),
         ..UserUpdate::default()
     };
-    let updated = update_user(&*shared, &change, &AdminIdentity::cli(), "alice", update)
-        .await
-        .unwrap();
+    let operator = AdminIdentity::local_operator();
+    let updated = update_user(
+        &*shared,
+        &operator.change(&origin, Utc::now()),
+        "alice",
+        update,
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(updated.effects.as_slice(), [UserEffect::EndSessions(user)] if user == "alice")
     );

@@ -61,7 +61,7 @@ impl From<ManageError> for ApiError {
             ManageError::TokensNotPermitted => {
                 ApiError::new(StatusCode::FORBIDDEN, error.code(), error.to_string())
             }
-            ManageError::UserDisabled(_) => {
+            ManageError::UserDisabled(_) | ManageError::WouldLockOutCaller => {
                 ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string())
             }
             ManageError::NotFound(what) => ApiError::not_found(format!("No such {what}.")),

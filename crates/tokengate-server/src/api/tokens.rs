@@ -152,9 +152,13 @@ async fn rename_token(
     ApiJson(request): ApiJson<RenameToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let change = caller.change();
-    let scope = Scope::OwnedBy(&caller.user.name);
-    let record =
-        manage::rename_token(state.store.as_ref(), &change, scope, &id, &request.name).await?;
+    let record = manage::rename_token(
+        state.store.as_ref(),
+        Scope::Own(&change),
+        &id,
+        &request.name,
+    )
+    .await?;
     Ok(Json(TokenView::from(&record)))
 }
 
@@ -170,13 +174,7 @@ async fn delete_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let change = caller.change();
-    manage::delete_token(
-        state.store.as_ref(),
-        &change,
-        Scope::OwnedBy(&caller.user.name),
-        &id,
-    )
-    .await?;
+    manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await?;
     super::apply_now(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

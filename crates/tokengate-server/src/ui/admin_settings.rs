@@ -162,10 +162,13 @@ pub async fn save(
     let admin = acting.admin(&visit.settings)?;
     match settings_from(&form, visit.client) {
         Ok(settings) => {
-            let changed =
-                manage::change_settings(state.store.as_ref(), &acting.change(), &admin, &settings)
-                    .await
-                    .map_err(UiError::from_manage)?;
+            let changed = manage::change_settings(
+                state.store.as_ref(),
+                &acting.admin_change(&admin),
+                &settings,
+            )
+            .await
+            .map_err(UiError::from_manage)?;
             crate::watch::refresh(&state, None).await;
             let done = if changed { "saved" } else { "unchanged" };
             Ok(see_other(&format!("/tokengate/admin/settings?done={done}")))
@@ -241,10 +244,13 @@ pub async fn clamp(
         return Ok(render(StatusCode::OK, &page));
     }
     let settings = current_settings(&state).await?;
-    let count =
-        manage::clamp_tokens_to_maximum(state.store.as_ref(), &acting.change(), &admin, &settings)
-            .await
-            .map_err(UiError::from_manage)?;
+    let count = manage::clamp_tokens_to_maximum(
+        state.store.as_ref(),
+        &acting.admin_change(&admin),
+        &settings,
+    )
+    .await
+    .map_err(UiError::from_manage)?;
     crate::watch::refresh(&state, None).await;
     Ok(see_other(&format!(
         "/tokengate/admin/settings?done=clamped&count={count}"

@@ -280,14 +280,10 @@ pub async fn revoke(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    manage::delete_token(
-        state.store.as_ref(),
-        &acting.change(),
-        Scope::Admin(&admin),
-        &id,
-    )
-    .await
-    .map_err(UiError::from_manage)?;
+    let change = acting.admin_change(&admin);
+    manage::delete_token(state.store.as_ref(), Scope::Admin(&change), &id)
+        .await
+        .map_err(UiError::from_manage)?;
     crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/admin/tokens?done=revoked"))
 }

@@ -234,11 +234,10 @@ pub async fn rename(
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
-    let scope = Scope::OwnedBy(acting.name());
+    let change = acting.change();
     let renamed = manage::rename_token(
         state.store.as_ref(),
-        &acting.change(),
-        scope,
+        Scope::Own(&change),
         &id,
         form.name.trim(),
     )
@@ -271,7 +270,6 @@ pub async fn delete(
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
-    let scope = Scope::OwnedBy(acting.name());
     if form.confirmed != "yes" {
         let token = state
             .store
@@ -294,7 +292,8 @@ pub async fn delete(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    manage::delete_token(state.store.as_ref(), &acting.change(), scope, &id)
+    let change = acting.change();
+    manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id)
         .await
         .map_err(UiError::from_manage)?;
     crate::watch::refresh(&state, None).await;

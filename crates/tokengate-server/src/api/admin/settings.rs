@@ -90,8 +90,7 @@ async fn put_settings(
             ),
         ));
     }
-    let change = admin.caller.change();
-    manage::change_settings(state.store.as_ref(), &change, &admin.admin, &settings).await?;
+    manage::change_settings(state.store.as_ref(), &admin.change(), &settings).await?;
     crate::api::apply_now(&state).await;
     Ok(Json(settings))
 }

@@ -102,10 +102,10 @@ async fn create_token_for_user(
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
     let settings = state.settings();
-    let change = admin.caller.change();
+    let change = admin.change();
     let created = manage::create_token(
         state.store.as_ref(),
-        &change,
+        &change.as_change(),
         &owner,
         &request.name,
         validity,
@@ -136,14 +136,7 @@ async fn revoke_token(
     admin: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let change = admin.caller.change();
-    manage::delete_token(
-        state.store.as_ref(),
-        &change,
-        Scope::Admin(&admin.admin),
-        &id,
-    )
-    .await?;
+    manage::delete_token(state.store.as_ref(), Scope::Admin(&admin.change()), &id).await?;
     crate::api::apply_now(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,8 +157,9 @@ async fn revoke_tokens_of_user(
         .user(&user)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
-    let change = admin.caller.change();
-    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change, &user).await?;
+    let change = admin.change();
+    let deleted =
+        manage::delete_all_tokens(state.store.as_ref(), &change.as_change(), &user).await?;
     crate::api::apply_now(&state).await;
     Ok(Json(Deleted { deleted }))
 }
