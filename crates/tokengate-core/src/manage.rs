@@ -20,8 +20,10 @@ use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+mod effects;
 mod identity;
 
+pub use effects::{Changed, Effect};
 pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
 
 #[derive(Debug, thiserror::Error)]
@@ -228,7 +230,7 @@ pub async fn delete_token(
     store: &dyn Store,
     scope: Scope<'_>,
     id: &str,
-) -> Result<TokenRecord, ManageError> {
+) -> Result<Changed<TokenRecord>, ManageError> {
     let token = token_in_scope(store, id, scope).await?;
     let audit = scope
         .change()
@@ -239,7 +241,7 @@ pub async fn delete_token(
     if !store.delete_token(id, &audit).await? {
         return Err(ManageError::NotFound("token"));
     }
-    Ok(token)
+    Ok(Changed::refreshing(token))
 }
 
 /// Deletes every token of `owner`; returns how many there were.
@@ -247,9 +249,10 @@ pub async fn delete_all_tokens(
     store: &dyn Store,
     change: &Change<'_>,
     owner: &str,
-) -> Result<u64, ManageError> {
+) -> Result<Changed<u64>, ManageError> {
     let audit = change.audit(AuditAction::TokenDeletedAll).user(owner);
-    Ok(store.delete_tokens_of(owner, &audit).await?)
+    let count = store.delete_tokens_of(owner, &audit).await?;
+    Ok(Changed::refreshing(count))
 }
 
 /// Saves new settings; the audit record lists each changed key with its old and new value.
@@ -258,7 +261,7 @@ pub async fn change_settings(
     store: &dyn Store,
     change: &AdminChange<'_>,
     new: &Settings,
-) -> Result<bool, ManageError> {
+) -> Result<Changed<bool>, ManageError> {
     let old = store.settings().await?;
     let (Value::Object(old_map), Value::Object(new_map)) = (
         serde_json::to_value(&old).unwrap_or_default(),
@@ -276,13 +279,13 @@ pub async fn change_settings(
         }
     }
     if changed.is_empty() {
-        return Ok(false);
+        return Ok(Changed::quiet(false));
     }
     let audit = change
         .audit(AuditAction::SettingsChanged)
         .details(Value::Object(changed));
     store.save_settings(new, &audit).await?;
-    Ok(true)
+    Ok(Changed::refreshing(true))
 }
 
 /// A user to create. Every field is checked before anything is stored.
@@ -351,33 +354,17 @@ pub async fn create_user_with(
     Ok(user)
 }
 
-/// What a user change does beyond the stored fields. Core decides; the server applies them in
-/// one place for the REST API, the web UI and the CLI alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserEffect {
-    /// End every web session of the user: their password changed, or they were disabled.
-    EndSessions(String),
-}
-
-/// A changed user and the effects the change must have.
-#[derive(Debug, Clone)]
-#[must_use = "the effects of a user change must be applied"]
-pub struct UserUpdated {
-    pub user: User,
-    pub effects: Vec<UserEffect>,
-}
-
 /// Changes admin flag, disabled flag, display name or password, all checked before the one
 /// write. The audit details name the fields changed (a password change is recorded as
 /// `"password": "changed"`, never the value). A new password or disabling ends the user's web
-/// sessions ([`UserEffect::EndSessions`]). An admin's change that would lock themselves out is
+/// sessions ([`Effect::EndSessions`]). An admin's change that would lock themselves out is
 /// refused first ([`refuse_self_lockout`]).
 pub async fn update_user(
     store: &dyn Store,
     change: &AdminChange<'_>,
     name: &str,
     update: UserUpdate<'_>,
-) -> Result<UserUpdated, ManageError> {
+) -> Result<Changed<User>, ManageError> {
     refuse_self_lockout(change.admin(), name, &update)?;
     if update
         .display_name
@@ -410,12 +397,12 @@ pub async fn update_user(
         .user(name)
         .details(Value::Object(details));
     let user = store.update_user(name, &user_change, &audit).await?;
-    let effects = if update.ends_sessions() {
-        vec![UserEffect::EndSessions(user.name.clone())]
-    } else {
-        Vec::new()
-    };
-    Ok(UserUpdated { user, effects })
+    let mut changed = Changed::refreshing(user);
+    if update.ends_sessions() {
+        let name = changed.value.name.clone();
+        changed.effects.insert(0, Effect::EndSessions(name));
+    }
+    Ok(changed)
 }
 
 /// Display names: 1 to 200 characters, not only spaces, no control characters (which some
@@ -447,14 +434,14 @@ pub async fn reset_failed_logins(
     store: &dyn Store,
     change: &AdminChange<'_>,
     name: &str,
-) -> Result<(), ManageError> {
+) -> Result<Changed<()>, ManageError> {
     store
         .user(name)
         .await?
         .ok_or(ManageError::NotFound("user"))?;
     let audit = change.audit(AuditAction::UserFailedLoginsReset).user(name);
     store.reset_failed_logins(name, Some(&audit)).await?;
-    Ok(())
+    Ok(Changed::refreshing(()))
 }
 
 /// Tokens that exceed the current maximum validity (never expire, or expire after the longest
@@ -476,12 +463,13 @@ pub async fn clamp_tokens_to_maximum(
     store: &dyn Store,
     change: &AdminChange<'_>,
     settings: &Settings,
-) -> Result<u64, ManageError> {
+) -> Result<Changed<u64>, ManageError> {
     let Some(latest) = settings.max_validity.expiry_from(change.at()) else {
-        return Ok(0);
+        return Ok(Changed::quiet(0));
     };
     let audit = change
         .audit(AuditAction::TokenExpiryClamped)
         .details(json!({"max_validity": settings.max_validity, "expires_at": latest}));
-    Ok(store.clamp_token_expiry(latest, &audit).await?)
+    let count = store.clamp_token_expiry(latest, &audit).await?;
+    Ok(Changed::refreshing(count))
 }

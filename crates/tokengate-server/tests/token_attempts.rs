@@ -115,7 +115,8 @@ async fn a_revoked_token_in_basic_credentials_never_locks_its_owners_password() 
         origin: &origin,
         now: chrono::Utc::now(),
     };
-    delete_token(app.store.as_ref(), Scope::Own(&by_alice), &id)
+    let deleted = delete_token(app.store.as_ref(), Scope::Own(&by_alice), &id).await;
+    tokengate_server::effects::in_store(app.store.as_ref(), deleted)
         .await
         .unwrap();
     app.sync().await;

@@ -80,9 +80,3 @@ impl From<tokengate_core::store::StoreError> for ApiError {
         ManageError::from(error).into()
     }
 }
-
-/// Applies a change that can alter authentication on this node at once (other nodes follow
-/// within a poll).
-pub(crate) async fn apply_now(state: &SharedState) {
-    crate::watch::refresh(state, None).await;
-}

@@ -4,6 +4,7 @@
 use super::caller::Caller;
 use super::extract::ApiJson;
 use super::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -174,8 +175,8 @@ async fn delete_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let change = caller.change();
-    manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await?;
-    super::apply_now(&state).await;
+    let deleted = manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await;
+    effects::on_node(&state, deleted).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,8 +189,7 @@ async fn delete_all_tokens(
     caller: Caller,
 ) -> Result<Json<Deleted>, ApiError> {
     let change = caller.change();
-    let deleted =
-        manage::delete_all_tokens(state.store.as_ref(), &change, &caller.user.name).await?;
-    super::apply_now(&state).await;
+    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change, &caller.user.name).await;
+    let deleted = effects::on_node(&state, deleted).await?;
     Ok(Json(Deleted { deleted }))
 }

@@ -201,7 +201,8 @@ pub async fn update(
         _ => return Err(UiError::bad_request("Unknown change.")),
     };
     let store = state.store.as_ref();
-    match effects::update_user(store, &acting.admin_change(&admin), &name, update).await {
+    let changed = manage::update_user(store, &acting.admin_change(&admin), &name, update).await;
+    match effects::on_node(&state, changed).await {
         Ok(_) => {}
         Err(error @ ManageError::WouldLockOutCaller) => {
             let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
@@ -210,7 +211,6 @@ pub async fn update(
         }
         Err(other) => return Err(UiError::from_manage(other)),
     }
-    crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/admin/users?done=updated"))
 }
 
@@ -231,7 +231,8 @@ pub async fn set_password(
     };
     let store = state.store.as_ref();
     let change = acting.admin_change(&admin);
-    let updated = match effects::update_user(store, &change, &name, update).await {
+    let changed = manage::update_user(store, &change, &name, update).await;
+    let updated = match effects::on_node(&state, changed).await {
         Ok(updated) => updated,
         Err(error @ ManageError::Password(_)) => {
             let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
@@ -240,7 +241,6 @@ pub async fn set_password(
         }
         Err(other) => return Err(UiError::from_manage(other)),
     };
-    crate::watch::refresh(&state, None).await;
     let mut response = see_other("/tokengate/admin/users?done=password");
     if name == acting.name() {
         // The new password ended every session of this admin, this one too: carry on in a new
@@ -261,9 +261,11 @@ pub async fn reset_failed_logins(
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
-    manage::reset_failed_logins(state.store.as_ref(), &acting.admin_change(&admin), &name)
+    let changed =
+        manage::reset_failed_logins(state.store.as_ref(), &acting.admin_change(&admin), &name)
+            .await;
+    effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/admin/users?done=reset"))
 }

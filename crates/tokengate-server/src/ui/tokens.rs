@@ -6,6 +6,7 @@ use super::context::{Acting, Visit};
 use super::forms::{Choice, CreateTokenForm, TokenRow, maximum_phrase, validity_choices, when};
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::login::LoginPage;
+use crate::effects;
 use crate::session::SessionUser;
 use crate::state::SharedState;
 use askama::Template;
@@ -293,10 +294,10 @@ pub async fn delete(
         return Ok(render(StatusCode::OK, &page));
     }
     let change = acting.change();
-    manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id)
+    let changed = manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await;
+    effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/?done=deleted"))
 }
 
@@ -320,10 +321,11 @@ pub async fn delete_all(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    let count = manage::delete_all_tokens(state.store.as_ref(), &acting.change(), acting.name())
+    let changed =
+        manage::delete_all_tokens(state.store.as_ref(), &acting.change(), acting.name()).await;
+    let count = effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other(&format!(
         "/tokengate/?done=deleted_all&count={count}"
     )))

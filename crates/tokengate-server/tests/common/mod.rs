@@ -137,14 +137,15 @@ impl TestApp {
         (created.record.id, created.secret.expose().to_owned())
     }
 
+    /// Saves settings as the CLI does (running servers follow within a poll).
     pub async fn save_settings(&self, settings: &Settings) {
-        tokengate_core::manage::change_settings(
-            self.store.as_ref(),
-            &operator_change(Utc::now()),
-            settings,
-        )
-        .await
-        .unwrap();
+        let store = self.store.as_ref();
+        let changed =
+            tokengate_core::manage::change_settings(store, &operator_change(Utc::now()), settings)
+                .await;
+        tokengate_server::effects::in_store(store, changed)
+            .await
+            .unwrap();
     }
 
     /// Waits until the running gateway has picked up the store's current state.

@@ -99,7 +99,8 @@ async fn update(
             Key::AdminsOnly
         }
     };
-    let changed = manage::change_settings(store, change, &settings).await?;
+    let changed = manage::change_settings(store, change, &settings).await;
+    let changed = tokengate_server::effects::in_store(store, changed).await?;
     let (name, value) = (key.name(), key.describe(&settings));
     if changed {
         print_line(&format!("{name} is now {value}."))?;

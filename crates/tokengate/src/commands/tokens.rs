@@ -8,6 +8,7 @@ use tokengate_core::manage::{self, AdminChange, ManageError, Scope};
 use tokengate_core::model::{TokenFilter, TokenRecord, TokenView, User};
 use tokengate_core::store::Store;
 use tokengate_core::validity::ValidityRequest;
+use tokengate_server::effects;
 use tokengate_store::MAX_PAGE_SIZE;
 
 pub async fn run(
@@ -19,7 +20,8 @@ pub async fn run(
         TokenCommand::Create(args) => create(store, change, args).await,
         TokenCommand::List { user, json } => list(store, user, json).await,
         TokenCommand::Delete { id } => {
-            let deleted = manage::delete_token(store, Scope::Admin(change), &id)
+            let deleted = manage::delete_token(store, Scope::Admin(change), &id).await;
+            let deleted = effects::in_store(store, deleted)
                 .await
                 .map_err(|error| match error {
                     ManageError::NotFound(_) => CommandError::TokenNotFound(id.clone()),
@@ -33,7 +35,8 @@ pub async fn run(
         }
         TokenCommand::DeleteAll { user } => {
             existing_user(store, &user).await?;
-            let count = manage::delete_all_tokens(store, &change.as_change(), &user).await?;
+            let count = manage::delete_all_tokens(store, &change.as_change(), &user).await;
+            let count = effects::in_store(store, count).await?;
             let noun = if count == 1 { "token" } else { "tokens" };
             print_line(&format!("Deleted {count} {noun} of user \"{user}\"."))?;
             Ok(())

@@ -8,6 +8,7 @@ use crate::output::{self, note, print_json, print_line, table};
 use tokengate_core::manage::{self, AdminChange, UserUpdate};
 use tokengate_core::model::UserView;
 use tokengate_core::store::Store;
+use tokengate_server::effects;
 
 pub async fn run(
     store: &dyn Store,
@@ -48,7 +49,8 @@ pub async fn run(
             apply(store, change, &name, update, "is enabled").await
         }
         UserCommand::ResetFailedLogins { name } => {
-            manage::reset_failed_logins(store, change, &name)
+            let reset = manage::reset_failed_logins(store, change, &name).await;
+            effects::in_store(store, reset)
                 .await
                 .map_err(about_user(&name))?;
             print_line(&format!(
@@ -120,7 +122,8 @@ async fn apply(
 ) -> Result<(), CommandError> {
     // A new password or disabling ends the user's web sessions, also in a running `serve`
     // (it reads sessions from the same database on every request).
-    tokengate_server::effects::update_user(store, change, name, update)
+    let updated = manage::update_user(store, change, name, update).await;
+    effects::in_store(store, updated)
         .await
         .map_err(about_user(name))?;
     print_line(&format!("User \"{name}\" {verb}."))?;

@@ -5,6 +5,7 @@
 use crate::api::caller::AdminCaller;
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -90,7 +91,7 @@ async fn put_settings(
             ),
         ));
     }
-    manage::change_settings(state.store.as_ref(), &admin.change(), &settings).await?;
-    crate::api::apply_now(&state).await;
+    let changed = manage::change_settings(state.store.as_ref(), &admin.change(), &settings).await;
+    effects::on_node(&state, changed).await?;
     Ok(Json(settings))
 }

@@ -6,6 +6,7 @@ use crate::api::caller::AdminCaller;
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::openapi::ErrorBody;
 use crate::api::tokens::{CreateToken, Deleted};
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -136,8 +137,9 @@ async fn revoke_token(
     admin: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::delete_token(state.store.as_ref(), Scope::Admin(&admin.change()), &id).await?;
-    crate::api::apply_now(&state).await;
+    let deleted =
+        manage::delete_token(state.store.as_ref(), Scope::Admin(&admin.change()), &id).await;
+    effects::on_node(&state, deleted).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,8 +160,7 @@ async fn revoke_tokens_of_user(
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
     let change = admin.change();
-    let deleted =
-        manage::delete_all_tokens(state.store.as_ref(), &change.as_change(), &user).await?;
-    crate::api::apply_now(&state).await;
+    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change.as_change(), &user).await;
+    let deleted = effects::on_node(&state, deleted).await?;
     Ok(Json(Deleted { deleted }))
 }

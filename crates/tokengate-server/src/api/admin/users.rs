@@ -4,6 +4,7 @@
 use crate::api::caller::AdminCaller;
 use crate::api::extract::ApiJson;
 use crate::api::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -109,9 +110,8 @@ async fn update_user(
         disabled: request.disabled,
         password: password.as_ref(),
     };
-    let updated =
-        crate::effects::update_user(state.store.as_ref(), &admin.change(), &user, update).await?;
-    crate::api::apply_now(&state).await;
+    let updated = manage::update_user(state.store.as_ref(), &admin.change(), &user, update).await;
+    let updated = effects::on_node(&state, updated).await?;
     Ok(Json(UserView::from(&updated)))
 }
 
@@ -126,6 +126,7 @@ async fn reset_failed_logins(
     admin: AdminCaller,
     Path(user): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::reset_failed_logins(state.store.as_ref(), &admin.change(), &user).await?;
+    let reset = manage::reset_failed_logins(state.store.as_ref(), &admin.change(), &user).await;
+    effects::on_node(&state, reset).await?;
     Ok(StatusCode::NO_CONTENT)
 }
