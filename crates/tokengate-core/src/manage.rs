@@ -1,6 +1,12 @@
 //! Managing users, tokens and settings: the rules every front end (CLI, REST, web UI) shares.
 //! Each operation takes the acting identity, checks what it may do, and hands the change and
 //! its audit record to the store together.
+//!
+//! Admin operations take an [`AdminChange`], made from the [`AdminIdentity`] that authorised
+//! them; the audit actor is that identity, never a separate argument. Only the server's
+//! authentication layer makes identities of admin users; the local operator's identity
+//! (`AdminIdentity::local_operator`) exists only with the `local-operator` feature, which only
+//! the `tokengate` binary enables.
 
 use crate::model::{
     Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, UserChange,
@@ -14,29 +20,11 @@ use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-/// An identity allowed to administer tokengate. Built only from the CLI (local operator) or an
-/// enabled admin user, so admin operations cannot be reached without one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminIdentity {
-    actor: Actor,
-}
+mod effects;
+mod identity;
 
-impl AdminIdentity {
-    /// The local operator: whoever can run the CLI against the database.
-    pub fn cli() -> Self {
-        Self { actor: Actor::Cli }
-    }
-
-    pub fn for_user(user: &User) -> Option<Self> {
-        (user.admin && !user.disabled).then(|| Self {
-            actor: Actor::User(user.name.clone()),
-        })
-    }
-
-    pub fn actor(&self) -> &Actor {
-        &self.actor
-    }
-}
+pub use effects::{Changed, Effect};
+pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -58,6 +46,10 @@ pub enum ManageError {
     Conflict(&'static str),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(
+        "you cannot remove your own admin rights or disable yourself; ask another administrator"
+    )]
+    WouldLockOutCaller,
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("the operating system's random number generator failed")]
@@ -78,6 +70,7 @@ impl ManageError {
             Self::UserDisabled(_) => "user_disabled",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::WouldLockOutCaller => "would_lock_out_caller",
             Self::Password(_) => "invalid_password",
             Self::Unavailable(_) | Self::Random => "unavailable",
         }
@@ -173,11 +166,22 @@ pub async fn create_token(
     Ok(CreatedToken { record, secret })
 }
 
-/// Whose tokens an operation may touch: the caller's own, or anyone's for an admin.
+/// Who acts on a token, and so whose tokens they may touch: a user their own (the change's
+/// actor is the owner), an admin anyone's (the admin is the actor).
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
-    OwnedBy(&'a str),
-    Admin(&'a AdminIdentity),
+    Own(&'a Change<'a>),
+    Admin(&'a AdminChange<'a>),
+}
+
+impl<'a> Scope<'a> {
+    /// The change, its actor the identity that authorised it.
+    fn change(&self) -> Change<'a> {
+        match self {
+            Self::Own(change) => (*change).clone(),
+            Self::Admin(admin) => admin.as_change(),
+        }
+    }
 }
 
 async fn token_in_scope(
@@ -190,14 +194,15 @@ async fn token_in_scope(
         .await?
         .ok_or(ManageError::NotFound("token"))?;
     match scope {
-        Scope::OwnedBy(owner) if token.owner != owner => Err(ManageError::NotFound("token")),
+        Scope::Own(change) if *change.actor != Actor::User(token.owner.clone()) => {
+            Err(ManageError::NotFound("token"))
+        }
         _ => Ok(token),
     }
 }
 
 pub async fn rename_token(
     store: &dyn Store,
-    change: &Change<'_>,
     scope: Scope<'_>,
     id: &str,
     name: &str,
@@ -206,7 +211,8 @@ pub async fn rename_token(
         return Err(ManageError::InvalidTokenName);
     }
     let token = token_in_scope(store, id, scope).await?;
-    let audit = change
+    let audit = scope
+        .change()
         .audit(AuditAction::TokenRenamed)
         .user(&token.owner)
         .token(&token.id)
@@ -222,12 +228,12 @@ pub async fn rename_token(
 
 pub async fn delete_token(
     store: &dyn Store,
-    change: &Change<'_>,
     scope: Scope<'_>,
     id: &str,
-) -> Result<TokenRecord, ManageError> {
+) -> Result<Changed<TokenRecord>, ManageError> {
     let token = token_in_scope(store, id, scope).await?;
-    let audit = change
+    let audit = scope
+        .change()
         .audit(AuditAction::TokenDeleted)
         .user(&token.owner)
         .token(&token.id)
@@ -235,7 +241,7 @@ pub async fn delete_token(
     if !store.delete_token(id, &audit).await? {
         return Err(ManageError::NotFound("token"));
     }
-    Ok(token)
+    Ok(Changed::refreshing(token))
 }
 
 /// Deletes every token of `owner`; returns how many there were.
@@ -243,19 +249,19 @@ pub async fn delete_all_tokens(
     store: &dyn Store,
     change: &Change<'_>,
     owner: &str,
-) -> Result<u64, ManageError> {
+) -> Result<Changed<u64>, ManageError> {
     let audit = change.audit(AuditAction::TokenDeletedAll).user(owner);
-    Ok(store.delete_tokens_of(owner, &audit).await?)
+    let count = store.delete_tokens_of(owner, &audit).await?;
+    Ok(Changed::refreshing(count))
 }
 
 /// Saves new settings; the audit record lists each changed key with its old and new value.
 /// Returns `false` (and writes nothing) when nothing changed.
 pub async fn change_settings(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     new: &Settings,
-) -> Result<bool, ManageError> {
+) -> Result<Changed<bool>, ManageError> {
     let old = store.settings().await?;
     let (Value::Object(old_map), Value::Object(new_map)) = (
         serde_json::to_value(&old).unwrap_or_default(),
@@ -273,13 +279,13 @@ pub async fn change_settings(
         }
     }
     if changed.is_empty() {
-        return Ok(false);
+        return Ok(Changed::quiet(false));
     }
     let audit = change
         .audit(AuditAction::SettingsChanged)
         .details(Value::Object(changed));
     store.save_settings(new, &audit).await?;
-    Ok(true)
+    Ok(Changed::refreshing(true))
 }
 
 /// A user to create. Every field is checked before anything is stored.
@@ -295,8 +301,7 @@ pub struct NewUser<'a> {
 
 pub async fn create_user(
     store: &dyn Store,
-    change: &Change<'_>,
-    admin_identity: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
     admin: bool,
     password: Option<&Secret>,
@@ -307,15 +312,14 @@ pub async fn create_user(
         admin,
         password,
     };
-    create_user_with(store, change, admin_identity, &new_user).await
+    create_user_with(store, change, &new_user).await
 }
 
 /// Creates a user, name, display name and password checked whole before the one write (the
 /// user and its `user.created` record together).
 pub async fn create_user_with(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     new_user: &NewUser<'_>,
 ) -> Result<User, ManageError> {
     let name = new_user.name;
@@ -350,33 +354,18 @@ pub async fn create_user_with(
     Ok(user)
 }
 
-/// What a user change does beyond the stored fields. Core decides; the server applies them in
-/// one place for the REST API, the web UI and the CLI alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserEffect {
-    /// End every web session of the user: their password changed, or they were disabled.
-    EndSessions(String),
-}
-
-/// A changed user and the effects the change must have.
-#[derive(Debug, Clone)]
-#[must_use = "the effects of a user change must be applied"]
-pub struct UserUpdated {
-    pub user: User,
-    pub effects: Vec<UserEffect>,
-}
-
 /// Changes admin flag, disabled flag, display name or password, all checked before the one
 /// write. The audit details name the fields changed (a password change is recorded as
 /// `"password": "changed"`, never the value). A new password or disabling ends the user's web
-/// sessions ([`UserEffect::EndSessions`]).
+/// sessions ([`Effect::EndSessions`]). An admin's change that would lock themselves out is
+/// refused first ([`refuse_self_lockout`]).
 pub async fn update_user(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
     update: UserUpdate<'_>,
-) -> Result<UserUpdated, ManageError> {
+) -> Result<Changed<User>, ManageError> {
+    refuse_self_lockout(change.admin(), name, &update)?;
     if update
         .display_name
         .is_some_and(|display_name| !is_valid_display_name(display_name))
@@ -408,12 +397,12 @@ pub async fn update_user(
         .user(name)
         .details(Value::Object(details));
     let user = store.update_user(name, &user_change, &audit).await?;
-    let effects = if update.ends_sessions() {
-        vec![UserEffect::EndSessions(user.name.clone())]
-    } else {
-        Vec::new()
-    };
-    Ok(UserUpdated { user, effects })
+    let mut changed = Changed::refreshing(user);
+    if update.ends_sessions() {
+        let name = changed.value.name.clone();
+        changed.effects.insert(0, Effect::EndSessions(name));
+    }
+    Ok(changed)
 }
 
 /// Display names: 1 to 200 characters, not only spaces, no control characters (which some
@@ -443,17 +432,16 @@ impl UserUpdate<'_> {
 
 pub async fn reset_failed_logins(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     name: &str,
-) -> Result<(), ManageError> {
+) -> Result<Changed<()>, ManageError> {
     store
         .user(name)
         .await?
         .ok_or(ManageError::NotFound("user"))?;
     let audit = change.audit(AuditAction::UserFailedLoginsReset).user(name);
     store.reset_failed_logins(name, Some(&audit)).await?;
-    Ok(())
+    Ok(Changed::refreshing(()))
 }
 
 /// Tokens that exceed the current maximum validity (never expire, or expire after the longest
@@ -473,15 +461,15 @@ pub async fn count_tokens_over_maximum(
 /// token created now could have. Audited as `token.expiry_clamped` with the count.
 pub async fn clamp_tokens_to_maximum(
     store: &dyn Store,
-    change: &Change<'_>,
-    _admin: &AdminIdentity,
+    change: &AdminChange<'_>,
     settings: &Settings,
-) -> Result<u64, ManageError> {
+) -> Result<Changed<u64>, ManageError> {
     let Some(latest) = settings.max_validity.expiry_from(change.at()) else {
-        return Ok(0);
+        return Ok(Changed::quiet(0));
     };
     let audit = change
         .audit(AuditAction::TokenExpiryClamped)
         .details(json!({"max_validity": settings.max_validity, "expires_at": latest}));
-    Ok(store.clamp_token_expiry(latest, &audit).await?)
+    let count = store.clamp_token_expiry(latest, &audit).await?;
+    Ok(Changed::refreshing(count))
 }

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokengate_core::Secret;
-use tokengate_core::manage::{AdminIdentity, Change, create_user};
-use tokengate_core::model::{Actor, Origin};
+use tokengate_core::manage::{AdminIdentity, create_user};
+use tokengate_core::model::Origin;
 use tokengate_core::store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -96,11 +96,12 @@ impl Drop for RunningServer {
     }
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
-pub async fn run(config: Config) -> Result<(), ServeError> {
+/// Runs the gateway until Ctrl-C or SIGTERM. `first_start` creates the first admin on an empty
+/// database; only the binary can make that identity (`AdminIdentity::first_start`).
+pub async fn run(config: Config, first_start: &AdminIdentity) -> Result<(), ServeError> {
     let bound = Bound::new(&config).await?;
     let store = tokengate_store::open_with(&config.database_url, &store_options(&config)).await?;
-    ensure_first_admin(store.as_ref()).await?;
+    ensure_first_admin(store.as_ref(), first_start).await?;
     let server = bound.start(config, store).await?;
     tracing::info!(address = %server.address, "tokengate is listening");
     eprintln!(
@@ -148,8 +149,11 @@ async fn shutdown_signal() {
 }
 
 /// SPEC §4 first start: on an empty database, create `admin` with `TOKENGATE_ADMIN_PASSWORD`
-/// or a random password printed once to stderr.
-pub async fn ensure_first_admin(store: &dyn Store) -> Result<(), ServeError> {
+/// or a random password printed once to stderr. Audited as made by `first_start`.
+pub async fn ensure_first_admin(
+    store: &dyn Store,
+    first_start: &AdminIdentity,
+) -> Result<(), ServeError> {
     if store.count_users().await? > 0 {
         return Ok(());
     }
@@ -161,21 +165,11 @@ pub async fn ensure_first_admin(store: &dyn Store) -> Result<(), ServeError> {
             (Secret::new(random), true)
         }
     };
-    let change = Change {
-        actor: &Actor::System,
-        origin: &Origin::default(),
-        now: chrono::Utc::now(),
-    };
-    create_user(
-        store,
-        &change,
-        &AdminIdentity::cli(),
-        "admin",
-        true,
-        Some(&password),
-    )
-    .await
-    .map_err(|error| ServeError::FirstAdmin(error.to_string()))?;
+    let origin = Origin::default();
+    let change = first_start.change(&origin, chrono::Utc::now());
+    create_user(store, &change, "admin", true, Some(&password))
+        .await
+        .map_err(|error| ServeError::FirstAdmin(error.to_string()))?;
     if generated {
         eprintln!(
             "Created the first admin user \"admin\" with password: {}",

@@ -418,9 +418,11 @@ async fn a_token_revoked_by_another_process_is_refused_within_one_second() {
         "now cached"
     );
     let other_process = tokengate_store::open(&app.database_url).await.unwrap();
-    let change = common::change(Utc::now());
-    let scope = tokengate_core::manage::Scope::Admin(&tokengate_core::manage::AdminIdentity::cli());
-    tokengate_core::manage::delete_token(other_process.as_ref(), &change, scope, &token_id)
+    let change = common::operator_change(Utc::now());
+    let scope = tokengate_core::manage::Scope::Admin(&change);
+    let deleted =
+        tokengate_core::manage::delete_token(other_process.as_ref(), scope, &token_id).await;
+    tokengate_server::effects::in_store(other_process.as_ref(), deleted)
         .await
         .unwrap();
     let revoked = Instant::now();
@@ -441,14 +443,11 @@ async fn a_token_revoked_by_another_process_is_refused_within_one_second() {
     };
     let (_, second) = app.add_token("alice").await;
     assert_eq!(app.get_bearer("/x", &second).await.status(), 200);
-    tokengate_core::manage::change_settings(
-        other_process.as_ref(),
-        &change,
-        &tokengate_core::manage::AdminIdentity::cli(),
-        &settings,
-    )
-    .await
-    .unwrap();
+    let saved =
+        tokengate_core::manage::change_settings(other_process.as_ref(), &change, &settings).await;
+    tokengate_server::effects::in_store(other_process.as_ref(), saved)
+        .await
+        .unwrap();
     let changed = Instant::now();
     while app.get_bearer("/x", &second).await.status() != 403 {
         assert!(

@@ -13,12 +13,13 @@ mod common;
 mod schema;
 
 use chrono::Utc;
-use common::{TestApp, change, test_config};
+use common::{TestApp, operator_change, test_config};
 use std::future::Future;
 use std::time::{Duration, Instant};
-use tokengate_core::manage::{self, AdminIdentity, Scope, UserUpdate};
+use tokengate_core::manage::{self, Scope, UserUpdate};
 use tokengate_core::model::Settings;
 use tokengate_server::config::Config;
+use tokengate_server::effects;
 
 const WITHIN: Duration = Duration::from_secs(1);
 
@@ -87,15 +88,13 @@ async fn a_token_deleted_on_one_node_is_refused_by_the_other_within_a_second() {
     for _ in 0..3 {
         assert_eq!(whoami_bearer(&b, &secret).await, 200, "B caches the token");
     }
-    let admin = AdminIdentity::cli();
-    manage::delete_token(
+    let deleted = manage::delete_token(
         a.store.as_ref(),
-        &change(Utc::now()),
-        Scope::Admin(&admin),
+        Scope::Admin(&operator_change(Utc::now())),
         &id,
     )
-    .await
-    .unwrap();
+    .await;
+    effects::in_store(a.store.as_ref(), deleted).await.unwrap();
     let took = until_status(401, || whoami_bearer(&b, &secret)).await;
     assert!(took < WITHIN, "B refused the deleted token after {took:?}");
 }
@@ -135,15 +134,9 @@ async fn a_user_disabled_on_one_node_is_refused_by_the_other_within_a_second() {
         disabled: Some(true),
         ..UserUpdate::default()
     };
-    tokengate_server::effects::update_user(
-        a.store.as_ref(),
-        &change(Utc::now()),
-        &AdminIdentity::cli(),
-        "alice",
-        disable,
-    )
-    .await
-    .unwrap();
+    let change = operator_change(Utc::now());
+    let disabled = manage::update_user(a.store.as_ref(), &change, "alice", disable).await;
+    effects::in_store(a.store.as_ref(), disabled).await.unwrap();
     let took = until_status(403, || whoami_bearer(&b, &secret)).await;
     assert!(took < WITHIN, "B refused the disabled user after {took:?}");
     let response = b.get_bearer("/tokengate/whoami", &secret).await;
@@ -203,15 +196,13 @@ async fn stopping_postgres_fails_closed_and_service_resumes_when_it_returns() {
     assert_eq!(b.get("/tokengate/readyz").await.status().as_u16(), 200);
 
     // Revoke one token on A, and stop PostgreSQL right after.
-    let admin = AdminIdentity::cli();
-    manage::delete_token(
+    let deleted = manage::delete_token(
         a.store.as_ref(),
-        &change(Utc::now()),
-        Scope::Admin(&admin),
+        Scope::Admin(&operator_change(Utc::now())),
         &revoked_id,
     )
-    .await
-    .unwrap();
+    .await;
+    effects::in_store(a.store.as_ref(), deleted).await.unwrap();
     let stopping = cluster.clone();
     tokio::task::spawn_blocking(move || stopping.stop())
         .await

@@ -6,9 +6,10 @@
 
 mod common;
 
-use common::{TestApp, change, error_body, test_config};
+use common::{TestApp, error_body, operator_change, test_config};
 use serde_json::{Value, json};
-use tokengate_core::manage::{AdminIdentity, Scope, delete_token};
+use tokengate_core::manage::{Change, Scope, delete_token};
+use tokengate_core::model::{Actor, Origin};
 use tokengate_server::config::Config;
 
 fn trusting_loopback() -> Config {
@@ -107,14 +108,17 @@ async fn a_revoked_token_in_basic_credentials_never_locks_its_owners_password() 
     app.add_user("alice", "alice-pw", false).await;
     app.add_user("root", "root-pw", true).await;
     let (id, token) = app.add_token("alice").await;
-    delete_token(
-        app.store.as_ref(),
-        &change(chrono::Utc::now()),
-        Scope::OwnedBy("alice"),
-        &id,
-    )
-    .await
-    .unwrap();
+    let alice = Actor::User("alice".into());
+    let origin = Origin::default();
+    let by_alice = Change {
+        actor: &alice,
+        origin: &origin,
+        now: chrono::Utc::now(),
+    };
+    let deleted = delete_token(app.store.as_ref(), Scope::Own(&by_alice), &id).await;
+    tokengate_server::effects::in_store(app.store.as_ref(), deleted)
+        .await
+        .unwrap();
     app.sync().await;
     let mistyped = format!(
         "{}{}",
@@ -217,8 +221,7 @@ async fn a_local_password_may_not_start_with_tg_at_create_or_change() {
     assert_eq!(before.password_hash, after.password_hash, "nothing changed");
     let creating = tokengate_core::manage::create_user(
         app.store.as_ref(),
-        &change(chrono::Utc::now()),
-        &AdminIdentity::cli(),
+        &operator_change(chrono::Utc::now()),
         "carol",
         false,
         Some(&tokengate_core::Secret::new("tg_carol")),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokengate_core::manage::{
-    AdminIdentity, Change, UserEffect, UserUpdate, create_token, update_user,
+    AdminIdentity, Change, Effect, UserUpdate, create_token, update_user,
 };
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, UserChange};
 use tokengate_core::password::hash_password;
@@ -348,11 +348,17 @@ async fn database_file_never_contains_secrets_in_plaintext() {
         password: Some(&new_secret),
         ..UserUpdate::default()
     };
-    let updated = update_user(&*shared, &change, &AdminIdentity::cli(), "alice", update)
-        .await
-        .unwrap();
+    let operator = AdminIdentity::local_operator();
+    let updated = update_user(
+        &*shared,
+        &operator.change(&origin, Utc::now()),
+        "alice",
+        update,
+    )
+    .await
+    .unwrap();
     assert!(
-        matches!(updated.effects.as_slice(), [UserEffect::EndSessions(user)] if user == "alice")
+        matches!(updated.effects.as_slice(), [Effect::EndSessions(user), Effect::RefreshCaches] if user == "alice")
     );
     drop(shared);
     store.pool().close().await;

@@ -13,8 +13,8 @@ use cli::{Cli, Command};
 use commands::CommandError;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokengate_core::manage::Change;
-use tokengate_core::model::{Actor, Origin};
+use tokengate_core::manage::AdminIdentity;
+use tokengate_core::model::Origin;
 use tokengate_core::store::Store;
 use tokengate_server::config::Config;
 use tracing_subscriber::EnvFilter;
@@ -61,16 +61,16 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> Result<(), CommandError> {
     let config = Config::load(cli.config.as_deref())?;
-    let (actor, origin) = (Actor::Cli, Origin::default());
-    let change = Change {
-        actor: &actor,
-        origin: &origin,
-        // To the millisecond, the precision the store keeps: what a command prints about a
-        // new record is then exactly what later reads return.
-        now: Utc::now().trunc_subsecs(3),
-    };
+    // Every command acts as the local operator, audited as `cli`.
+    let (operator, origin) = (AdminIdentity::local_operator(), Origin::default());
+    // To the millisecond, the precision the store keeps: what a command prints about a new
+    // record is then exactly what later reads return.
+    let change = operator.change(&origin, Utc::now().trunc_subsecs(3));
     match cli.command {
-        Command::Serve => Ok(tokengate_server::serve::run(config).await?),
+        Command::Serve => {
+            let first_start = AdminIdentity::first_start();
+            Ok(tokengate_server::serve::run(config, &first_start).await?)
+        }
         Command::User(command) => {
             commands::users::run(open(&config).await?.as_ref(), &change, command).await
         }
@@ -85,7 +85,7 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Explain(args) => {
             let store = open(&config).await?;
-            commands::explain::run(store.as_ref(), &config, args, change.now).await
+            commands::explain::run(store.as_ref(), &config, args, change.at()).await
         }
         Command::Db(command) => commands::db::run(command).await,
     }

@@ -1,5 +1,6 @@
 //! A CLI command that is refused for any invalid value stores nothing and writes no audit
-//! record: users, tokens and settings alike.
+//! record: users, tokens and settings alike. The local operator is not a user, so the rule
+//! that an admin cannot lock themselves out never refuses it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
@@ -62,4 +63,20 @@ fn refused_cli_commands_store_nothing_and_audit_nothing() {
         );
         assert_eq!(everything(&tokengate), before, "after {args:?}");
     }
+}
+
+#[test]
+fn the_local_operator_is_never_refused_by_the_admin_self_lock_out_rule() {
+    let tokengate = Tokengate::new();
+    tokengate.add_user("admin", true, "admin-password");
+    tokengate.ok(&["user", "set-admin", "admin", "false"]);
+    tokengate.ok(&["user", "disable", "admin"]);
+    let admin = tokengate.user("admin");
+    assert_eq!(admin["admin"], false, "{admin}");
+    assert_eq!(admin["disabled"], true, "{admin}");
+    tokengate.ok(&["user", "set-admin", "admin", "true"]);
+    tokengate.ok(&["user", "enable", "admin"]);
+    let admin = tokengate.user("admin");
+    assert_eq!(admin["admin"], true, "{admin}");
+    assert_eq!(admin["disabled"], false, "{admin}");
 }

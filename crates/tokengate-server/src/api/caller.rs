@@ -14,7 +14,7 @@ use chrono::Utc;
 use std::net::{IpAddr, SocketAddr};
 use tokengate_core::User;
 use tokengate_core::decision::Via;
-use tokengate_core::manage::{AdminIdentity, Change};
+use tokengate_core::manage::{AdminChange, AdminIdentity, Change};
 use tokengate_core::model::{Actor, Origin};
 
 /// How the caller authenticated.
@@ -63,6 +63,14 @@ impl Caller {
 pub struct AdminCaller {
     pub caller: Caller,
     pub admin: AdminIdentity,
+}
+
+impl AdminCaller {
+    /// The context of an admin change made by this caller (the admin is the actor), with the
+    /// clock read now.
+    pub fn change(&self) -> AdminChange<'_> {
+        self.admin.change(&self.caller.origin, Utc::now())
+    }
 }
 
 fn origin_of(client: IpAddr) -> Origin {

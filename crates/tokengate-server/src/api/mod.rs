@@ -61,7 +61,7 @@ impl From<ManageError> for ApiError {
             ManageError::TokensNotPermitted => {
                 ApiError::new(StatusCode::FORBIDDEN, error.code(), error.to_string())
             }
-            ManageError::UserDisabled(_) => {
+            ManageError::UserDisabled(_) | ManageError::WouldLockOutCaller => {
                 ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string())
             }
             ManageError::NotFound(what) => ApiError::not_found(format!("No such {what}.")),
@@ -79,10 +79,4 @@ impl From<tokengate_core::store::StoreError> for ApiError {
     fn from(error: tokengate_core::store::StoreError) -> Self {
         ManageError::from(error).into()
     }
-}
-
-/// Applies a change that can alter authentication on this node at once (other nodes follow
-/// within a poll).
-pub(crate) async fn apply_now(state: &SharedState) {
-    crate::watch::refresh(state, None).await;
 }

@@ -4,6 +4,7 @@
 use super::caller::Caller;
 use super::extract::ApiJson;
 use super::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -151,9 +152,13 @@ async fn rename_token(
     ApiJson(request): ApiJson<RenameToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let change = caller.change();
-    let scope = Scope::OwnedBy(&caller.user.name);
-    let record =
-        manage::rename_token(state.store.as_ref(), &change, scope, &id, &request.name).await?;
+    let record = manage::rename_token(
+        state.store.as_ref(),
+        Scope::Own(&change),
+        &id,
+        &request.name,
+    )
+    .await?;
     Ok(Json(TokenView::from(&record)))
 }
 
@@ -169,14 +174,8 @@ async fn delete_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let change = caller.change();
-    manage::delete_token(
-        state.store.as_ref(),
-        &change,
-        Scope::OwnedBy(&caller.user.name),
-        &id,
-    )
-    .await?;
-    super::apply_now(&state).await;
+    let deleted = manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await;
+    effects::on_node(&state, deleted).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -189,8 +188,7 @@ async fn delete_all_tokens(
     caller: Caller,
 ) -> Result<Json<Deleted>, ApiError> {
     let change = caller.change();
-    let deleted =
-        manage::delete_all_tokens(state.store.as_ref(), &change, &caller.user.name).await?;
-    super::apply_now(&state).await;
+    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change, &caller.user.name).await;
+    let deleted = effects::on_node(&state, deleted).await?;
     Ok(Json(Deleted { deleted }))
 }

@@ -7,6 +7,7 @@ use super::context::Visit;
 use super::forms::{Choice, maximum_choices, ticked, validity_label};
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::tokens::current_settings;
+use crate::effects;
 use crate::state::SharedState;
 use askama::Template;
 use axum::Form;
@@ -162,11 +163,15 @@ pub async fn save(
     let admin = acting.admin(&visit.settings)?;
     match settings_from(&form, visit.client) {
         Ok(settings) => {
-            let changed =
-                manage::change_settings(state.store.as_ref(), &acting.change(), &admin, &settings)
-                    .await
-                    .map_err(UiError::from_manage)?;
-            crate::watch::refresh(&state, None).await;
+            let changed = manage::change_settings(
+                state.store.as_ref(),
+                &acting.admin_change(&admin),
+                &settings,
+            )
+            .await;
+            let changed = effects::on_node(&state, changed)
+                .await
+                .map_err(UiError::from_manage)?;
             let done = if changed { "saved" } else { "unchanged" };
             Ok(see_other(&format!("/tokengate/admin/settings?done={done}")))
         }
@@ -241,11 +246,15 @@ pub async fn clamp(
         return Ok(render(StatusCode::OK, &page));
     }
     let settings = current_settings(&state).await?;
-    let count =
-        manage::clamp_tokens_to_maximum(state.store.as_ref(), &acting.change(), &admin, &settings)
-            .await
-            .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
+    let changed = manage::clamp_tokens_to_maximum(
+        state.store.as_ref(),
+        &acting.admin_change(&admin),
+        &settings,
+    )
+    .await;
+    let count = effects::on_node(&state, changed)
+        .await
+        .map_err(UiError::from_manage)?;
     Ok(see_other(&format!(
         "/tokengate/admin/settings?done=clamped&count={count}"
     )))

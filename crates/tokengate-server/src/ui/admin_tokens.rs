@@ -8,6 +8,7 @@ use super::forms::{
 };
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::tokens::{NewSecret, current_settings};
+use crate::effects;
 use crate::state::SharedState;
 use askama::Template;
 use axum::Form;
@@ -280,15 +281,11 @@ pub async fn revoke(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    manage::delete_token(
-        state.store.as_ref(),
-        &acting.change(),
-        Scope::Admin(&admin),
-        &id,
-    )
-    .await
-    .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
+    let change = acting.admin_change(&admin);
+    let changed = manage::delete_token(state.store.as_ref(), Scope::Admin(&change), &id).await;
+    effects::on_node(&state, changed)
+        .await
+        .map_err(UiError::from_manage)?;
     Ok(see_other("/tokengate/admin/tokens?done=revoked"))
 }
 
@@ -326,10 +323,10 @@ pub async fn revoke_user(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    let count = manage::delete_all_tokens(state.store.as_ref(), &acting.change(), user)
+    let changed = manage::delete_all_tokens(state.store.as_ref(), &acting.change(), user).await;
+    let count = effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other(&format!(
         "/tokengate/admin/tokens?done=revoked_all&count={count}"
     )))

@@ -1,6 +1,6 @@
 //! `/tokengate/admin/users`: list users; add one; make or remove an admin; disable or enable;
 //! set a password; see and reset the failed sign-in count. An admin cannot remove their own
-//! admin flag or disable themselves here (that would lock the console's only door).
+//! admin flag or disable themselves (core's `refuse_self_lockout`, the same rule as the API's).
 
 use super::context::{Acting, Visit};
 use super::forms::{ticked, when};
@@ -133,8 +133,7 @@ pub async fn create(
     let name = form.name.trim();
     let created = manage::create_user(
         state.store.as_ref(),
-        &acting.change(),
-        &admin,
+        &acting.admin_change(&admin),
         name,
         ticked(&form.admin),
         password.as_ref(),
@@ -201,19 +200,17 @@ pub async fn update(
         },
         _ => return Err(UiError::bad_request("Unknown change.")),
     };
-    if name == acting.name() {
-        let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
-        page.problem = Some(
-            "You cannot remove your own admin rights or disable yourself here; ask another administrator."
-                .into(),
-        );
-        return Ok(render(StatusCode::CONFLICT, &page));
-    }
     let store = state.store.as_ref();
-    effects::update_user(store, &acting.change(), &admin, &name, update)
-        .await
-        .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
+    let changed = manage::update_user(store, &acting.admin_change(&admin), &name, update).await;
+    match effects::on_node(&state, changed).await {
+        Ok(_) => {}
+        Err(error @ ManageError::WouldLockOutCaller) => {
+            let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
+            page.problem = Some(error.to_string());
+            return Ok(render(StatusCode::CONFLICT, &page));
+        }
+        Err(other) => return Err(UiError::from_manage(other)),
+    }
     Ok(see_other("/tokengate/admin/users?done=updated"))
 }
 
@@ -233,7 +230,9 @@ pub async fn set_password(
         ..UserUpdate::default()
     };
     let store = state.store.as_ref();
-    let updated = match effects::update_user(store, &acting.change(), &admin, &name, update).await {
+    let change = acting.admin_change(&admin);
+    let changed = manage::update_user(store, &change, &name, update).await;
+    let updated = match effects::on_node(&state, changed).await {
         Ok(updated) => updated,
         Err(error @ ManageError::Password(_)) => {
             let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
@@ -242,7 +241,6 @@ pub async fn set_password(
         }
         Err(other) => return Err(UiError::from_manage(other)),
     };
-    crate::watch::refresh(&state, None).await;
     let mut response = see_other("/tokengate/admin/users?done=password");
     if name == acting.name() {
         // The new password ended every session of this admin, this one too: carry on in a new
@@ -263,9 +261,11 @@ pub async fn reset_failed_logins(
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
-    manage::reset_failed_logins(state.store.as_ref(), &acting.change(), &admin, &name)
+    let changed =
+        manage::reset_failed_logins(state.store.as_ref(), &acting.admin_change(&admin), &name)
+            .await;
+    effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/admin/users?done=reset"))
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokengate_core::allowlist::client_address;
-use tokengate_core::manage::{AdminIdentity, Change};
+use tokengate_core::manage::{AdminChange, AdminIdentity, Change};
 use tokengate_core::model::{Actor, Origin, Settings};
 
 /// One request to the UI, as its handler sees it.
@@ -170,6 +170,11 @@ impl Acting {
 
     pub fn name(&self) -> &str {
         &self.session.user.name
+    }
+
+    /// The context of an admin change: `admin` (this user's identity) is its actor.
+    pub fn admin_change<'a>(&'a self, admin: &'a AdminIdentity) -> AdminChange<'a> {
+        admin.change(&self.origin, self.now)
     }
 
     /// The admin identity of the acting user, or the 403 page.

@@ -6,6 +6,7 @@ use super::context::{Acting, Visit};
 use super::forms::{Choice, CreateTokenForm, TokenRow, maximum_phrase, validity_choices, when};
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::login::LoginPage;
+use crate::effects;
 use crate::session::SessionUser;
 use crate::state::SharedState;
 use askama::Template;
@@ -234,11 +235,10 @@ pub async fn rename(
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
-    let scope = Scope::OwnedBy(acting.name());
+    let change = acting.change();
     let renamed = manage::rename_token(
         state.store.as_ref(),
-        &acting.change(),
-        scope,
+        Scope::Own(&change),
         &id,
         form.name.trim(),
     )
@@ -271,7 +271,6 @@ pub async fn delete(
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(incomplete)?;
     let acting = visit.form(&form.csrf)?;
-    let scope = Scope::OwnedBy(acting.name());
     if form.confirmed != "yes" {
         let token = state
             .store
@@ -294,10 +293,11 @@ pub async fn delete(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    manage::delete_token(state.store.as_ref(), &acting.change(), scope, &id)
+    let change = acting.change();
+    let changed = manage::delete_token(state.store.as_ref(), Scope::Own(&change), &id).await;
+    effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other("/tokengate/?done=deleted"))
 }
 
@@ -321,10 +321,11 @@ pub async fn delete_all(
         };
         return Ok(render(StatusCode::OK, &page));
     }
-    let count = manage::delete_all_tokens(state.store.as_ref(), &acting.change(), acting.name())
+    let changed =
+        manage::delete_all_tokens(state.store.as_ref(), &acting.change(), acting.name()).await;
+    let count = effects::on_node(&state, changed)
         .await
         .map_err(UiError::from_manage)?;
-    crate::watch::refresh(&state, None).await;
     Ok(see_other(&format!(
         "/tokengate/?done=deleted_all&count={count}"
     )))

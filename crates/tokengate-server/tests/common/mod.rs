@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokengate_core::Secret;
-use tokengate_core::manage::{AdminIdentity, Change, create_token, create_user};
+use tokengate_core::manage::{AdminChange, AdminIdentity, Change, create_token, create_user};
 use tokengate_core::model::{Actor, Origin, Settings, User};
 use tokengate_core::store::Store;
 use tokengate_server::config::Config;
@@ -27,16 +27,24 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+static ORIGIN: Origin = Origin {
+    ip: None,
+    request_id: None,
+};
+
 pub fn change(now: DateTime<Utc>) -> Change<'static> {
-    static ORIGIN: Origin = Origin {
-        ip: None,
-        request_id: None,
-    };
     Change {
         actor: &Actor::Cli,
         origin: &ORIGIN,
         now,
     }
+}
+
+/// A change by the local operator, as the CLI makes them.
+pub fn operator_change(now: DateTime<Utc>) -> AdminChange<'static> {
+    static OPERATOR: std::sync::LazyLock<AdminIdentity> =
+        std::sync::LazyLock::new(AdminIdentity::local_operator);
+    OPERATOR.change(&ORIGIN, now)
 }
 
 /// A config for tests: port 0 (the gateway and the metrics listener), the loopback peer trusted
@@ -103,8 +111,7 @@ impl TestApp {
         let secret = Secret::new(password);
         create_user(
             self.store.as_ref(),
-            &change(Utc::now()),
-            &AdminIdentity::cli(),
+            &operator_change(Utc::now()),
             name,
             admin,
             Some(&secret),
@@ -132,15 +139,15 @@ impl TestApp {
         (created.record.id, created.secret.expose().to_owned())
     }
 
+    /// Saves settings as the CLI does (running servers follow within a poll).
     pub async fn save_settings(&self, settings: &Settings) {
-        tokengate_core::manage::change_settings(
-            self.store.as_ref(),
-            &change(Utc::now()),
-            &AdminIdentity::cli(),
-            settings,
-        )
-        .await
-        .unwrap();
+        let store = self.store.as_ref();
+        let changed =
+            tokengate_core::manage::change_settings(store, &operator_change(Utc::now()), settings)
+                .await;
+        tokengate_server::effects::in_store(store, changed)
+            .await
+            .unwrap();
     }
 
     /// Waits until the running gateway has picked up the store's current state.

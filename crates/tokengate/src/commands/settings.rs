@@ -6,13 +6,13 @@ use super::CommandError;
 use crate::cli::{SetCommand, SettingsCommand};
 use crate::output::{self, print_json, print_line, table};
 use tokengate_core::allowlist::IpAllowList;
-use tokengate_core::manage::{self, AdminIdentity, Change};
+use tokengate_core::manage::{self, AdminChange};
 use tokengate_core::model::Settings;
 use tokengate_core::store::Store;
 
 pub async fn run(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     command: SettingsCommand,
 ) -> Result<(), CommandError> {
     match command {
@@ -77,7 +77,7 @@ impl Key {
 
 async fn update(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     set: SetCommand,
 ) -> Result<(), CommandError> {
     let mut settings = store.settings().await?;
@@ -99,7 +99,8 @@ async fn update(
             Key::AdminsOnly
         }
     };
-    let changed = manage::change_settings(store, change, &AdminIdentity::cli(), &settings).await?;
+    let changed = manage::change_settings(store, change, &settings).await;
+    let changed = tokengate_server::effects::in_store(store, changed).await?;
     let (name, value) = (key.name(), key.describe(&settings));
     if changed {
         print_line(&format!("{name} is now {value}."))?;

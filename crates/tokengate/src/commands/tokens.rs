@@ -4,23 +4,24 @@
 use super::CommandError;
 use crate::cli::{CreateTokenArgs, TokenCommand};
 use crate::output::{self, note, print_json, print_line, table};
-use tokengate_core::manage::{self, AdminIdentity, Change, ManageError, Scope};
+use tokengate_core::manage::{self, AdminChange, ManageError, Scope};
 use tokengate_core::model::{TokenFilter, TokenRecord, TokenView, User};
 use tokengate_core::store::Store;
 use tokengate_core::validity::ValidityRequest;
+use tokengate_server::effects;
 use tokengate_store::MAX_PAGE_SIZE;
 
 pub async fn run(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     command: TokenCommand,
 ) -> Result<(), CommandError> {
     match command {
         TokenCommand::Create(args) => create(store, change, args).await,
         TokenCommand::List { user, json } => list(store, user, json).await,
         TokenCommand::Delete { id } => {
-            let admin = AdminIdentity::cli();
-            let deleted = manage::delete_token(store, change, Scope::Admin(&admin), &id)
+            let deleted = manage::delete_token(store, Scope::Admin(change), &id).await;
+            let deleted = effects::in_store(store, deleted)
                 .await
                 .map_err(|error| match error {
                     ManageError::NotFound(_) => CommandError::TokenNotFound(id.clone()),
@@ -34,7 +35,8 @@ pub async fn run(
         }
         TokenCommand::DeleteAll { user } => {
             existing_user(store, &user).await?;
-            let count = manage::delete_all_tokens(store, change, &user).await?;
+            let count = manage::delete_all_tokens(store, &change.as_change(), &user).await;
+            let count = effects::in_store(store, count).await?;
             let noun = if count == 1 { "token" } else { "tokens" };
             print_line(&format!("Deleted {count} {noun} of user \"{user}\"."))?;
             Ok(())
@@ -51,14 +53,21 @@ async fn existing_user(store: &dyn Store, name: &str) -> Result<User, CommandErr
 
 async fn create(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     args: CreateTokenArgs,
 ) -> Result<(), CommandError> {
     let owner = existing_user(store, &args.user).await?;
     let settings = store.settings().await?;
     let validity = args.validity.or(args.expires.map(ValidityRequest::Until));
-    let created =
-        manage::create_token(store, change, &owner, &args.name, validity, &settings).await?;
+    let created = manage::create_token(
+        store,
+        &change.as_change(),
+        &owner,
+        &args.name,
+        validity,
+        &settings,
+    )
+    .await?;
     let view = TokenView::from(&created.record);
     if args.json {
         print_json(&view.with_secret(&created.secret))?;

@@ -1,16 +1,18 @@
 //! `tokengate user ...`: create, list, change and unlock users through `manage`, acting as the
-//! local operator (`AdminIdentity::cli()`). Prints; decides nothing.
+//! local operator (`AdminIdentity::local_operator()`; the self lock-out rule never refuses it:
+//! the operator is not a user). Prints; decides nothing.
 
 use super::{CommandError, about_user, read_secret_line};
 use crate::cli::UserCommand;
 use crate::output::{self, note, print_json, print_line, table};
-use tokengate_core::manage::{self, AdminIdentity, Change, UserUpdate};
+use tokengate_core::manage::{self, AdminChange, UserUpdate};
 use tokengate_core::model::UserView;
 use tokengate_core::store::Store;
+use tokengate_server::effects;
 
 pub async fn run(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     command: UserCommand,
 ) -> Result<(), CommandError> {
     match command {
@@ -47,7 +49,8 @@ pub async fn run(
             apply(store, change, &name, update, "is enabled").await
         }
         UserCommand::ResetFailedLogins { name } => {
-            manage::reset_failed_logins(store, change, &AdminIdentity::cli(), &name)
+            let reset = manage::reset_failed_logins(store, change, &name).await;
+            effects::in_store(store, reset)
                 .await
                 .map_err(about_user(&name))?;
             print_line(&format!(
@@ -60,7 +63,7 @@ pub async fn run(
 
 async fn add(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     name: &str,
     admin: bool,
     password_stdin: bool,
@@ -70,16 +73,9 @@ async fn add(
     } else {
         None
     };
-    let user = manage::create_user(
-        store,
-        change,
-        &AdminIdentity::cli(),
-        name,
-        admin,
-        password.as_ref(),
-    )
-    .await
-    .map_err(about_user(name))?;
+    let user = manage::create_user(store, change, name, admin, password.as_ref())
+        .await
+        .map_err(about_user(name))?;
     let role = if user.admin { "administrator" } else { "user" };
     print_line(&format!("Created {role} \"{}\".", user.name))?;
     if user.password_hash.is_none() {
@@ -119,14 +115,15 @@ async fn list(store: &dyn Store, json: bool) -> Result<(), CommandError> {
 
 async fn apply(
     store: &dyn Store,
-    change: &Change<'_>,
+    change: &AdminChange<'_>,
     name: &str,
     update: UserUpdate<'_>,
     verb: &str,
 ) -> Result<(), CommandError> {
     // A new password or disabling ends the user's web sessions, also in a running `serve`
     // (it reads sessions from the same database on every request).
-    tokengate_server::effects::update_user(store, change, &AdminIdentity::cli(), name, update)
+    let updated = manage::update_user(store, change, name, update).await;
+    effects::in_store(store, updated)
         .await
         .map_err(about_user(name))?;
     print_line(&format!("User \"{name}\" {verb}."))?;

@@ -5,6 +5,7 @@
 use crate::api::caller::AdminCaller;
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -90,8 +91,7 @@ async fn put_settings(
             ),
         ));
     }
-    let change = admin.caller.change();
-    manage::change_settings(state.store.as_ref(), &change, &admin.admin, &settings).await?;
-    crate::api::apply_now(&state).await;
+    let changed = manage::change_settings(state.store.as_ref(), &admin.change(), &settings).await;
+    effects::on_node(&state, changed).await?;
     Ok(Json(settings))
 }

@@ -6,6 +6,7 @@ use crate::api::caller::AdminCaller;
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::openapi::ErrorBody;
 use crate::api::tokens::{CreateToken, Deleted};
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -102,10 +103,10 @@ async fn create_token_for_user(
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
     let settings = state.settings();
-    let change = admin.caller.change();
+    let change = admin.change();
     let created = manage::create_token(
         state.store.as_ref(),
-        &change,
+        &change.as_change(),
         &owner,
         &request.name,
         validity,
@@ -135,15 +136,9 @@ async fn revoke_token(
     admin: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let change = admin.caller.change();
-    manage::delete_token(
-        state.store.as_ref(),
-        &change,
-        Scope::Admin(&admin.admin),
-        &id,
-    )
-    .await?;
-    crate::api::apply_now(&state).await;
+    let deleted =
+        manage::delete_token(state.store.as_ref(), Scope::Admin(&admin.change()), &id).await;
+    effects::on_node(&state, deleted).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,8 +158,8 @@ async fn revoke_tokens_of_user(
         .user(&user)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
-    let change = admin.caller.change();
-    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change, &user).await?;
-    crate::api::apply_now(&state).await;
+    let change = admin.change();
+    let deleted = manage::delete_all_tokens(state.store.as_ref(), &change.as_change(), &user).await;
+    let deleted = effects::on_node(&state, deleted).await?;
     Ok(Json(Deleted { deleted }))
 }

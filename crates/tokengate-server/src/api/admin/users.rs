@@ -4,6 +4,7 @@
 use crate::api::caller::AdminCaller;
 use crate::api::extract::ApiJson;
 use crate::api::openapi::ErrorBody;
+use crate::effects;
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::Json;
@@ -83,9 +84,7 @@ async fn create_user(
         admin: request.admin,
         password: password.as_ref(),
     };
-    let change = admin.caller.change();
-    let user =
-        manage::create_user_with(state.store.as_ref(), &change, &admin.admin, &new_user).await?;
+    let user = manage::create_user_with(state.store.as_ref(), &admin.change(), &new_user).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
@@ -104,15 +103,6 @@ async fn update_user(
     Path(user): Path<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    if user == admin.caller.user.name
-        && (request.admin == Some(false) || request.disabled == Some(true))
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "would_lock_out_caller",
-            "You cannot remove your own admin rights or disable yourself; ask another admin.",
-        ));
-    }
     let password = request.password.map(Secret::new);
     let update = UserUpdate {
         display_name: request.display_name.as_deref(),
@@ -120,11 +110,8 @@ async fn update_user(
         disabled: request.disabled,
         password: password.as_ref(),
     };
-    let change = admin.caller.change();
-    let updated =
-        crate::effects::update_user(state.store.as_ref(), &change, &admin.admin, &user, update)
-            .await?;
-    crate::api::apply_now(&state).await;
+    let updated = manage::update_user(state.store.as_ref(), &admin.change(), &user, update).await;
+    let updated = effects::on_node(&state, updated).await?;
     Ok(Json(UserView::from(&updated)))
 }
 
@@ -139,7 +126,7 @@ async fn reset_failed_logins(
     admin: AdminCaller,
     Path(user): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let change = admin.caller.change();
-    manage::reset_failed_logins(state.store.as_ref(), &change, &admin.admin, &user).await?;
+    let reset = manage::reset_failed_logins(state.store.as_ref(), &admin.change(), &user).await;
+    effects::on_node(&state, reset).await?;
     Ok(StatusCode::NO_CONTENT)
 }
