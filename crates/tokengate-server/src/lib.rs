@@ -17,6 +17,7 @@ pub mod request_id;
 pub mod routes;
 pub mod serve;
 pub mod session;
+pub mod sockets;
 pub mod state;
 pub mod throttle;
 pub mod tls;

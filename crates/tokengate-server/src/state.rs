@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::gateway::upstream::RouteTable;
 use crate::metrics::Metrics;
 use crate::passwords::PasswordPool;
+use crate::sockets::Sockets;
 use crate::throttle::FailureThrottle;
 use crate::usage::UsageRecorder;
 use std::sync::{Arc, RwLock};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub routes: RouteTable,
     /// `None` when `access_log = "off"`.
     pub access_log: Option<AccessLogger>,
+    /// Open WebSockets, checked again while they last.
+    pub sockets: Arc<Sockets>,
     pub identity_header: http::HeaderName,
     pub via_header: http::HeaderName,
 }
@@ -64,6 +67,7 @@ impl AppState {
             metrics,
             routes,
             access_log: AccessLogger::new(config.access_log),
+            sockets: Arc::default(),
             config,
         })
     }

@@ -105,6 +105,13 @@ pub async fn run(
             }
             Wake::Tick => {
                 last_seen = refresh(&state, last_seen).await;
+                if !state.sockets.is_empty() {
+                    let settings = state.settings();
+                    state
+                        .sockets
+                        .sweep(&state.cache, &settings, chrono::Utc::now())
+                        .await;
+                }
                 ticks = ticks.wrapping_add(1);
                 // Not while the store is down: the batch waits in memory, and the watcher stays
                 // free to notice the store coming back.

@@ -6,16 +6,19 @@
 //!    paths, and the routes a token may use.
 //! 2. [`ProxyPhases::request_filter`]: the SPEC §2 decision; a refusal ends the request here.
 //! 3. [`ProxyPhases::upstream_request_filter`]: the headers the upstream gets.
-//! 4. The send, with the route's timeout ([`Upstream::send`]).
+//! 4. The send, with the route's timeout (`Upstream::send`); a `101` hands both sides to
+//!    [`ProxyPhases::tunnel`].
 //! 5. [`ProxyPhases::response_filter`]: the headers the client gets back.
 //! 6. [`ProxyPhases::fail_to_proxy`]: an upstream that could not answer becomes 502 or 504.
 //! 7. [`ProxyPhases::logging`]: once per request that found a route, whatever happened.
 
 use super::upstream::{Route, SendFailure};
+use crate::sockets::Opener;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{StatusCode, request, response};
 use axum::response::Response;
+use hyper::upgrade::OnUpgrade;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow::{self, Break, Continue};
 use tokengate_core::decision::Identity;
@@ -28,6 +31,15 @@ pub struct Session<'r> {
     pub route: &'r Route,
     /// Who the upstream is told the request is from: `None` on a public path.
     pub identity: Option<Identity>,
+    /// A WebSocket the route lets through: the client's side, once it switches.
+    pub upgrade: Option<Upgrade>,
+}
+
+/// The client's side of an upgrade, and what it was authorised with (checked again while the
+/// socket lasts; `None` on a public path or an anonymous request).
+pub struct Upgrade {
+    pub client: OnUpgrade,
+    pub opener: Option<Opener>,
 }
 
 /// The phases of the gateway (see the module's documentation for their order). A phase that
@@ -46,9 +58,13 @@ pub trait ProxyPhases {
     /// Rewrites the request for the upstream: headers, target URI, version.
     fn upstream_request_filter(
         &self,
-        session: &Session<'_>,
+        session: &mut Session<'_>,
         parts: &mut request::Parts,
     ) -> ControlFlow<Response>;
+
+    /// The upstream switched protocols: copies both directions until either side ends or the
+    /// socket's credentials stop being valid.
+    fn tunnel(&self, upgrade: Upgrade, upstream: OnUpgrade);
 
     /// Rewrites the upstream's response headers for the client.
     fn response_filter(&self, session: &Session<'_>, parts: &mut response::Parts);
@@ -87,13 +103,19 @@ pub async fn run<P: ProxyPhases + Sync>(
         client: peer.ip().to_canonical(),
         route,
         identity: None,
+        upgrade: None,
     };
     let (mut response, upstreamed) = match phases.request_filter(&mut session, &parts).await {
         Break(refusal) => (refusal, Upstreamed::NotSent),
-        Continue(()) => match phases.upstream_request_filter(&session, &mut parts) {
+        Continue(()) => match phases.upstream_request_filter(&mut session, &mut parts) {
             Break(answer) => (answer, Upstreamed::NotSent),
             Continue(()) => match route.upstream.send(Request::from_parts(parts, body)).await {
-                Ok(response) => {
+                Ok(mut response) => {
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                        && let Some(upgrade) = session.upgrade.take()
+                    {
+                        phases.tunnel(upgrade, hyper::upgrade::on(&mut response));
+                    }
                     let (mut parts, body) = response.into_parts();
                     let status = parts.status;
                     phases.response_filter(&session, &mut parts);

@@ -181,7 +181,8 @@ impl Pool {
     {
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // With upgrades: a 101 hands the connection over to a WebSocket tunnel.
+            if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(%error, "upstream connection ended");
             }
         });

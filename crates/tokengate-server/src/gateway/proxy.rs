@@ -6,18 +6,24 @@
 
 use super::forwarding::{keep_checked_authorization, set_forwarded, strip_hop_by_hop};
 use super::headers::{IdentityNames, scrub};
-use super::phases::{ProxyPhases, Session, Upstreamed, run};
+use super::phases::{ProxyPhases, Session, Upgrade, Upstreamed, run};
 use super::upstream::{Route, SendFailure};
 use super::{gate, is_public, refusal};
 use crate::access_log::AccessFacts;
 use crate::error::ApiError;
 use crate::request_id::{RequestId, X_REQUEST_ID};
+use crate::sockets::Opener;
 use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Version, header, request, response};
 use axum::response::{Html, IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::ops::ControlFlow::{self, Break, Continue};
+use tokengate_core::credentials::{Credentials, parse_authorization};
+use tokengate_core::decision::{Identity, Via};
+use tokengate_core::token::TokenSecret;
 
 /// Serves a request to a path outside `/tokengate/`.
 pub async fn serve(state: &AppState, peer: SocketAddr, request: Request) -> Response {
@@ -88,10 +94,20 @@ impl ProxyPhases for Gateway<'_> {
 
     fn upstream_request_filter(
         &self,
-        session: &Session<'_>,
+        session: &mut Session<'_>,
         parts: &mut request::Parts,
     ) -> ControlFlow<Response> {
         let state = self.state;
+        // Read before the hop-by-hop headers go: a WebSocket the route lets through.
+        let upgrade = upgrade_asked(&parts.headers)
+            .filter(|_| session.route.websocket)
+            .map(|protocol| {
+                let opener = session
+                    .identity
+                    .as_ref()
+                    .and_then(|identity| opener(identity, &parts.headers));
+                (protocol, opener)
+            });
         let upstream = &session.route.upstream;
         let target = match session.route.target(&parts.uri) {
             Ok(target) => target,
@@ -150,13 +166,57 @@ impl ProxyPhases for Gateway<'_> {
         if let (false, Some(host)) = (client_host, &upstream.host) {
             headers.insert(header::HOST, host.clone());
         }
+        if let Some((protocol, opener)) = upgrade
+            && let Some(client) = parts.extensions.remove::<OnUpgrade>()
+        {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, protocol);
+            session.upgrade = Some(Upgrade { client, opener });
+        }
         parts.uri = target;
         parts.version = Version::HTTP_11;
         Continue(())
     }
 
     fn response_filter(&self, _session: &Session<'_>, parts: &mut response::Parts) {
+        let switched = (parts.status == StatusCode::SWITCHING_PROTOCOLS)
+            .then(|| parts.headers.get(header::UPGRADE).cloned())
+            .flatten();
         strip_hop_by_hop(&mut parts.headers);
+        if let Some(protocol) = switched {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, protocol);
+        }
+    }
+
+    fn tunnel(&self, upgrade: Upgrade, upstream: OnUpgrade) {
+        let sockets = self.state.sockets.clone();
+        tokio::spawn(async move {
+            let (Ok(client), Ok(upstream)) = (upgrade.client.await, upstream.await) else {
+                return;
+            };
+            let registered = upgrade.opener.map(|opener| sockets.register(opener));
+            let mut client = TokioIo::new(client);
+            let mut upstream = TokioIo::new(upstream);
+            let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+            match registered {
+                Some(mut registered) => {
+                    tokio::select! {
+                        _ = copy => {}
+                        _ = registered.stopped.wait_for(|stopped| *stopped) => {
+                            tracing::info!("a WebSocket was closed: its credentials are no longer valid");
+                        }
+                    }
+                }
+                None => {
+                    let _ = copy.await;
+                }
+            }
+        });
     }
 
     fn fail_to_proxy(&self, session: &Session<'_>, failure: SendFailure) -> Response {
@@ -200,5 +260,33 @@ impl ProxyPhases for Gateway<'_> {
             }
             response.extensions_mut().insert(facts);
         }
+    }
+}
+
+/// The protocol a request asks to switch to (`Connection: upgrade` and `Upgrade`), if any.
+fn upgrade_asked(headers: &axum::http::HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// What a socket opened by `identity` is checked against while it lasts: the token's digest
+/// (from the request's own `Authorization`, which the decision just accepted), or the user.
+fn opener(identity: &Identity, headers: &axum::http::HeaderMap) -> Option<Opener> {
+    match identity.via {
+        Via::Token => {
+            let value = headers.get(header::AUTHORIZATION)?;
+            let secret = match parse_authorization(value.as_bytes()).ok()? {
+                Credentials::Bearer { secret } | Credentials::Basic { secret, .. } => secret,
+            };
+            Some(Opener::Token(TokenSecret::parse(secret.expose())?.digest()))
+        }
+        Via::Password => identity.user.clone().map(Opener::Password),
+        _ => None,
     }
 }
