@@ -44,6 +44,10 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Upstreams by host and path prefix (SPEC §9), beside the `[gateway] upstream` shorthand.
     pub routes: Vec<RouteConfig>,
+    /// The first admin's password on an empty database (`TOKENGATE_ADMIN_PASSWORD`); without
+    /// it a random one is printed once. Never written out.
+    #[serde(skip_serializing)]
+    pub admin_password: Option<tokengate_core::Secret>,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
 }
@@ -134,6 +138,7 @@ impl Default for Config {
             access_log: AccessLog::Text,
             gateway: GatewayConfig::default(),
             routes: Vec::new(),
+            admin_password: None,
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
         }
@@ -184,8 +189,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Top-level keys the environment may set; other `TOKENGATE_*` variables (such as
-/// `TOKENGATE_ADMIN_PASSWORD`) are not configuration keys.
+/// Top-level keys the environment may set; other `TOKENGATE_*` variables are not
+/// configuration keys.
 const ENV_KEYS: &[&str] = &[
     "listen",
     "metrics_listen",
@@ -194,6 +199,7 @@ const ENV_KEYS: &[&str] = &[
     "database_max_connections",
     "workers",
     "access_log",
+    "admin_password",
     "gateway__",
     "security__",
     "tls__",
@@ -321,7 +327,8 @@ mod tests {
             )?;
             jail.set_env("TOKENGATE_GATEWAY__UPSTREAM", "http://127.0.0.1:9001");
             jail.set_env("TOKENGATE_SECURITY__LOCKOUT_MINUTES", "0");
-            jail.set_env("TOKENGATE_ADMIN_PASSWORD", "not a config key");
+            jail.set_env("TOKENGATE_ADMIN_PASSWORD", "first-admin-pw");
+            jail.set_env("TOKENGATE_NOT_A_KEY", "ignored");
             let config = Config::load(None).expect("loads");
             assert_eq!(config.listen.to_string(), "127.0.0.1:9999");
             assert_eq!(

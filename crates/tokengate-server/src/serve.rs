@@ -101,7 +101,7 @@ impl Drop for RunningServer {
 pub async fn run(config: Config, first_start: &AdminIdentity) -> Result<(), ServeError> {
     let bound = Bound::new(&config).await?;
     let store = tokengate_store::open_with(&config.database_url, &store_options(&config)).await?;
-    ensure_first_admin(store.as_ref(), first_start).await?;
+    ensure_first_admin(store.as_ref(), first_start, config.admin_password.as_ref()).await?;
     let server = bound.start(config, store).await?;
     tracing::info!(address = %server.address, "tokengate is listening");
     eprintln!(
@@ -148,17 +148,19 @@ async fn shutdown_signal() {
     }
 }
 
-/// SPEC §4 first start: on an empty database, create `admin` with `TOKENGATE_ADMIN_PASSWORD`
-/// or a random password printed once to stderr. Audited as made by `first_start`.
+/// SPEC §4 first start: on an empty database, create `admin` with `admin_password` (the
+/// configuration's, from `TOKENGATE_ADMIN_PASSWORD`) or a random password printed once to
+/// stderr. Audited as made by `first_start`.
 pub async fn ensure_first_admin(
     store: &dyn Store,
     first_start: &AdminIdentity,
+    admin_password: Option<&Secret>,
 ) -> Result<(), ServeError> {
     if store.count_users().await? > 0 {
         return Ok(());
     }
-    let (password, generated) = match std::env::var("TOKENGATE_ADMIN_PASSWORD") {
-        Ok(password) if !password.is_empty() => (Secret::new(password), false),
+    let (password, generated) = match admin_password {
+        Some(password) if !password.expose().is_empty() => (password.clone(), false),
         _ => {
             let random = tokengate_core::token::random_base62(20)
                 .map_err(|error| ServeError::FirstAdmin(error.to_string()))?;
