@@ -30,7 +30,39 @@ struct CacheLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
+    route: String,
     class: &'static str,
+}
+
+/// One route's upstream answers by status class (`tokengate_upstream_responses_total`),
+/// counted through handles taken once, like the other series.
+pub struct UpstreamCounters {
+    family: Family<UpstreamLabels, Counter>,
+    route: String,
+    handles: [OnceLock<Counter>; 6],
+}
+
+impl UpstreamCounters {
+    /// `status` None = no response (connection refused, TLS failure, timeout).
+    pub fn count(&self, status: Option<u16>) {
+        let (index, class) = match status {
+            Some(100..=199) => (0, "1xx"),
+            Some(200..=299) => (1, "2xx"),
+            Some(300..=399) => (2, "3xx"),
+            Some(400..=499) => (3, "4xx"),
+            Some(_) => (4, "5xx"),
+            None => (5, "error"),
+        };
+        self.handles[index]
+            .get_or_init(|| {
+                let labels = UpstreamLabels {
+                    route: self.route.clone(),
+                    class,
+                };
+                Counter::clone(&self.family.get_or_create(&labels))
+            })
+            .inc();
+    }
 }
 
 pub struct Metrics {
@@ -51,7 +83,6 @@ struct Handles {
     denied: [OnceLock<Counter>; Reason::ALL.len()],
     cache_hit: OnceLock<Counter>,
     cache_miss: OnceLock<Counter>,
-    upstream: [OnceLock<Counter>; 6],
 }
 
 fn reason_index(reason: Reason) -> usize {
@@ -170,19 +201,13 @@ impl Metrics {
         self.cached(&self.handles.cache_miss, &self.cache, "miss");
     }
 
-    /// `status` None = no response (connection refused, timeout).
-    pub fn upstream(&self, status: Option<u16>) {
-        let (index, class) = match status {
-            Some(100..=199) => (0, "1xx"),
-            Some(200..=299) => (1, "2xx"),
-            Some(300..=399) => (2, "3xx"),
-            Some(400..=499) => (3, "4xx"),
-            Some(_) => (4, "5xx"),
-            None => (5, "error"),
-        };
-        self.handles.upstream[index]
-            .get_or_init(|| Counter::clone(&self.upstream.get_or_create(&UpstreamLabels { class })))
-            .inc();
+    /// The counters of `route`'s upstream answers.
+    pub fn upstream_counters(&self, route: &str) -> UpstreamCounters {
+        UpstreamCounters {
+            family: self.upstream.clone(),
+            route: route.to_owned(),
+            handles: Default::default(),
+        }
     }
 
     /// The Prometheus text exposition, format 0.0.4 (see [`CONTENT_TYPE`]).
@@ -302,16 +327,17 @@ mod tests {
         metrics.cache_hit();
         metrics.cache_hit();
         metrics.cache_miss();
-        metrics.upstream(Some(204));
-        metrics.upstream(None);
+        let jira = metrics.upstream_counters("jira");
+        jira.count(Some(204));
+        jira.count(None);
         let text = metrics.render();
         for line in [
             r#"tokengate_decisions_total{result="allowed",reason="",via="token"} 3"#,
             r#"tokengate_decisions_total{result="denied",reason="token_expired",via=""} 1"#,
             r#"tokengate_token_cache_lookups_total{result="hit"} 2"#,
             r#"tokengate_token_cache_lookups_total{result="miss"} 1"#,
-            r#"tokengate_upstream_responses_total{class="2xx"} 1"#,
-            r#"tokengate_upstream_responses_total{class="error"} 1"#,
+            r#"tokengate_upstream_responses_total{route="jira",class="2xx"} 1"#,
+            r#"tokengate_upstream_responses_total{route="jira",class="error"} 1"#,
             "tokengate_auth_duration_seconds_count 4",
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");

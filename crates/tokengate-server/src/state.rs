@@ -53,7 +53,7 @@ impl AppState {
     ) -> Result<Self, StateError> {
         let metrics = Arc::new(Metrics::new());
         let throttle = Arc::new(FailureThrottle::new(config.security.failures_per_minute));
-        let routes = RouteTable::from_config(&config).map_err(StateError::Upstream)?;
+        let routes = RouteTable::from_config(&config, &metrics).map_err(StateError::Upstream)?;
         Ok(Self {
             policy: config.gate_policy(),
             cache: AuthCache::new(store.clone(), metrics.clone()),

@@ -303,7 +303,7 @@ async fn health_readiness_and_metrics_answer() {
         "{text}"
     );
     assert!(
-        text.contains("tokengate_upstream_responses_total{class=\"2xx\"} 3"),
+        text.contains("tokengate_upstream_responses_total{route=\"default\",class=\"2xx\"} 3"),
         "{text}"
     );
     assert!(!text.contains(&token));

@@ -243,11 +243,11 @@ impl ProxyPhases for Gateway<'_> {
     }
 
     fn logging(&self, session: &Session<'_>, upstreamed: Upstreamed, response: &mut Response) {
-        let metrics = &self.state.metrics;
+        let counters = &session.route.counters;
         match upstreamed {
             Upstreamed::NotSent => {}
-            Upstreamed::Answered(status) => metrics.upstream(Some(status.as_u16())),
-            Upstreamed::Failed => metrics.upstream(None),
+            Upstreamed::Answered(status) => counters.count(Some(status.as_u16())),
+            Upstreamed::Failed => counters.count(None),
         }
         if self.state.access_log.is_some() {
             let mut facts = AccessFacts {

@@ -7,6 +7,7 @@ use super::pool::{Pool, PooledBody, SendError, UpstreamTls};
 use crate::config::Config;
 use crate::config::routes::DEFAULT_ROUTE;
 use crate::error::ApiError;
+use crate::metrics::{Metrics, UpstreamCounters};
 use axum::body::Body;
 use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{HeaderValue, Request, Response, Uri};
@@ -31,6 +32,8 @@ pub struct Route {
     /// Whether `Upgrade` requests may go through.
     pub websocket: bool,
     pub upstream: Upstream,
+    /// Its upstream's answers by status class, for the metrics.
+    pub counters: UpstreamCounters,
 }
 
 impl Route {
@@ -65,7 +68,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// The routes the configuration names: `[gateway] upstream` as the route `default` for
     /// every path, then each of `[[routes]]`. The values were checked when they loaded.
-    pub fn from_config(config: &Config) -> Result<Self, String> {
+    pub fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, String> {
         let timeout = Duration::from_secs(config.gateway.upstream_timeout_seconds);
         let workers = config.worker_count();
         let mut routes = Vec::new();
@@ -79,6 +82,7 @@ impl RouteTable {
                 strip_prefix: false,
                 websocket: true,
                 upstream: Upstream::new(url, None, timeout, workers)?,
+                counters: metrics.upstream_counters(DEFAULT_ROUTE),
             });
         }
         for route in &config.routes {
@@ -92,6 +96,7 @@ impl RouteTable {
                 websocket: route.websocket,
                 upstream: Upstream::new(&route.upstream, ca_file(&route.ca_file), timeout, workers)
                     .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
+                counters: metrics.upstream_counters(&route.name),
             });
         }
         Ok(Self { routes })
@@ -253,6 +258,7 @@ mod tests {
             websocket: true,
             upstream: Upstream::new("http://127.0.0.1:9", None, Duration::from_secs(1), 1)
                 .expect("upstream"),
+            counters: Metrics::new().upstream_counters(name),
         }
     }
 
@@ -305,6 +311,7 @@ mod strip_tests {
             strip_prefix: true,
             websocket: true,
             upstream,
+            counters: Metrics::new().upstream_counters("jira"),
         };
         for (original, expected) in [
             ("/jira/rest/api?x=1", "/base/rest/api?x=1"),
