@@ -53,7 +53,11 @@ impl ProxyPhases for Gateway<'_> {
             return Break(ApiError::not_found("No upstream API is configured.").into_response());
         }
         let host = || {
-            let host = request.headers.get(header::HOST)?.to_str().ok()?;
+            // HTTP/1.1's Host, or HTTP/2's :authority.
+            let host = match request.headers.get(header::HOST) {
+                Some(host) => host.to_str().ok()?,
+                None => request.uri.authority()?.as_str(),
+            };
             Some(match host.strip_prefix('[') {
                 // An IPv6 literal: `[::1]` or `[::1]:8080`.
                 Some(literal) => literal.split(']').next().unwrap_or(literal),
@@ -162,9 +166,22 @@ impl ProxyPhases for Gateway<'_> {
             &parts.uri,
             tls,
         );
-        let client_host = headers.contains_key(header::HOST) && session.route.preserve_host;
-        if let (false, Some(host)) = (client_host, &upstream.host) {
-            headers.insert(header::HOST, host.clone());
+        // The client's name for the site: Host, or an HTTP/2 request's :authority.
+        let client_host = match headers.get(header::HOST) {
+            Some(host) => Some(host.clone()),
+            None => parts
+                .uri
+                .authority()
+                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()),
+        };
+        match (session.route.preserve_host, client_host, &upstream.host) {
+            (true, Some(host), _) => {
+                headers.insert(header::HOST, host);
+            }
+            (_, _, Some(own)) => {
+                headers.insert(header::HOST, own.clone());
+            }
+            _ => {}
         }
         if let Some((protocol, opener)) = upgrade
             && let Some(client) = parts.extensions.remove::<OnUpgrade>()

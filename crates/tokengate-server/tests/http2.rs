@@ -1,0 +1,96 @@
+//! HTTP/2 from clients: with prior knowledge on a plain port (h2c) and by ALPN over TLS, a
+//! request is authenticated as over HTTP/1.1 and reaches the upstream (over HTTP/1.1) with the
+//! identity headers and the client's `:authority` as `Host`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Body;
+use common::{TestApp, test_config};
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One HTTP/2 GET over `io`, with `authorization`: the status and the body as JSON (if any).
+async fn get_h2<I>(io: I, uri: &str, authorization: Option<&str>) -> (u16, Option<Value>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::get(uri);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = sender
+        .send_request(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).ok())
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_authenticated_and_proxied() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let uri = format!("http://gateway.test:{}/api/items?x=1", app.address.port());
+    let connect = || tokio::net::TcpStream::connect(app.address);
+    let (status, _) = get_h2(connect().await.unwrap(), &uri, None).await;
+    assert_eq!(status, 401);
+    let bearer = format!("Bearer {token}");
+    let (status, echo) = get_h2(connect().await.unwrap(), &uri, Some(&bearer)).await;
+    assert_eq!(status, 200);
+    let echo = echo.unwrap();
+    assert_eq!(echo["uri"], "/api/items?x=1");
+    assert_eq!(echo["headers"]["x-authenticated-user"][0], "alice");
+    assert_eq!(
+        echo["headers"]["host"][0],
+        format!("gateway.test:{}", app.address.port())
+    );
+    assert!(echo["headers"].get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn http2_by_alpn_over_tls_is_authenticated_and_proxied() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let mut config = test_config();
+    config.tls.cert = cert_path.display().to_string();
+    config.tls.key = key_path.display().to_string();
+    let app = TestApp::spawn_with(config, true).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let uri = format!("https://localhost:{}/api/items", app.address.port());
+    let (status, echo) = get_h2(tls, &uri, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, 200);
+    let echo = echo.unwrap();
+    assert_eq!(echo["headers"]["x-authenticated-user"][0], "alice");
+    assert_eq!(echo["headers"]["x-forwarded-proto"][0], "https");
+}
