@@ -442,7 +442,7 @@ mod tests {
         Jail::expect_with(|jail| {
             for upstream in [
                 "ftp://api.example.com",
-                "h2c://127.0.0.1:9000",
+                "ws://127.0.0.1:9000",
                 "127.0.0.1:9000",
                 "http://",
                 "http://127.0.0.1:9000/?debug=1",

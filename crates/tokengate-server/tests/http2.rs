@@ -94,3 +94,105 @@ async fn http2_by_alpn_over_tls_is_authenticated_and_proxied() {
     assert_eq!(echo["headers"]["x-authenticated-user"][0], "alice");
     assert_eq!(echo["headers"]["x-forwarded-proto"][0], "https");
 }
+
+/// An HTTP/2-only upstream shaped like a gRPC service: it answers data, then trailers with
+/// `grpc-status` and the identity it was given; it refuses requests without `te: trailers`.
+async fn grpc_like_upstream() -> std::net::SocketAddr {
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(
+                |request: hyper::Request<hyper::body::Incoming>| async move {
+                    assert_eq!(request.version(), hyper::Version::HTTP_2);
+                    let te = request.headers().get("te").cloned();
+                    let user = request
+                        .headers()
+                        .get("x-authenticated-user")
+                        .cloned()
+                        .unwrap_or(hyper::header::HeaderValue::from_static("-"));
+                    let mut trailers = hyper::HeaderMap::new();
+                    trailers.insert(
+                        "grpc-status",
+                        hyper::header::HeaderValue::from_static(if te.is_some() {
+                            "0"
+                        } else {
+                            "3"
+                        }),
+                    );
+                    trailers.insert("x-user", user);
+                    let frames = vec![
+                        Ok::<_, std::convert::Infallible>(Frame::data(
+                            hyper::body::Bytes::from_static(b"\0\0\0\0\x05hello"),
+                        )),
+                        Ok(Frame::trailers(trailers)),
+                    ];
+                    let body = StreamBody::new(futures_util::stream::iter(frames));
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .header("content-type", "application/grpc")
+                            .body(body)
+                            .unwrap(),
+                    )
+                },
+            );
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn an_h2c_route_carries_grpc_style_calls_with_the_token_and_keeps_trailers() {
+    let upstream = grpc_like_upstream().await;
+    let mut config = test_config();
+    config.routes = vec![tokengate_server::config::routes::RouteConfig {
+        name: "grpc".into(),
+        upstream: format!("h2c://{upstream}"),
+        ..Default::default()
+    }];
+    let app = TestApp::spawn_with(config, false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let call = |authorization: Option<String>| async move {
+        let tcp = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut request = hyper::Request::post(format!(
+            "http://gateway.test:{}/echo.Echo/Say",
+            app.address.port()
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = sender
+            .send_request(request.body(Body::from(&b"\0\0\0\0\x02hi"[..])).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let collected = response.into_body().collect().await.unwrap();
+        (status, collected.trailers().cloned(), collected.to_bytes())
+    };
+    let (status, _, _) = call(None).await;
+    assert_eq!(status, 401);
+    let (status, trailers, body) = call(Some(format!("Bearer {token}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"\0\0\0\0\x05hello");
+    let trailers = trailers.expect("the upstream's trailers reach the client");
+    assert_eq!(
+        trailers["grpc-status"], "0",
+        "te: trailers reached the upstream"
+    );
+    assert_eq!(trailers["x-user"], "alice");
+}

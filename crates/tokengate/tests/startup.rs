@@ -98,7 +98,7 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
         ),
         (
             "",
-            &[("TOKENGATE_GATEWAY__UPSTREAM", "h2c://x:8443")],
+            &[("TOKENGATE_GATEWAY__UPSTREAM", "ws://x:8443")],
             "gateway.upstream",
         ),
         ("", &[("TOKENGATE_LISTEN", "nowhere")], "listen"),

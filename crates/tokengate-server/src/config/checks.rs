@@ -57,10 +57,10 @@ pub(super) fn check_upstream(upstream: &str) -> Result<(), String> {
     })?;
     match uri.scheme_str() {
         Some(scheme)
-            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
+            if ["http", "https", "h2c"].contains(&scheme.to_ascii_lowercase().as_str()) => {}
         Some(scheme) => {
             return Err(format!(
-                "unknown scheme \"{}\"; use http://host:port or https://host:port",
+                "unknown scheme \"{}\"; use http://, https:// or h2c://host:port",
                 shorten(scheme)
             ));
         }

@@ -10,7 +10,9 @@
 use axum::body::Body;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::http2;
 use hyper::{Request, Response};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +44,10 @@ struct Idle {
     since: Instant,
 }
 
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// TLS towards an `https://` upstream: the connector and the name its certificate must carry.
 pub struct UpstreamTls {
     pub connector: tokio_rustls::TlsConnector,
@@ -54,6 +60,8 @@ pub struct Pool {
     tls: Option<UpstreamTls>,
     /// Idle connections, one list per serving thread.
     idle: Box<[Mutex<Vec<Idle>>]>,
+    /// For an HTTP/2 upstream: one multiplexed connection per serving thread.
+    multiplexed: Box<[Mutex<Option<http2::SendRequest<Body>>>]>,
     max_idle: usize,
     idle_timeout: Duration,
     connect_timeout: Duration,
@@ -75,6 +83,7 @@ impl Pool {
             idle: (0..workers.max(1))
                 .map(|_| Mutex::new(Vec::new()))
                 .collect(),
+            multiplexed: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             max_idle,
             idle_timeout,
             connect_timeout,
@@ -144,6 +153,19 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+        let stream = self.open().await?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            // With upgrades: a 101 hands the connection over to a WebSocket tunnel.
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%error, "upstream connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// A new connection to the upstream: TCP, then TLS for an `https://` upstream.
+    async fn open(&self) -> Result<Box<dyn Io>, SendError> {
         let stream = match tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect(self.address.as_str()),
@@ -161,11 +183,11 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let Some(tls) = &self.tls else {
-            return Self::handshake(stream).await;
+            return Ok(Box::new(stream));
         };
         let handshake = tls.connector.connect(tls.server_name.clone(), stream);
         match tokio::time::timeout(self.connect_timeout, handshake).await {
-            Ok(Ok(stream)) => Self::handshake(stream).await,
+            Ok(Ok(stream)) => Ok(Box::new(stream)),
             Ok(Err(source)) => Err(SendError::Tls {
                 address: self.address.clone(),
                 source,
@@ -174,19 +196,44 @@ impl Pool {
         }
     }
 
-    /// HTTP/1 over `stream`; the connection's task runs on this thread.
-    async fn handshake<S>(stream: S) -> Result<SendRequest<Body>, SendError>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            // With upgrades: a 101 hands the connection over to a WebSocket tunnel.
-            if let Err(error) = connection.with_upgrades().await {
-                tracing::debug!(%error, "upstream connection ended");
+    /// Sends `request` over this thread's HTTP/2 connection (`h2c://` upstreams), opening one
+    /// when there is none or it closed. One connection carries every request at once.
+    pub async fn send_h2(&self, request: Request<Body>) -> Result<Response<Incoming>, SendError> {
+        let shard = &self.multiplexed[crate::worker::index() % self.multiplexed.len()];
+        let current = match shard.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let mut sender = match current {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => {
+                let stream = self.open().await?;
+                let (sender, connection) =
+                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "upstream HTTP/2 connection ended");
+                    }
+                });
+                match shard.lock() {
+                    Ok(mut guard) => *guard = Some(sender.clone()),
+                    Err(poisoned) => *poisoned.into_inner() = Some(sender.clone()),
+                }
+                sender
             }
-        });
-        Ok(sender)
+        };
+        sender.ready().await?;
+        Ok(sender.send_request(request).await?)
+    }
+
+    /// A response on a multiplexed connection: nothing to give back when its body ends.
+    pub fn unpooled(self: &Arc<Self>, response: Response<Incoming>) -> Response<PooledBody> {
+        response.map(|inner| PooledBody {
+            inner,
+            sender: None,
+            pool: self.clone(),
+            ended: false,
+        })
     }
 
     fn attach(

@@ -123,7 +123,20 @@ impl ProxyPhases for Gateway<'_> {
             None => Some(HeaderValue::from_static("")),
         };
         let headers = &mut parts.headers;
+        // `TE: trailers` is the one TE an HTTP/2 peer may send, and gRPC needs it end to end.
+        let trailers = headers
+            .get_all(header::TE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case("trailers"))
+            });
         strip_hop_by_hop(headers);
+        if trailers {
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
         let peer_ip = session.peer.ip().to_canonical();
         let trusted_peer = state
             .policy

@@ -9,7 +9,7 @@ use crate::config::routes::DEFAULT_ROUTE;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, UpstreamCounters};
 use axum::body::Body;
-use axum::http::uri::{PathAndQuery, Scheme};
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use axum::http::{HeaderValue, Request, Response, Uri};
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
@@ -139,7 +139,28 @@ pub enum SendFailure {
 impl Upstream {
     /// Sends `request` (already rewritten for this upstream) and waits for the response
     /// headers, at most the upstream's timeout.
-    pub async fn send(&self, request: Request<Body>) -> Result<Response<PooledBody>, SendFailure> {
+    pub async fn send(
+        &self,
+        mut request: Request<Body>,
+    ) -> Result<Response<PooledBody>, SendFailure> {
+        if let Some(authority) = &self.http2 {
+            let path = request.uri().path_and_query().cloned();
+            let mut parts = axum::http::uri::Parts::default();
+            parts.scheme = Some(Scheme::HTTP);
+            parts.authority = Some(authority.clone());
+            parts.path_and_query = path.or(Some(PathAndQuery::from_static("/")));
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+            *request.version_mut() = axum::http::Version::HTTP_2;
+            request.headers_mut().remove(axum::http::header::HOST);
+            let sent = self.pool.send_h2(request);
+            return match tokio::time::timeout(self.timeout, sent).await {
+                Ok(Ok(response)) => Ok(self.pool.unpooled(response)),
+                Ok(Err(error)) => Err(SendFailure::Unreachable(error)),
+                Err(_) => Err(SendFailure::TimedOut(self.timeout)),
+            };
+        }
         match tokio::time::timeout(self.timeout, self.pool.send(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(SendFailure::Unreachable(error)),
@@ -164,6 +185,8 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub struct Upstream {
     /// The upstream's own `Host` (its authority), built once.
     pub host: Option<HeaderValue>,
+    /// `h2c://`: HTTP/2 with prior knowledge, requests in absolute form.
+    http2: Option<Authority>,
     base_path: String,
     timeout: Duration,
     pool: Arc<Pool>,
@@ -179,12 +202,13 @@ impl Upstream {
         workers: usize,
     ) -> Result<Self, String> {
         let uri: Uri = url.parse().map_err(|_| format!("\"{url}\" is not a URL"))?;
-        let https = match uri.scheme() {
-            Some(scheme) if *scheme == Scheme::HTTP => false,
-            Some(scheme) if *scheme == Scheme::HTTPS => true,
+        let (https, http2) = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("http") => (false, false),
+            Some("https") => (true, false),
+            Some("h2c") => (false, true),
             _ => {
                 return Err(format!(
-                    "\"{url}\": only http:// and https:// upstreams are supported"
+                    "\"{url}\": only http://, https:// and h2c:// upstreams are supported"
                 ));
             }
         };
@@ -219,6 +243,7 @@ impl Upstream {
             timeout.min(Duration::from_secs(10)),
         ));
         Ok(Self {
+            http2: http2.then(|| authority.clone()),
             host: HeaderValue::from_str(authority.as_str()).ok(),
             base_path: uri.path().trim_end_matches('/').to_owned(),
             timeout,
