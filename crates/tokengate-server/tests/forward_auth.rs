@@ -5,20 +5,12 @@
 
 mod common;
 
-use common::proxies::{Proxy, docs, free_port, installed};
-use common::switchable::Switchable;
-use common::{TestApp, error_body, test_config};
+use common::proxies::{Proxy, docs, free_port, installed, retry_after, trusting_loopback};
+use common::switchable::spawn_switchable;
+use common::{TestApp, error_body};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-fn trusting_loopback() -> tokengate_server::config::Config {
-    let mut config = test_config();
-    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    config.gateway.public_paths = vec!["/public/".into()];
-    config
-}
+use std::sync::atomic::Ordering;
 
 #[tokio::test]
 async fn traefik_forward_auth_gets_identity_headers_or_the_refusal() {
@@ -153,7 +145,7 @@ fn start_nginx(binary: &Path, dir: &Path, gateway_port: u16, upstream_port: u16)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    Proxy::started(child, port, "nginx")
+    Proxy::started(child, port, "nginx", &dir.join("error.log"))
 }
 
 #[tokio::test]
@@ -321,12 +313,6 @@ async fn basic_through(app: &TestApp, url: String, user: &str, secret: &str) -> 
     request.send().await.unwrap()
 }
 
-/// The `Retry-After` seconds of `response`.
-fn retry_after(response: &reqwest::Response) -> u64 {
-    let value = response.headers()["retry-after"].to_str().unwrap();
-    value.parse().unwrap()
-}
-
 async fn rebuilt_refusal(response: reqwest::Response, reason: tokengate_core::Reason) {
     assert_eq!(
         response.headers()["content-type"],
@@ -378,13 +364,7 @@ async fn through_the_nginx_recipe_an_unreachable_store_gets_503_not_500() {
     let Some(binary) = nginx_binary() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("gate.db").display());
-    let store = Arc::new(Switchable {
-        inner: tokengate_store::open(&database_url).await.unwrap(),
-        down: AtomicBool::new(false),
-    });
-    let app = TestApp::spawn_on(trusting_loopback(), store.clone(), database_url, None, dir).await;
+    let (app, store) = spawn_switchable(trusting_loopback()).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
     let (nginx, _upstream, _dir) = behind_nginx(&binary, &app).await;
