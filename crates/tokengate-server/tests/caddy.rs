@@ -129,6 +129,13 @@ async fn caddy_recipe_lets_a_token_through_with_tokengates_identity_only() {
     assert_clean(&headers, Some("alice"));
     assert_eq!(headers["x-authenticated-via"], serde_json::json!(["token"]));
     assert!(headers.contains_key("x-request-id"), "tokengate's id");
+    let host = format!("127.0.0.1:{}", caddy.proxy.port);
+    assert_eq!(
+        headers["host"],
+        serde_json::json!([host]),
+        "Caddy keeps Host"
+    );
+    assert_eq!(headers["x-forwarded-proto"], serde_json::json!(["http"]));
     let password = app
         .client
         .get(caddy.url("/x"))

@@ -177,6 +177,11 @@ async fn nginx_recipe_protects_an_api_with_tokengate() {
     assert_eq!(allowed.status(), 200);
     let seen: serde_json::Value = allowed.json().await.unwrap();
     assert_eq!(seen["uri"], "/rest/api/2/myself");
+    assert_eq!(seen["headers"]["host"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(
+        seen["headers"]["x-forwarded-proto"],
+        serde_json::json!(["http"])
+    );
     assert_eq!(
         seen["headers"]["x-authenticated-user"],
         serde_json::json!(["alice"])
