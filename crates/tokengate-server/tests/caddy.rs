@@ -32,15 +32,17 @@ struct Caddy {
 
 impl Caddy {
     async fn start(binary: &Path, app: &TestApp) -> Self {
+        Self::in_front_of(binary, app.address.port()).await
+    }
+
+    /// Caddy asking the gateway on `gateway_port` (nothing need listen there).
+    async fn in_front_of(binary: &Path, gateway_port: u16) -> Self {
         let upstream = Upstream::start().await;
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let recipe = std::fs::read_to_string(docs("Caddyfile")).unwrap();
         let config = recipe
-            .replace(
-                "127.0.0.1:8700",
-                &format!("127.0.0.1:{}", app.address.port()),
-            )
+            .replace("127.0.0.1:8700", &format!("127.0.0.1:{gateway_port}"))
             .replace("127.0.0.1:9000", &upstream.address.to_string())
             .replace(":8080 {", &format!(":{port} {{"));
         assert!(
@@ -229,4 +231,21 @@ async fn behind_caddy_an_unreachable_store_is_a_503_and_the_allow_list_sees_the_
         refused["message"].as_str().unwrap().contains("127.0.0.1"),
         "{refused}"
     );
+}
+
+#[tokio::test]
+async fn behind_caddy_a_gateway_that_does_not_answer_means_502_never_the_upstream() {
+    let Some(binary) = caddy_binary() else {
+        return;
+    };
+    let caddy = Caddy::in_front_of(&binary, free_port()).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for path in ["/x", "/public/logo.png"] {
+        let response = client.get(caddy.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 502, "{path}");
+        assert!(
+            !response.text().await.unwrap().contains("headers"),
+            "{path}"
+        );
+    }
 }

@@ -432,3 +432,23 @@ async fn through_the_nginx_recipe_401_and_403_keep_their_challenge_and_retry_aft
     let seconds = retry_after(&locked);
     assert!((1..=15 * 60).contains(&seconds), "{seconds}");
 }
+
+#[tokio::test]
+async fn through_the_nginx_recipe_a_gateway_that_does_not_answer_means_500_never_the_upstream() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let upstream = common::upstream::Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = free_port();
+    let nginx = start_nginx(&binary, dir.path(), nobody, upstream.address.port());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for path in ["/x", "/public/logo.png"] {
+        let response = client.get(nginx.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 500, "{path}");
+        assert!(
+            !response.text().await.unwrap().contains("headers"),
+            "{path}"
+        );
+    }
+}
