@@ -5,23 +5,12 @@
 
 mod common;
 
-use common::{TestApp, error_body, test_config};
+use common::proxies::{Proxy, docs, free_port, installed, retry_after, trusting_loopback};
+use common::switchable::spawn_switchable;
+use common::{TestApp, error_body};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn docs(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/deploy")
-        .join(file)
-}
-
-fn trusting_loopback() -> tokengate_server::config::Config {
-    let mut config = test_config();
-    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    config.gateway.public_paths = vec!["/public/".into()];
-    config
-}
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 
 #[tokio::test]
 async fn traefik_forward_auth_gets_identity_headers_or_the_refusal() {
@@ -109,36 +98,18 @@ async fn nginx_auth_request_headers_are_understood() {
     assert_eq!(response.headers()["x-authenticated-via"], "password");
 }
 
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The nginx binary, or `None` with a line saying the test is skipped.
 fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists())
+    let found = installed(&["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]);
+    if found.is_none() {
+        eprintln!("skipped: nginx is not installed (CI installs it)");
+    }
+    found
 }
 
 /// Runs docs/deploy/nginx.conf as written, with its three ports moved to free ones and its
 /// files kept in `dir`.
-fn start_nginx(binary: &Path, dir: &Path, gateway_port: u16, upstream_port: u16) -> Nginx {
+fn start_nginx(binary: &Path, dir: &Path, gateway_port: u16, upstream_port: u16) -> Proxy {
     let port = free_port();
     let recipe = std::fs::read_to_string(docs("nginx.conf")).unwrap();
     let files = format!(
@@ -174,21 +145,12 @@ fn start_nginx(binary: &Path, dir: &Path, gateway_port: u16, upstream_port: u16)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Nginx { child, port }
+    Proxy::started(child, port, "nginx", &dir.join("error.log"))
 }
 
 #[tokio::test]
 async fn nginx_recipe_protects_an_api_with_tokengate() {
     let Some(binary) = nginx_binary() else {
-        eprintln!("skipped: nginx is not installed (CI installs it)");
         return;
     };
     let upstream = common::upstream::Upstream::start().await;
@@ -215,6 +177,11 @@ async fn nginx_recipe_protects_an_api_with_tokengate() {
     assert_eq!(allowed.status(), 200);
     let seen: serde_json::Value = allowed.json().await.unwrap();
     assert_eq!(seen["uri"], "/rest/api/2/myself");
+    assert_eq!(seen["headers"]["host"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(
+        seen["headers"]["x-forwarded-proto"],
+        serde_json::json!(["http"])
+    );
     assert_eq!(
         seen["headers"]["x-authenticated-user"],
         serde_json::json!(["alice"])
@@ -271,7 +238,6 @@ async fn nginx_recipe_protects_an_api_with_tokengate() {
 #[tokio::test]
 async fn through_the_nginx_recipe_a_client_cannot_claim_a_public_path_or_an_identity() {
     let Some(binary) = nginx_binary() else {
-        eprintln!("skipped: nginx is not installed (CI installs it)");
         return;
     };
     let upstream = common::upstream::Upstream::start().await;
@@ -327,4 +293,162 @@ async fn through_the_nginx_recipe_a_client_cannot_claim_a_public_path_or_an_iden
     assert!(headers.get("x_authenticated_user").is_none(), "{seen}");
     assert!(headers.get("x-authenticated-groups").is_none(), "{seen}");
     assert_eq!(headers["x-real-ip"], serde_json::json!(["127.0.0.1"]));
+}
+
+/// nginx in front of `app` and a fresh upstream, with the recipe as written.
+async fn behind_nginx(
+    binary: &Path,
+    app: &TestApp,
+) -> (Proxy, common::upstream::Upstream, tempfile::TempDir) {
+    let upstream = common::upstream::Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = start_nginx(
+        binary,
+        dir.path(),
+        app.address.port(),
+        upstream.address.port(),
+    );
+    (nginx, upstream, dir)
+}
+
+/// Asserts a refusal that nginx rebuilt from tokengate's answer: status, JSON body with
+/// tokengate's code and message, and the request id of the header in the body.
+async fn basic_through(app: &TestApp, url: String, user: &str, secret: &str) -> reqwest::Response {
+    let request = app.client.get(url).basic_auth(user, Some(secret));
+    request.send().await.unwrap()
+}
+
+async fn rebuilt_refusal(response: reqwest::Response, reason: tokengate_core::Reason) {
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "{reason:?}"
+    );
+    let body = error_body(response, reason.status(), reason.code()).await;
+    assert_eq!(body["message"], reason.message());
+    assert!(
+        !body["request_id"].as_str().unwrap().is_empty(),
+        "tokengate's request id"
+    );
+}
+
+#[tokio::test]
+async fn through_the_nginx_recipe_a_throttled_address_gets_429_with_retry_after_not_500() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let mut config = trusting_loopback();
+    config.security.failures_per_minute = 2;
+    config.security.max_failed_logins = 100;
+    let app = TestApp::spawn_with(config, false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (nginx, _upstream, _dir) = behind_nginx(&binary, &app).await;
+    for _ in 0..2 {
+        let guess = basic_through(&app, nginx.url("/rest/api/2/myself"), "alice", "guess").await;
+        assert_eq!(guess.status(), 401, "the budget is not spent yet");
+    }
+    for (user, secret) in [("alice", "guess"), ("nobody", "guess"), ("alice", "tg_x")] {
+        let throttled = app
+            .client
+            .post(nginx.url("/rest/api/2/issue"))
+            .basic_auth(user, Some(secret))
+            .send()
+            .await
+            .unwrap();
+        let seconds = retry_after(&throttled);
+        assert!((1..=60).contains(&seconds), "{seconds}");
+        rebuilt_refusal(throttled, tokengate_core::Reason::TooManyFailures).await;
+    }
+    let direct = app.get_basic("/tokengate/auth", "alice", "guess").await;
+    assert!(direct.headers().contains_key("retry-after"));
+    error_body(direct, 429, "too_many_failures").await;
+}
+
+#[tokio::test]
+async fn through_the_nginx_recipe_an_unreachable_store_gets_503_not_500() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let (app, store) = spawn_switchable(trusting_loopback()).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let (nginx, _upstream, _dir) = behind_nginx(&binary, &app).await;
+    store.down.store(true, Ordering::SeqCst);
+    let password = basic_through(&app, nginx.url("/x"), "alice", "alice-pw").await;
+    rebuilt_refusal(password, tokengate_core::Reason::Unavailable).await;
+    let bearer = app
+        .client
+        .delete(nginx.url("/x?y=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bearer.status(),
+        503,
+        "a token not yet cached is not allowed"
+    );
+    store.down.store(false, Ordering::SeqCst);
+    let recovered = app
+        .client
+        .get(nginx.url("/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recovered.status(), 200);
+}
+
+#[tokio::test]
+async fn through_the_nginx_recipe_401_and_403_keep_their_challenge_and_retry_after() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let mut config = trusting_loopback();
+    config.security.max_failed_logins = 2;
+    let app = TestApp::spawn_with(config, false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (nginx, _upstream, _dir) = behind_nginx(&binary, &app).await;
+    let bearer = app
+        .client
+        .get(nginx.url("/x"))
+        .bearer_auth("tg_not_a_real_token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 401);
+    let challenge = bearer.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer realm=\"tokengate\", error=\"invalid_token\""),
+        "{challenge}"
+    );
+    for _ in 0..2 {
+        let guess = basic_through(&app, nginx.url("/x"), "alice", "guess").await;
+        assert_eq!(guess.status(), 401);
+        assert!(!guess.headers().contains_key("retry-after"));
+    }
+    let locked = basic_through(&app, nginx.url("/x"), "alice", "alice-pw").await;
+    assert_eq!(locked.status(), 403, "user_locked");
+    let seconds = retry_after(&locked);
+    assert!((1..=15 * 60).contains(&seconds), "{seconds}");
+}
+
+#[tokio::test]
+async fn through_the_nginx_recipe_a_gateway_that_does_not_answer_means_500_never_the_upstream() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let upstream = common::upstream::Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = free_port();
+    let nginx = start_nginx(&binary, dir.path(), nobody, upstream.address.port());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for path in ["/x", "/public/logo.png"] {
+        let response = client.get(nginx.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 500, "{path}");
+        assert!(
+            !response.text().await.unwrap().contains("headers"),
+            "{path}"
+        );
+    }
 }

@@ -197,3 +197,17 @@ impl KnownAddressStore for Switchable {
         self.inner.is_known_address(user, address, since).await
     }
 }
+
+/// A gateway without upstream on a real SQLite store behind a switch (set `down` to cut it).
+pub async fn spawn_switchable(
+    config: tokengate_server::config::Config,
+) -> (super::TestApp, Arc<Switchable>) {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("gate.db").display());
+    let store = Arc::new(Switchable {
+        inner: tokengate_store::open(&database_url).await.unwrap(),
+        down: AtomicBool::new(false),
+    });
+    let app = super::TestApp::spawn_on(config, store.clone(), database_url, None, dir).await;
+    (app, store)
+}
