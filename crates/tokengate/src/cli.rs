@@ -59,6 +59,12 @@ pub enum Command {
     /// Maintain databases: move an installation between SQLite and PostgreSQL.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Print shell completions for bash, zsh or fish to stdout.
+    ///
+    /// bash: `tokengate completions bash > /etc/bash_completion.d/tokengate`
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff) to stdout: `tokengate man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Completions and the manual need no configuration: they work on any machine.
+    match &cli.command {
+        Command::Completions { shell } => return print_completions(*shell),
+        Command::Man => return print_manual(),
+        _ => {}
+    }
     init_logging();
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -47,6 +53,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "tokengate", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+fn print_manual() -> ExitCode {
+    let command = <Cli as clap::CommandFactory>::command();
+    match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }
 
@@ -88,6 +108,8 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
             commands::explain::run(store.as_ref(), &config, args, change.at()).await
         }
         Command::Db(command) => commands::db::run(command).await,
+        // Answered in `main` before any configuration is read.
+        Command::Completions { .. } | Command::Man => Ok(()),
     }
 }
 
