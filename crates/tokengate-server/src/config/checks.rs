@@ -102,6 +102,21 @@ pub(super) fn check_public_url(public_url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `url` with the password of its user-info part (if any) replaced by `***`.
+pub(super) fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Only the scheme is ever echoed: the rest of a database URL may hold a password.
 pub(super) fn check_database_url(database_url: &str) -> Result<(), String> {
     let known = ["sqlite:", "postgres://", "postgresql://"];

@@ -35,7 +35,8 @@ pub struct CreateUser {
     admin: bool,
     /// Without a password the user can only use tokens.
     #[serde(default)]
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret>,
     #[serde(default)]
     display_name: Option<String>,
 }
@@ -48,7 +49,8 @@ pub struct UpdateUser {
     #[serde(default)]
     disabled: Option<bool>,
     #[serde(default)]
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret>,
     #[serde(default)]
     display_name: Option<String>,
 }
@@ -77,7 +79,7 @@ async fn create_user(
     admin: AdminCaller,
     ApiJson(request): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let password = request.password.map(Secret::new);
+    let password = request.password;
     let new_user = NewUser {
         name: &request.name,
         display_name: request.display_name.as_deref(),
@@ -103,7 +105,7 @@ async fn update_user(
     Path(user): Path<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    let password = request.password.map(Secret::new);
+    let password = request.password;
     let update = UserUpdate {
         display_name: request.display_name.as_deref(),
         admin: request.admin,
