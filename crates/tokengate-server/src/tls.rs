@@ -65,6 +65,7 @@ pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String>
         .map_err(|error| format!("tls: {error}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // An upstream that offers HTTP/2 gets it (gRPC over TLS); others stay on HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsConnector::from(Arc::new(config)))
 }

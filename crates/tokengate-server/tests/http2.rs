@@ -98,6 +98,13 @@ async fn http2_by_alpn_over_tls_is_authenticated_and_proxied() {
 /// An HTTP/2-only upstream shaped like a gRPC service: it answers data, then trailers with
 /// `grpc-status` and the identity it was given; it refuses requests without `te: trailers`.
 async fn grpc_like_upstream() -> std::net::SocketAddr {
+    grpc_like_upstream_over(None).await
+}
+
+/// The same, over TLS when `acceptor` is given (ALPN `h2`).
+async fn grpc_like_upstream_over(
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) -> std::net::SocketAddr {
     use http_body_util::StreamBody;
     use hyper::body::Frame;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -138,10 +145,24 @@ async fn grpc_like_upstream() -> std::net::SocketAddr {
                     )
                 },
             );
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    Some(acceptor) => {
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                    None => {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
             });
         }
     });
@@ -151,10 +172,34 @@ async fn grpc_like_upstream() -> std::net::SocketAddr {
 #[tokio::test]
 async fn an_h2c_route_carries_grpc_style_calls_with_the_token_and_keeps_trailers() {
     let upstream = grpc_like_upstream().await;
+    grpc_style_calls_through(format!("h2c://{upstream}"), String::new()).await;
+}
+
+#[tokio::test]
+async fn an_https_upstream_that_offers_h2_by_alpn_carries_grpc_style_calls_with_trailers() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let acceptor = tokengate_server::tls::acceptor(
+        &cert_path.display().to_string(),
+        &key_path.display().to_string(),
+    )
+    .unwrap();
+    let upstream = grpc_like_upstream_over(Some(acceptor)).await;
+    let url = format!("https://localhost:{}", upstream.port());
+    grpc_style_calls_through(url, cert_path.display().to_string()).await;
+}
+
+/// Calls through a gateway whose route `grpc` goes to `upstream` (checked with `ca_file`).
+async fn grpc_style_calls_through(upstream: String, ca_file: String) {
     let mut config = test_config();
     config.routes = vec![tokengate_server::config::routes::RouteConfig {
         name: "grpc".into(),
-        upstream: format!("h2c://{upstream}"),
+        upstream,
+        ca_file,
         ..Default::default()
     }];
     let app = TestApp::spawn_with(config, false).await;

@@ -11,10 +11,12 @@ use axum::body::Body;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::client::conn::http2;
-use hyper::{Request, Response};
+use hyper::http::uri::{Authority, PathAndQuery, Scheme};
+use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -54,9 +56,24 @@ pub struct UpstreamTls {
     pub server_name: rustls::pki_types::ServerName<'static>,
 }
 
+/// Where a pool connects, and how.
+pub struct Target {
+    /// `host:port`.
+    pub address: String,
+    pub authority: Authority,
+    /// HTTP/2 with prior knowledge (`h2c://`).
+    pub http2: bool,
+    pub tls: Option<UpstreamTls>,
+}
+
 pub struct Pool {
     /// `host:port` to connect to.
     address: String,
+    /// The upstream's authority, for HTTP/2's absolute request URIs.
+    authority: Authority,
+    /// Whether requests go over HTTP/2: from the start for `h2c://`, or once an `https://`
+    /// upstream chose `h2` by ALPN.
+    multiplex: AtomicBool,
     tls: Option<UpstreamTls>,
     /// Idle connections, one list per serving thread.
     idle: Box<[Mutex<Vec<Idle>>]>,
@@ -70,15 +87,22 @@ pub struct Pool {
 impl Pool {
     /// A pool for `workers` serving threads, keeping at most `max_idle` idle connections each.
     pub fn new(
-        address: String,
-        tls: Option<UpstreamTls>,
+        target: Target,
         workers: usize,
         max_idle: usize,
         idle_timeout: Duration,
         connect_timeout: Duration,
     ) -> Self {
+        let Target {
+            address,
+            authority,
+            http2,
+            tls,
+        } = target;
         Self {
             address,
+            authority,
+            multiplex: AtomicBool::new(http2),
             tls,
             idle: (0..workers.max(1))
                 .map(|_| Mutex::new(Vec::new()))
@@ -104,6 +128,9 @@ impl Pool {
         self: &Arc<Self>,
         mut request: Request<Body>,
     ) -> Result<Response<PooledBody>, SendError> {
+        if self.multiplex.load(Ordering::Relaxed) {
+            return Ok(self.unpooled(self.send_h2(request).await?));
+        }
         while let Some(mut sender) = self.checkout() {
             if sender.ready().await.is_err() {
                 continue;
@@ -117,9 +144,14 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect().await?;
-        let response = sender.send_request(request).await?;
-        Ok(self.attach(response, sender))
+        match self.connect().await? {
+            Some(mut sender) => {
+                let response = sender.send_request(request).await?;
+                Ok(self.attach(response, sender))
+            }
+            // The upstream chose HTTP/2: from now on every request goes that way.
+            None => Ok(self.unpooled(self.send_h2(request).await?)),
+        }
     }
 
     /// The most recently used open connection; those idle too long are dropped.
@@ -152,8 +184,15 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
-        let stream = self.open().await?;
+    /// A new HTTP/1 connection; `None` when the upstream chose HTTP/2 by ALPN instead (that
+    /// connection is then this thread's multiplexed one).
+    async fn connect(&self) -> Result<Option<SendRequest<Body>>, SendError> {
+        let (stream, http2) = self.open().await?;
+        if http2 {
+            self.multiplex.store(true, Ordering::Relaxed);
+            self.keep_multiplexed(stream).await?;
+            return Ok(None);
+        }
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             // With upgrades: a 101 hands the connection over to a WebSocket tunnel.
@@ -161,11 +200,12 @@ impl Pool {
                 tracing::debug!(%error, "upstream connection ended");
             }
         });
-        Ok(sender)
+        Ok(Some(sender))
     }
 
-    /// A new connection to the upstream: TCP, then TLS for an `https://` upstream.
-    async fn open(&self) -> Result<Box<dyn Io>, SendError> {
+    /// A new connection to the upstream: TCP, then TLS for an `https://` upstream; whether
+    /// TLS chose `h2` by ALPN.
+    async fn open(&self) -> Result<(Box<dyn Io>, bool), SendError> {
         let stream = match tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect(self.address.as_str()),
@@ -183,11 +223,14 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let Some(tls) = &self.tls else {
-            return Ok(Box::new(stream));
+            return Ok((Box::new(stream), false));
         };
         let handshake = tls.connector.connect(tls.server_name.clone(), stream);
         match tokio::time::timeout(self.connect_timeout, handshake).await {
-            Ok(Ok(stream)) => Ok(Box::new(stream)),
+            Ok(Ok(stream)) => {
+                let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                Ok((Box::new(stream), http2))
+            }
             Ok(Err(source)) => Err(SendError::Tls {
                 address: self.address.clone(),
                 source,
@@ -196,34 +239,68 @@ impl Pool {
         }
     }
 
-    /// Sends `request` over this thread's HTTP/2 connection (`h2c://` upstreams), opening one
-    /// when there is none or it closed. One connection carries every request at once.
-    pub async fn send_h2(&self, request: Request<Body>) -> Result<Response<Incoming>, SendError> {
-        let shard = &self.multiplexed[crate::worker::index() % self.multiplexed.len()];
-        let current = match shard.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        let mut sender = match current {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => {
-                let stream = self.open().await?;
-                let (sender, connection) =
-                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "upstream HTTP/2 connection ended");
-                    }
-                });
-                match shard.lock() {
-                    Ok(mut guard) => *guard = Some(sender.clone()),
-                    Err(poisoned) => *poisoned.into_inner() = Some(sender.clone()),
-                }
-                sender
+    /// Sends `request` over this thread's HTTP/2 connection, opening one when there is none
+    /// or it closed. One connection carries every request at once. The request becomes HTTP/2's
+    /// absolute form, its authority the upstream's.
+    async fn send_h2(&self, mut request: Request<Body>) -> Result<Response<Incoming>, SendError> {
+        let mut parts = hyper::http::uri::Parts::default();
+        parts.scheme = Some(if self.tls.is_some() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        });
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(
+            request
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+        *request.version_mut() = hyper::Version::HTTP_2;
+        request.headers_mut().remove(hyper::header::HOST);
+        let mut sender = match self.multiplexed_sender() {
+            Some(sender) => sender,
+            None => {
+                let (stream, _) = self.open().await?;
+                self.keep_multiplexed(stream).await?
             }
         };
         sender.ready().await?;
         Ok(sender.send_request(request).await?)
+    }
+
+    fn multiplexed_slot(&self) -> MutexGuard<'_, Option<http2::SendRequest<Body>>> {
+        let shard = &self.multiplexed[crate::worker::index() % self.multiplexed.len()];
+        match shard.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn multiplexed_sender(&self) -> Option<http2::SendRequest<Body>> {
+        self.multiplexed_slot()
+            .clone()
+            .filter(|sender| !sender.is_closed())
+    }
+
+    /// HTTP/2 over `stream`, kept as this thread's multiplexed connection.
+    async fn keep_multiplexed(
+        &self,
+        stream: Box<dyn Io>,
+    ) -> Result<http2::SendRequest<Body>, SendError> {
+        let (sender, connection) =
+            http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream HTTP/2 connection ended");
+            }
+        });
+        *self.multiplexed_slot() = Some(sender.clone());
+        Ok(sender)
     }
 
     /// A response on a multiplexed connection: nothing to give back when its body ends.

@@ -3,13 +3,13 @@
 //! prefix `/`) and each route's upstream with its connection pool. Paths under `/tokengate/`
 //! never reach this table (`crate::lanes`).
 
-use super::pool::{Pool, PooledBody, SendError, UpstreamTls};
+use super::pool::{Pool, PooledBody, SendError, Target, UpstreamTls};
 use crate::config::Config;
 use crate::config::routes::DEFAULT_ROUTE;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, UpstreamCounters};
 use axum::body::Body;
-use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Request, Response, Uri};
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
@@ -139,28 +139,7 @@ pub enum SendFailure {
 impl Upstream {
     /// Sends `request` (already rewritten for this upstream) and waits for the response
     /// headers, at most the upstream's timeout.
-    pub async fn send(
-        &self,
-        mut request: Request<Body>,
-    ) -> Result<Response<PooledBody>, SendFailure> {
-        if let Some(authority) = &self.http2 {
-            let path = request.uri().path_and_query().cloned();
-            let mut parts = axum::http::uri::Parts::default();
-            parts.scheme = Some(Scheme::HTTP);
-            parts.authority = Some(authority.clone());
-            parts.path_and_query = path.or(Some(PathAndQuery::from_static("/")));
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *request.uri_mut() = uri;
-            }
-            *request.version_mut() = axum::http::Version::HTTP_2;
-            request.headers_mut().remove(axum::http::header::HOST);
-            let sent = self.pool.send_h2(request);
-            return match tokio::time::timeout(self.timeout, sent).await {
-                Ok(Ok(response)) => Ok(self.pool.unpooled(response)),
-                Ok(Err(error)) => Err(SendFailure::Unreachable(error)),
-                Err(_) => Err(SendFailure::TimedOut(self.timeout)),
-            };
-        }
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<PooledBody>, SendFailure> {
         match tokio::time::timeout(self.timeout, self.pool.send(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(SendFailure::Unreachable(error)),
@@ -185,8 +164,6 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub struct Upstream {
     /// The upstream's own `Host` (its authority), built once.
     pub host: Option<HeaderValue>,
-    /// `h2c://`: HTTP/2 with prior knowledge, requests in absolute form.
-    http2: Option<Authority>,
     base_path: String,
     timeout: Duration,
     pool: Arc<Pool>,
@@ -234,16 +211,20 @@ impl Upstream {
             None
         };
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let pool = Arc::new(Pool::new(
-            format!("{}:{port}", authority.host()),
+        let target = Target {
+            address: format!("{}:{port}", authority.host()),
+            authority: authority.clone(),
+            http2,
             tls,
+        };
+        let pool = Arc::new(Pool::new(
+            target,
             workers,
             1024,
             Duration::from_secs(60),
             timeout.min(Duration::from_secs(10)),
         ));
         Ok(Self {
-            http2: http2.then(|| authority.clone()),
             host: HeaderValue::from_str(authority.as_str()).ok(),
             base_path: uri.path().trim_end_matches('/').to_owned(),
             timeout,
