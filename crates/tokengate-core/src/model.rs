@@ -157,7 +157,7 @@ impl From<TokenRecord> for TokenGrant {
     }
 }
 
-/// The public JSON shape of a token (SPEC §1). `token` is the secret, present only in the
+/// The public JSON shape of a token. `token` is the secret, present only in the
 /// answer to a creation.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +228,7 @@ impl PasswordAuth {
     }
 }
 
-/// The four system-wide settings (SPEC §1), shared by every node through the store.
+/// The four system-wide settings, shared by every node through the store.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -397,7 +397,7 @@ impl NewAudit {
     }
 }
 
-/// A stored audit record in its JSON shape (SPEC §1).
+/// A stored audit record in its JSON shape.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-/// The error body of every failure (SPEC §1).
+/// The error body of every failure.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable error code, e.g. `invalid_credentials`.
