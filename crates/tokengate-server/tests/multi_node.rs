@@ -247,3 +247,29 @@ async fn stopping_postgres_fails_closed_and_service_resumes_when_it_returns() {
         until_status(200, ready).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_websocket_on_one_node_closes_within_a_second_of_a_revocation_on_the_other() {
+    let Some(schema) = schema::FreshSchema::create().await else {
+        return;
+    };
+    let (echo, _identities) = common::websocket::echo_server().await;
+    let mut config = test_config();
+    config.gateway.upstream = Some(format!("http://{echo}"));
+    let (a, b) = two_nodes(&schema.url, config).await;
+    a.add_user("alice", "correct horse battery", false).await;
+    let (token_id, secret) = a.add_token("alice").await;
+    let mut socket = common::websocket::open(&b, Some(&format!("Bearer {secret}")))
+        .await
+        .unwrap();
+    common::websocket::echoes(&mut socket, "through node B").await;
+    let deleted = manage::delete_token(
+        a.store.as_ref(),
+        Scope::Admin(&operator_change(Utc::now())),
+        &token_id,
+    )
+    .await;
+    effects::in_store(a.store.as_ref(), deleted).await.unwrap();
+    let took = common::websocket::closed_within(&mut socket, Duration::from_secs(1)).await;
+    println!("node B closed the socket {took:?} after node A revoked its token");
+}

@@ -6,6 +6,7 @@ pub mod proxies;
 pub mod raw;
 pub mod switchable;
 pub mod upstream;
+pub mod websocket;
 
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
