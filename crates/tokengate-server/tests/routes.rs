@@ -31,7 +31,7 @@ struct Routed {
 }
 
 /// default (`[gateway] upstream`) → A at /a; `/jira` → B at /b, prefix stripped, upstream's
-/// Host; host wiki.example.com → C at /c, the client's Host.
+/// Host; host wiki.example.com → C at /c, the client's Host; host ci.example.com → A at /d.
 async fn routed() -> Routed {
     let (a, b, c) = (
         Upstream::start().await,
@@ -45,7 +45,8 @@ async fn routed() -> Routed {
     jira.preserve_host = false;
     jira.public_paths = vec!["/jira/status".into()];
     let wiki = route("wiki", "wiki.example.com", "/", format!("{}/c", c.url()));
-    config.routes = vec![jira, wiki];
+    let builds = route("builds", "ci.example.com", "/", format!("{}/d", a.url()));
+    config.routes = vec![jira, wiki, builds];
     let app = TestApp::spawn_with(config, false).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
@@ -89,6 +90,8 @@ async fn the_longest_prefix_wins_on_a_segment_boundary_and_a_host_beats_none() {
         (Some("WIKI.Example.COM:8443"), "/x", "/c/x"),
         (Some("wiki.example.com"), "/jira/x", "/c/jira/x"),
         (Some("other.example.com"), "/jira/x", "/b/x"),
+        (Some("ci.example.com"), "/job/x", "/d/job/x"),
+        (Some("ci.example.com"), "/jira/x", "/d/jira/x"),
     ] {
         let echo = echo(&routed, host, path).await;
         assert_eq!(echo["uri"], uri, "{path} on {host:?}");
