@@ -6,7 +6,8 @@
 #   default    package the debug binary that `cargo test --workspace` already built
 #              (target/debug/tokengate): nothing is compiled, which keeps CI fast
 #   --release  build and package the release binary (what to ship)
-# The .deb is written to target/debian/. Needs cargo-deb (`cargo install cargo-deb --locked`).
+# The .deb is written to target/debian/. Needs cargo-deb (`cargo install cargo-deb --locked`)
+# and jq; the install checks also use curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ case "${1:-}" in
 esac
 
 command -v cargo-deb >/dev/null || fail "cargo-deb is not installed (cargo install cargo-deb --locked)"
+command -v jq >/dev/null || fail "jq is not installed"
 target_dir=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
 assets=packaging/generated
 
@@ -31,7 +33,7 @@ if [ "$profile" = release ]; then
     step "cargo build --release -p tokengate"
     cargo build --release --locked -p tokengate || fail "the release build failed"
     binary=$target_dir/release/tokengate
-    deb_args=()
+    deb_args=(--no-build)
 else
     binary=$target_dir/debug/tokengate
     [ -x "$binary" ] || fail "$binary is missing: run cargo test --workspace (or cargo build -p tokengate) first, or use --release"
@@ -55,6 +57,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null; then
     echo "not root or no dpkg: the package was built but not installed"
     exit 0
 fi
+command -v curl >/dev/null || fail "curl is not installed (the install checks need it)"
 # The checks end with dpkg --purge, which deletes /var/lib/tokengate: never on a machine that
 # already has tokengate's package, configuration or data.
 status=$(dpkg-query -W -f='${db:Status-Status}' tokengate 2>/dev/null || true)
@@ -99,7 +102,7 @@ getent group tokengate >/dev/null || fail "no tokengate group"
 expect /usr/bin/tokengate "755 root root"
 expect /var/lib/tokengate "750 tokengate tokengate"
 expect /etc/tokengate/tokengate.toml "640 root tokengate"
-expect /lib/systemd/system/tokengate.service "644 root root"
+expect /usr/lib/systemd/system/tokengate.service "644 root root"
 expect /usr/share/bash-completion/completions/tokengate "644 root root"
 expect /usr/share/zsh/vendor-completions/_tokengate "644 root root"
 expect /usr/share/fish/vendor_completions.d/tokengate.fish "644 root root"
@@ -120,12 +123,47 @@ step "the installed configuration, as the service runs it"
 grep -q '^password-auth' "$scratch/settings" || fail "settings show printed no settings"
 expect /var/lib/tokengate/tokengate.db "600 tokengate tokengate"
 
+step "the unit's ExecStart as its User= in its WorkingDirectory= (without systemd's sandbox)"
+unit=/usr/lib/systemd/system/tokengate.service
+read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
+unit_user=$(sed -n 's/^User=//p' "$unit")
+workdir=$(sed -n 's/^WorkingDirectory=//p' "$unit")
+if [ "${#exec_start[@]}" -eq 0 ] || [ -z "$unit_user" ] || [ -z "$workdir" ]; then
+    fail "$unit has no ExecStart=, User= or WorkingDirectory="
+fi
+# A free port instead of the configured one; no metrics listener (its port is fixed).
+(cd "$workdir" && exec setpriv --reuid "$unit_user" --regid "$unit_user" --init-groups -- \
+    env TOKENGATE_LISTEN=127.0.0.1:0 TOKENGATE_METRICS_LISTEN= "${exec_start[@]}") \
+    >"$scratch/serve.log" 2>&1 &
+serve_pid=$!
+address=
+for _ in $(seq 100); do
+    address=$(sed -n 's/^tokengate listening on \(http:[^ ]*\).*/\1/p' "$scratch/serve.log")
+    [ -n "$address" ] && break
+    kill -0 "$serve_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$address" ]; then
+    kill "$serve_pid" 2>/dev/null || true
+    cat "$scratch/serve.log" >&2
+    fail "${exec_start[*]} did not start"
+fi
+ready=$(curl -sS --max-time 5 "$address/tokengate/readyz") || ready="(no answer)"
+kill -TERM "$serve_pid"
+serve_status=0
+wait "$serve_pid" || serve_status=$?
+[ "$ready" = '{"status":"ready"}' ] || fail "GET $address/tokengate/readyz answered $ready"
+[ "$serve_status" -eq 0 ] || { cat "$scratch/serve.log" >&2; fail "tokengate serve exited $serve_status on SIGTERM"; }
+grep -q '^Created the first admin user "admin" with password: ' "$scratch/serve.log" ||
+    fail "the first start did not print the first admin's password"
+echo "served $address/tokengate/readyz, stopped cleanly on SIGTERM"
+
 if command -v systemd-analyze >/dev/null; then
     step "systemd-analyze verify"
     # Documentation=man:tokengate(1) is checked by running man; without man-db, skip that part.
     verify_args=()
     command -v man >/dev/null || verify_args=(--man=no)
-    systemd-analyze verify "${verify_args[@]}" /lib/systemd/system/tokengate.service >"$scratch/verify" 2>&1 ||
+    systemd-analyze verify "${verify_args[@]}" /usr/lib/systemd/system/tokengate.service >"$scratch/verify" 2>&1 ||
         { cat "$scratch/verify" >&2; fail "systemd-analyze verify tokengate.service"; }
     if [ -s "$scratch/verify" ]; then
         cat "$scratch/verify" >&2
@@ -149,7 +187,7 @@ dpkg -r tokengate >"$scratch/dpkg.log" 2>&1 || { cat "$scratch/dpkg.log" >&2; fa
 [ ! -e /usr/bin/tokengate ] || fail "dpkg -r left /usr/bin/tokengate"
 [ -e /etc/tokengate/tokengate.toml ] || fail "dpkg -r removed the configuration (only purge should)"
 dpkg --purge tokengate >"$scratch/dpkg.log" 2>&1 || { cat "$scratch/dpkg.log" >&2; fail "dpkg --purge tokengate"; }
-for path in /etc/tokengate /var/lib/tokengate /lib/systemd/system/tokengate.service; do
+for path in /etc/tokengate /var/lib/tokengate /usr/lib/systemd/system/tokengate.service; do
     [ ! -e "$path" ] || fail "dpkg --purge left $path"
 done
 ! dpkg-statoverride --list /etc/tokengate/tokengate.toml >/dev/null 2>&1 ||
