@@ -8,9 +8,10 @@
 //! forget quiet addresses. Holds no SQL: the store crate owns the listener.
 
 use crate::state::SharedState;
+use std::sync::Arc;
 use std::time::Duration;
 use tokengate_store::ChangeNotifications;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 pub const POLL: Duration = Duration::from_millis(250);
 /// A poll that takes longer than this counts as the store not answering (a hung connection
@@ -69,12 +70,23 @@ enum Wake {
     Stop,
 }
 
-/// Resolves when `notifications` fire; never without them.
-async fn notified(notifications: Option<&ChangeNotifications>) {
-    match notifications {
-        Some(notifications) => notifications.changed().await,
-        None => std::future::pending().await,
-    }
+/// Forgets cached records the moment `notifications` fire (a change, or the subscription
+/// lost), on a task of its own: the watcher may be waiting up to `POLL_TIMEOUT` for a store
+/// that just went away, and a record revoked right before must not be served from memory
+/// meanwhile. Then wakes the watcher to poll.
+fn invalidate_on_notification(
+    state: &SharedState,
+    notifications: ChangeNotifications,
+    poke: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            notifications.changed().await;
+            state.cache.invalidate();
+            poke.notify_one();
+        }
+    })
 }
 
 /// Runs until `stop` turns true.
@@ -86,21 +98,21 @@ pub async fn run(
 ) {
     let mut last_seen = initial;
     let mut ticks: u32 = 0;
+    let poke = Arc::new(Notify::new());
+    let invalidator = notifications
+        .map(|notifications| invalidate_on_notification(&state, notifications, poke.clone()));
     let mut interval = tokio::time::interval(POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let wake = tokio::select! {
             _ = interval.tick() => Wake::Tick,
-            _ = notified(notifications.as_ref()) => Wake::Notified,
+            _ = poke.notified() => Wake::Notified,
             _ = stop.changed() => Wake::Stop,
         };
         match wake {
             Wake::Stop => break,
             Wake::Notified => {
-                // Something changed, or notifications were interrupted: forget cached records
-                // before polling, so a record revoked on another node is never served from
-                // memory — not even while the store is slow to answer or goes away.
-                state.cache.invalidate();
+                // The cache was already emptied by `invalidate_on_notification`.
                 last_seen = refresh(&state, last_seen).await;
             }
             Wake::Tick => {
@@ -131,6 +143,9 @@ pub async fn run(
                 }
             }
         }
+    }
+    if let Some(invalidator) = invalidator {
+        invalidator.abort();
     }
     if state.cache.store_healthy() {
         state.usage.flush(&state.store).await;
