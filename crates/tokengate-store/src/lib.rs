@@ -5,6 +5,7 @@
 //! Nothing outside this crate writes SQL. Also here: wake-ups when another node changes
 //! something ([`change_notifications`]) and bulk copy between databases ([`transfer`]).
 
+pub mod backup;
 mod notifications;
 mod paging;
 mod records;

@@ -78,6 +78,13 @@ pub enum DbCommand {
     /// anything is refused unless --force, which replaces its contents. The configuration's
     /// database_url is not used: both databases are named here.
     Copy(CopyArgs),
+    /// Write an online, consistent copy of the configured SQLite database to a new FILE
+    /// (owner-only; an existing file is refused). `serve` may keep running. For PostgreSQL,
+    /// use pg_dump.
+    Backup {
+        /// The new file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

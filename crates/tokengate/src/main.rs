@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
             let store = open(&config).await?;
             commands::explain::run(store.as_ref(), &config, args, change.at()).await
         }
-        Command::Db(command) => commands::db::run(command).await,
+        Command::Db(command) => commands::db::run(command, &config.database_url).await,
         // Answered in `main` before any configuration is read.
         Command::Completions { .. } | Command::Man => Ok(()),
     }

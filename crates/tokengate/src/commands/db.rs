@@ -11,9 +11,14 @@ use std::io::IsTerminal;
 use tokengate_store::OpenOptions;
 use tokengate_store::transfer::{CopyOptions, Counts, Progress, Stage};
 
-pub async fn run(command: DbCommand) -> Result<(), CommandError> {
+pub async fn run(command: DbCommand, database_url: &str) -> Result<(), CommandError> {
     match command {
         DbCommand::Copy(args) => copy(args).await,
+        DbCommand::Backup { file } => {
+            let bytes = tokengate_store::backup::backup(database_url, &file).await?;
+            crate::output::print_line(&format!("backed up to {} ({bytes} bytes)", file.display()))?;
+            Ok(())
+        }
     }
 }
 

@@ -37,6 +37,8 @@ pub enum CommandError {
     AllowList(#[from] InvalidEntry),
     #[error(transparent)]
     Copy(#[from] CopyError),
+    #[error(transparent)]
+    Backup(#[from] tokengate_store::backup::BackupError),
     #[error("--from and --to name the same database")]
     SameDatabase,
     #[error("user \"{0}\" not found")]
