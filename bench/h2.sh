@@ -81,16 +81,5 @@ done
     echo
     echo "| scenario (h2load -t2 -c$CONNECTIONS -m10, h2c) | req/s (median) | mean ms | ÷ nginx |"
     echo "|---|---:|---:|---:|"
-    awk '
-        function median(a, n,   i, j, t) {
-            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-            return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
-        { n[$1]++; r[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
-        END {
-            for (label in n) { for (i = 1; i <= n[label]; i++) { x[i] = r[label, i]; y[i] = m[label, i] }
-                rps[label] = median(x, n[label]); mean[label] = median(y, n[label]) }
-            printf "| nginx reverse proxy, HTTP/2 in, HTTP/1.1 out | %.0f | %.3f | - |\n", rps["nginx_h2"], mean["nginx_h2"]
-            printf "| tokengate reverse proxy, token as Bearer, HTTP/2 in | %.0f | %.3f | %.2f |\n", rps["tg_h2"], mean["tg_h2"], (rps["nginx_h2"] > 0 ? rps["tg_h2"] / rps["nginx_h2"] : 0)
-        }' "$OUT/h2-samples.txt"
+    ratio_rows "$OUT/h2-samples.txt" nginx_h2 "nginx reverse proxy, HTTP/2 in, HTTP/1.1 out" tg_h2 "tokengate reverse proxy, token as Bearer, HTTP/2 in"
 } | tee "$OUT/summary.md"

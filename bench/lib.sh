@@ -244,3 +244,21 @@ describe_machine() {
     echo "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds"
     echo "busy compilers at start: $(pgrep -c -x rustc || true) rustc, $(pgrep -c -x cargo || true) cargo"
 }
+
+# Two Markdown rows from a samples file of "label rate mean_ms …" lines: the medians of BASE's
+# and OTHER's rounds, and OTHER's rate ÷ BASE's. Arguments: file, base label, base description,
+# other label, other description.
+ratio_rows() {
+    awk -v base="$2" -v base_what="$3" -v other="$4" -v other_what="$5" '
+        function median(a, n,   i, j, t) {
+            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+            return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        { n[$1]++; r[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
+        END {
+            for (label in n) { for (i = 1; i <= n[label]; i++) { x[i] = r[label, i]; y[i] = m[label, i] }
+                rate[label] = median(x, n[label]); mean[label] = median(y, n[label]) }
+            printf "| %s | %.0f | %.3f | - |\n", base_what, rate[base], mean[base]
+            printf "| %s | %.0f | %.3f | %.2f |\n", other_what, rate[other], mean[other], (rate[base] > 0 ? rate[other] / rate[base] : 0)
+        }' "$1"
+}

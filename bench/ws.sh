@@ -23,6 +23,7 @@ ECHO_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 TG_PORT=$(free_port)
 start_bg echo python3 "$BENCH_DIR/ws.py" serve "$ECHO_PORT"
+wait_http "http://127.0.0.1:$ECHO_PORT/"   # a plain GET gets 426: the server is up
 {
     nginx_preamble "$WORK/nginx"
     cat <<CONF
@@ -42,7 +43,7 @@ mkdir -p "$WORK/nginx"
 start_nginx nginx "$WORK/nginx.conf"
 start_tokengate tokengate "$TG_PORT" TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$ECHO_PORT" \
     TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
-sleep 1
+wait_http "http://127.0.0.1:$NGINX_PORT/"
 
 describe_machine | tee "$OUT/machine.txt" >&2
 for round in $(seq "$ROUNDS"); do
@@ -59,16 +60,5 @@ done
     echo
     echo "| scenario ($SOCKETS sockets, echo round trips) | messages/s (median) | mean ms | ÷ nginx |"
     echo "|---|---:|---:|---:|"
-    awk '
-        function median(a, n,   i, j, t) {
-            for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-            return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
-        { n[$1]++; r[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
-        END {
-            for (label in n) { for (i = 1; i <= n[label]; i++) { x[i] = r[label, i]; y[i] = m[label, i] }
-                rate[label] = median(x, n[label]); mean[label] = median(y, n[label]) }
-            printf "| nginx, WebSocket proxied | %.0f | %.3f | - |\n", rate["nginx_ws"], mean["nginx_ws"]
-            printf "| tokengate, WebSocket opened with a token | %.0f | %.3f | %.2f |\n", rate["tg_ws"], mean["tg_ws"], (rate["nginx_ws"] > 0 ? rate["tg_ws"] / rate["nginx_ws"] : 0)
-        }' "$OUT/ws-samples.txt"
+    ratio_rows "$OUT/ws-samples.txt" nginx_ws "nginx, WebSocket proxied" tg_ws "tokengate, WebSocket opened with a token"
 } | tee "$OUT/summary.md"

@@ -6,6 +6,7 @@
 mod common;
 
 use axum::body::Body;
+use common::certificate::TestCertificate;
 use common::{TestApp, test_config};
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -60,21 +61,13 @@ async fn http2_with_prior_knowledge_is_authenticated_and_proxied() {
 
 #[tokio::test]
 async fn http2_by_alpn_over_tls_is_authenticated_and_proxied() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let mut config = test_config();
-    config.tls.cert = cert_path.display().to_string();
-    config.tls.key = key_path.display().to_string();
-    let app = TestApp::spawn_with(config, true).await;
+    let certificate = TestCertificate::new();
+    let app = TestApp::spawn_with(certificate.serve_with(test_config()), true).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
 
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
+    roots.add(certificate.certified.cert.der().clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut client = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -177,20 +170,12 @@ async fn an_h2c_route_carries_grpc_style_calls_with_the_token_and_keeps_trailers
 
 #[tokio::test]
 async fn an_https_upstream_that_offers_h2_by_alpn_carries_grpc_style_calls_with_trailers() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let acceptor = tokengate_server::tls::acceptor(
-        &cert_path.display().to_string(),
-        &key_path.display().to_string(),
-    )
-    .unwrap();
+    let certificate = TestCertificate::new();
+    let acceptor =
+        tokengate_server::tls::acceptor(&certificate.cert_path, &certificate.key_path).unwrap();
     let upstream = grpc_like_upstream_over(Some(acceptor)).await;
     let url = format!("https://localhost:{}", upstream.port());
-    grpc_style_calls_through(url, cert_path.display().to_string()).await;
+    grpc_style_calls_through(url, certificate.cert_path.clone()).await;
 }
 
 /// Calls through a gateway whose route `grpc` goes to `upstream` (checked with `ca_file`).

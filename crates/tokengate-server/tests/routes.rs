@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::certificate::TestCertificate;
 use common::upstream::Upstream;
 use common::{TestApp, test_config};
 use serde_json::Value;
@@ -186,24 +187,16 @@ async fn a_path_no_route_takes_is_404_no_route_and_tokengate_paths_stay_its_own(
 struct HttpsUpstream {
     app: TestApp,
     ca_file: String,
-    _dir: tempfile::TempDir,
+    _certificate: TestCertificate,
 }
 
 async fn https_upstream() -> HttpsUpstream {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let mut config = test_config();
-    config.tls.cert = cert_path.display().to_string();
-    config.tls.key = key_path.display().to_string();
-    let app = TestApp::spawn_with(config, false).await;
+    let certificate = TestCertificate::new();
+    let app = TestApp::spawn_with(certificate.serve_with(test_config()), false).await;
     HttpsUpstream {
         app,
-        ca_file: cert_path.display().to_string(),
-        _dir: dir,
+        ca_file: certificate.cert_path.clone(),
+        _certificate: certificate,
     }
 }
 

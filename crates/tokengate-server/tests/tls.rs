@@ -4,23 +4,16 @@
 
 mod common;
 
+use common::certificate::TestCertificate;
 use common::{TestApp, test_config};
 
 #[tokio::test]
 async fn the_gateway_serves_https_when_tls_is_configured() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let mut config = test_config();
-    config.tls.cert = cert_path.display().to_string();
-    config.tls.key = key_path.display().to_string();
-    let app = TestApp::spawn_with(config, true).await;
+    let certificate = TestCertificate::new();
+    let app = TestApp::spawn_with(certificate.serve_with(test_config()), true).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
-    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
+    let root = reqwest::Certificate::from_pem(certificate.pem().as_bytes()).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(root)
         .resolve("localhost", app.address)

@@ -109,18 +109,11 @@ async fn an_https_public_url_makes_every_session_cookie_secure() {
 
 #[tokio::test]
 async fn under_its_own_tls_tokengate_sends_hsts_and_secure_cookies() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let mut config = test_config();
-    config.tls.cert = cert_path.display().to_string();
-    config.tls.key = key_path.display().to_string();
-    let app = TestApp::spawn_with(config, true).await;
+    let certificate = common::certificate::TestCertificate::new();
+    let app = TestApp::spawn_with(certificate.serve_with(test_config()), true).await;
     app.add_user("alice", "alice-password", false).await;
     let (_, token) = app.add_token("alice").await;
-    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
+    let root = reqwest::Certificate::from_pem(certificate.pem().as_bytes()).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(root)
         .resolve("localhost", app.address)

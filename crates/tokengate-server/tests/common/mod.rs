@@ -2,6 +2,7 @@
 //! real gateway started in-process on port 0. One method per thing a test does.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod certificate;
 pub mod proxies;
 pub mod raw;
 pub mod switchable;
