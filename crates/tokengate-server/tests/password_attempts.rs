@@ -7,35 +7,8 @@
 
 mod common;
 
-use common::{TestApp, error_body, test_config};
+use common::{TestApp, basic_from, error_body, state, trusting_loopback};
 use std::sync::Arc;
-use tokengate_server::config::Config;
-use tokengate_server::state::AppState;
-
-fn trusting_loopback() -> Config {
-    let mut config = test_config();
-    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    config
-}
-
-fn state(app: &TestApp) -> &Arc<AppState> {
-    &app.server.as_ref().unwrap().state
-}
-
-/// One Basic request to `path` as if from `client`.
-async fn basic_from(app: &TestApp, path: &str, client: &str, user: &str, secret: &str) -> u16 {
-    app.client
-        .get(app.url(path))
-        .basic_auth(user, Some(secret))
-        .header("x-forwarded-for", client)
-        .header("x-forwarded-method", "GET")
-        .header("x-forwarded-uri", "/rest/x")
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 /// Every entrance that accepts a Basic password.
 const ENTRANCES: [&str; 4] = [

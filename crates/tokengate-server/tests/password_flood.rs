@@ -8,34 +8,9 @@
 
 mod common;
 
-use common::{TestApp, test_config};
+use common::{TestApp, basic_from, state, trusting_loopback};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokengate_server::config::Config;
-use tokengate_server::state::AppState;
-
-fn trusting_loopback() -> Config {
-    let mut config = test_config();
-    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    config
-}
-
-fn state(app: &TestApp) -> &Arc<AppState> {
-    &app.server.as_ref().unwrap().state
-}
-
-/// One Basic request through the proxy as if from `client`.
-async fn basic_from(app: &TestApp, path: &str, client: &str, user: &str, secret: &str) -> u16 {
-    app.client
-        .get(app.url(path))
-        .basic_auth(user, Some(secret))
-        .header("x-forwarded-for", client)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_beyond_the_address_budget_gets_429_and_another_address_is_served_ahead_of_it() {

@@ -6,17 +6,10 @@
 
 mod common;
 
-use common::{TestApp, error_body, operator_change, test_config};
+use common::{TestApp, error_body, operator_change, test_config, trusting_loopback};
 use serde_json::{Value, json};
 use tokengate_core::manage::{Change, Scope, delete_token};
 use tokengate_core::model::{Actor, Origin};
-use tokengate_server::config::Config;
-
-fn trusting_loopback() -> Config {
-    let mut config = test_config();
-    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    config
-}
 
 fn hashes_run(app: &TestApp) -> u64 {
     app.server.as_ref().unwrap().state.passwords.hashes_run()

@@ -224,3 +224,32 @@ pub async fn error_body(response: reqwest::Response, status: u16, code: &str) ->
     );
     body
 }
+
+/// [`test_config`] with the loopback peer as a trusted proxy, so a test can play any client
+/// address through `X-Forwarded-For`.
+pub fn trusting_loopback() -> Config {
+    let mut config = test_config();
+    config.gateway.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    config
+}
+
+/// The running gateway's state.
+pub fn state(app: &TestApp) -> &Arc<tokengate_server::state::AppState> {
+    &app.server.as_ref().unwrap().state
+}
+
+/// One Basic request to `path` as if from `client` (through a trusted proxy; the forward-auth
+/// headers name a protected path, for requests to `/tokengate/auth`).
+pub async fn basic_from(app: &TestApp, path: &str, client: &str, user: &str, secret: &str) -> u16 {
+    app.client
+        .get(app.url(path))
+        .basic_auth(user, Some(secret))
+        .header("x-forwarded-for", client)
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/rest/x")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
