@@ -155,31 +155,14 @@ async fn a_path_no_route_takes_is_404_no_route_and_tokengate_paths_stay_its_own(
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
     for path in ["/", "/confluence", "/jirafoo"] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_bearer(path, &token).await;
         assert_eq!(response.status(), 404, "{path}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "no_route", "{path}: {body}");
     }
-    let routed = app
-        .client
-        .get(app.url("/jira/x"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let routed = app.get_bearer("/jira/x", &token).await;
     assert_eq!(routed.status(), 200);
-    let health = app
-        .client
-        .get(app.url("/tokengate/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = app.get("/tokengate/healthz").await;
     assert_eq!(health.status(), 200);
 }
 
@@ -221,13 +204,7 @@ async fn an_https_upstream_is_reached_when_its_certificate_checks_out() {
         upstream.app.address.port()
     );
     let (app, token) = gateway_to(url, upstream.ca_file.clone()).await;
-    let response = app
-        .client
-        .get(app.url("/secure/healthz"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_bearer("/secure/healthz", &token).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
@@ -255,13 +232,7 @@ async fn an_https_upstream_with_a_certificate_that_does_not_check_out_is_a_502_n
     ] {
         let (app, token) = gateway_to(url.clone(), ca_file).await;
         let started = std::time::Instant::now();
-        let response = app
-            .client
-            .get(app.url("/secure/healthz"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_bearer("/secure/healthz", &token).await;
         assert!(
             started.elapsed() < std::time::Duration::from_secs(10),
             "never a hang"

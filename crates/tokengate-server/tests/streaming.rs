@@ -42,13 +42,7 @@ async fn server_sent_events_reach_the_client_one_by_one() {
     let app = TestApp::spawn_with(config, false).await;
     app.add_user("alice", "alice-pw", false).await;
     let (_, token) = app.add_token("alice").await;
-    let mut response = app
-        .client
-        .get(app.url("/events"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let mut response = app.get_bearer("/events", &token).await;
     assert_eq!(response.status(), 200);
     let first = tokio::time::timeout(Duration::from_secs(10), response.chunk())
         .await
