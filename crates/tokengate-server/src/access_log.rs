@@ -75,8 +75,17 @@ impl AccessLogger {
     }
 }
 
+/// When a handler noted nothing.
+static NO_FACTS: AccessFacts = AccessFacts {
+    route: None,
+    user: None,
+    via: None,
+    token_id: None,
+    client: None,
+};
+
 fn text_line(served: &Served<'_>) -> String {
-    let facts = served.facts.cloned().unwrap_or_default();
+    let facts = served.facts.unwrap_or(&NO_FACTS);
     let client = facts.client.unwrap_or(served.client);
     let mut line = String::with_capacity(160);
     let _ = write!(
@@ -102,7 +111,7 @@ fn text_line(served: &Served<'_>) -> String {
 }
 
 fn json_line(served: &Served<'_>) -> String {
-    let facts = served.facts.cloned().unwrap_or_default();
+    let facts = served.facts.unwrap_or(&NO_FACTS);
     let mut line = serde_json::json!({
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "request_id": served.request_id,
