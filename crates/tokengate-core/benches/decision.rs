@@ -17,13 +17,8 @@ use tokengate_core::token::{TokenDigest, TokenSecret};
 
 fn user(name: &str) -> User {
     User {
-        name: name.to_owned(),
         display_name: "Alice".to_owned(),
-        admin: false,
-        disabled: false,
-        password_hash: None,
-        failed_logins: 0,
-        locked_until: None,
+        ..User::named(name)
     }
 }
 

@@ -195,11 +195,7 @@ pub fn precheck(
             anonymous: policy.anonymous,
         });
         let outcome = match policy.anonymous {
-            Anonymous::Allow => Outcome::Allowed(Identity {
-                user: None,
-                via: Via::Anonymous,
-                token_id: None,
-            }),
+            Anonymous::Allow => Outcome::Allowed(Identity::anonymous()),
             Anonymous::Deny => denied(Reason::MissingCredentials, None),
         };
         return Err(Box::new(finish(client, steps, outcome, Vec::new())));

@@ -2,9 +2,11 @@
 //! decision, the records and the storage traits. Pure: no async runtime, no HTTP, no SQL.
 
 pub mod allowlist;
+pub mod audit;
 pub mod authenticate;
 pub mod credentials;
 pub mod decision;
+pub mod groups;
 pub mod lockout;
 pub mod manage;
 pub mod model;

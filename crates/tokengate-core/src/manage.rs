@@ -8,12 +8,11 @@
 //! (`AdminIdentity::local_operator`) exists only with the `local-operator` feature, which only
 //! the `tokengate` binary enables.
 
+use crate::groups::Permission;
 use crate::model::{
-    Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, UserChange,
-    is_valid_token_name, is_valid_user_name,
+    Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, is_valid_token_name,
 };
-use crate::password::{PasswordError, hash_password};
-use crate::secret::Secret;
+use crate::password::PasswordError;
 use crate::store::{Store, StoreError};
 use crate::token::{RandomError, TokenSecret, new_token_id};
 use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
@@ -21,10 +20,20 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 mod effects;
+mod groups;
 mod identity;
+mod users;
 
 pub use effects::{Changed, Effect};
+pub use groups::{
+    change_members, check_local_groups_exist, create_group, delete_group, deprovision, list_groups,
+    provision, set_local_groups,
+};
 pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
+pub use users::{
+    NewUser, UserUpdate, create_user, create_user_with, is_valid_display_name, reset_failed_logins,
+    update_user,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -34,6 +43,12 @@ pub enum ManageError {
     InvalidUserName,
     #[error("invalid display name: use 1 to 200 printable characters")]
     InvalidDisplayName,
+    #[error("invalid e-mail address: use name@domain, at most 254 characters")]
+    InvalidEmail,
+    #[error("{0}")]
+    InvalidGroup(String),
+    #[error("{0}")]
+    DirectoryManaged(String),
     #[error(transparent)]
     Validity(#[from] ValidityError),
     #[error("API tokens are restricted to administrators")]
@@ -63,6 +78,9 @@ impl ManageError {
             Self::InvalidTokenName => "invalid_name",
             Self::InvalidUserName => "invalid_user_name",
             Self::InvalidDisplayName => "invalid_display_name",
+            Self::InvalidEmail => "invalid_email",
+            Self::InvalidGroup(_) => "invalid_group",
+            Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",
             Self::Validity(ValidityError::Invalid(_)) => "invalid_validity",
@@ -125,7 +143,10 @@ pub struct CreatedToken {
     pub secret: TokenSecret,
 }
 
-/// Creates a token for `owner` under the settings (admins-only, maximum validity).
+/// Creates a token for `owner` under the settings (admins-only, permissions, maximum
+/// validity). The owner must hold `use_tokens`; creating one's own token also needs
+/// `create_own_tokens`. Whether the actor may create for someone else is the caller's
+/// check ([`may_create_for_others`]).
 pub async fn create_token(
     store: &dyn Store,
     change: &Change<'_>,
@@ -140,7 +161,8 @@ pub async fn create_token(
     if owner.disabled {
         return Err(ManageError::UserDisabled(owner.name.clone()));
     }
-    if !settings.permits_tokens(owner) {
+    let own = *change.actor == Actor::User(owner.name.clone());
+    if !settings.permits_tokens(owner) || (own && !may_create_own(settings, owner)) {
         return Err(ManageError::TokensNotPermitted);
     }
     let expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
@@ -288,160 +310,16 @@ pub async fn change_settings(
     Ok(Changed::refreshing(true))
 }
 
-/// A user to create. Every field is checked before anything is stored.
-#[derive(Debug, Clone, Copy)]
-pub struct NewUser<'a> {
-    pub name: &'a str,
-    /// `None`: the name.
-    pub display_name: Option<&'a str>,
-    pub admin: bool,
-    /// `None`: the user can only use tokens.
-    pub password: Option<&'a Secret>,
+/// Whether `user` may create their own tokens: `use_tokens` and `create_own_tokens` (what the
+/// UI shows the create form for).
+pub fn may_create_own(settings: &Settings, user: &User) -> bool {
+    settings.permits_tokens(user) && settings.grants(user, Permission::CreateOwnTokens)
 }
 
-pub async fn create_user(
-    store: &dyn Store,
-    change: &AdminChange<'_>,
-    name: &str,
-    admin: bool,
-    password: Option<&Secret>,
-) -> Result<User, ManageError> {
-    let new_user = NewUser {
-        name,
-        display_name: None,
-        admin,
-        password,
-    };
-    create_user_with(store, change, &new_user).await
-}
-
-/// Creates a user, name, display name and password checked whole before the one write (the
-/// user and its `user.created` record together).
-pub async fn create_user_with(
-    store: &dyn Store,
-    change: &AdminChange<'_>,
-    new_user: &NewUser<'_>,
-) -> Result<User, ManageError> {
-    let name = new_user.name;
-    if !is_valid_user_name(name) {
-        return Err(ManageError::InvalidUserName);
-    }
-    if new_user
-        .display_name
-        .is_some_and(|display_name| !is_valid_display_name(display_name))
-    {
-        return Err(ManageError::InvalidDisplayName);
-    }
-    let password_hash = new_user.password.map(hash_password).transpose()?;
-    let user = User {
-        name: name.to_owned(),
-        display_name: new_user.display_name.unwrap_or(name).to_owned(),
-        admin: new_user.admin,
-        disabled: false,
-        password_hash,
-        failed_logins: 0,
-        locked_until: None,
-    };
-    let mut details = json!({"admin": new_user.admin});
-    if let Some(display_name) = new_user.display_name {
-        details["display_name"] = json!(display_name);
-    }
-    let audit = change
-        .audit(AuditAction::UserCreated)
-        .user(name)
-        .details(details);
-    store.create_user(&user, &audit).await?;
-    Ok(user)
-}
-
-/// Changes admin flag, disabled flag, display name or password, all checked before the one
-/// write. The audit details name the fields changed (a password change is recorded as
-/// `"password": "changed"`, never the value). A new password or disabling ends the user's web
-/// sessions ([`Effect::EndSessions`]). An admin's change that would lock themselves out is
-/// refused first ([`refuse_self_lockout`]).
-pub async fn update_user(
-    store: &dyn Store,
-    change: &AdminChange<'_>,
-    name: &str,
-    update: UserUpdate<'_>,
-) -> Result<Changed<User>, ManageError> {
-    refuse_self_lockout(change.admin(), name, &update)?;
-    if update
-        .display_name
-        .is_some_and(|display_name| !is_valid_display_name(display_name))
-    {
-        return Err(ManageError::InvalidDisplayName);
-    }
-    let password_hash = update.password.map(hash_password).transpose()?;
-    let mut details = Map::new();
-    if let Some(admin) = update.admin {
-        details.insert("admin".into(), json!(admin));
-    }
-    if let Some(disabled) = update.disabled {
-        details.insert("disabled".into(), json!(disabled));
-    }
-    if let Some(display_name) = update.display_name {
-        details.insert("display_name".into(), json!(display_name));
-    }
-    if password_hash.is_some() {
-        details.insert("password".into(), json!("changed"));
-    }
-    let user_change = UserChange {
-        display_name: update.display_name.map(str::to_owned),
-        admin: update.admin,
-        disabled: update.disabled,
-        password_hash,
-    };
-    let audit = change
-        .audit(AuditAction::UserUpdated)
-        .user(name)
-        .details(Value::Object(details));
-    let user = store.update_user(name, &user_change, &audit).await?;
-    let mut changed = Changed::refreshing(user);
-    if update.ends_sessions() {
-        let name = changed.value.name.clone();
-        changed.effects.insert(0, Effect::EndSessions(name));
-    }
-    Ok(changed)
-}
-
-/// Display names: 1 to 200 characters, not only spaces, no control characters (which some
-/// databases cannot store).
-pub fn is_valid_display_name(display_name: &str) -> bool {
-    is_valid_token_name(display_name) || {
-        let count = display_name.chars().count();
-        (101..=200).contains(&count) && !display_name.chars().any(char::is_control)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UserUpdate<'a> {
-    pub display_name: Option<&'a str>,
-    pub admin: Option<bool>,
-    pub disabled: Option<bool>,
-    pub password: Option<&'a Secret>,
-}
-
-impl UserUpdate<'_> {
-    /// SPEC §3: a new password or disabling ends the user's web sessions (a stolen session
-    /// must not outlive the password reset meant to shut its thief out).
-    pub fn ends_sessions(&self) -> bool {
-        self.password.is_some() || self.disabled == Some(true)
-    }
-}
-
-pub async fn reset_failed_logins(
-    store: &dyn Store,
-    change: &AdminChange<'_>,
-    name: &str,
-) -> Result<Changed<()>, ManageError> {
-    store
-        .user(name)
-        .await?
-        .ok_or(ManageError::NotFound("user"))?;
-    let audit = change.audit(AuditAction::UserFailedLoginsReset).user(name);
-    store.reset_failed_logins(name, Some(&audit)).await?;
-    Ok(Changed::refreshing(()))
+/// Whether `actor` may create tokens on behalf of other users: admins, and holders of
+/// `create_tokens_for_others` (a team lead, a service desk).
+pub fn may_create_for_others(settings: &Settings, actor: &User) -> bool {
+    !actor.disabled && settings.grants(actor, Permission::CreateTokensForOthers)
 }
 
 /// Tokens that exceed the current maximum validity (never expire, or expire after the longest

@@ -2,12 +2,15 @@
 //! settings, audit records. Plain data: no I/O, no policy.
 
 use crate::allowlist::IpAllowList;
+use crate::groups::{Permissions, UserSource};
 use crate::secret::{ShownOnce, redacted};
 use crate::token::{TokenDigest, TokenSecret};
 use crate::validity::MaxValidity;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+pub use crate::audit::{AuditAction, AuditFilter, AuditRecord, NewAudit, Origin};
 
 /// `[A-Za-z0-9._@-]{1,128}`.
 pub fn is_valid_user_name(name: &str) -> bool {
@@ -28,6 +31,13 @@ pub fn is_valid_token_name(name: &str) -> bool {
 pub struct User {
     pub name: String,
     pub display_name: String,
+    pub email: Option<String>,
+    pub source: UserSource,
+    /// Every group the user is in: local groups and the directory's, sorted.
+    pub groups: Vec<String>,
+    /// The groups the directory reported at the last sign-in or sync (part of `groups`;
+    /// read-only in tokengate).
+    pub directory_groups: Vec<String>,
     pub admin: bool,
     pub disabled: bool,
     /// argon2id PHC string; `None` for users who cannot sign in with a password.
@@ -42,6 +52,10 @@ impl fmt::Debug for User {
         let Self {
             name,
             display_name,
+            email,
+            source,
+            groups,
+            directory_groups,
             admin,
             disabled,
             password_hash,
@@ -51,6 +65,10 @@ impl fmt::Debug for User {
         f.debug_struct("User")
             .field("name", name)
             .field("display_name", display_name)
+            .field("email", email)
+            .field("source", source)
+            .field("groups", groups)
+            .field("directory_groups", directory_groups)
             .field("admin", admin)
             .field("disabled", disabled)
             .field("password_hash", &redacted(password_hash.as_ref()))
@@ -60,12 +78,34 @@ impl fmt::Debug for User {
     }
 }
 
+impl User {
+    /// A local user called `name`: enabled, not an admin, no password, no groups.
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            display_name: name.to_owned(),
+            email: None,
+            source: UserSource::Local,
+            groups: Vec::new(),
+            directory_groups: Vec::new(),
+            admin: false,
+            disabled: false,
+            password_hash: None,
+            failed_logins: 0,
+            locked_until: None,
+        }
+    }
+}
+
 /// The public JSON shape of a user (never the password hash).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub name: String,
     pub display_name: String,
+    pub email: Option<String>,
+    pub source: UserSource,
+    pub groups: Vec<String>,
     pub admin: bool,
     pub disabled: bool,
     pub failed_logins: u32,
@@ -77,6 +117,9 @@ impl From<&User> for UserView {
         Self {
             name: user.name.clone(),
             display_name: user.display_name.clone(),
+            email: user.email.clone(),
+            source: user.source,
+            groups: user.groups.clone(),
             admin: user.admin,
             disabled: user.disabled,
             failed_logins: user.failed_logins,
@@ -89,6 +132,8 @@ impl From<&User> for UserView {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct UserChange {
     pub display_name: Option<String>,
+    /// `Some(None)` clears the address.
+    pub email: Option<Option<String>>,
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
@@ -98,12 +143,14 @@ impl fmt::Debug for UserChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self {
             display_name,
+            email,
             admin,
             disabled,
             password_hash,
         } = self;
         f.debug_struct("UserChange")
             .field("display_name", display_name)
+            .field("email", email)
             .field("admin", admin)
             .field("disabled", disabled)
             .field("password_hash", &redacted(password_hash.as_ref()))
@@ -228,7 +275,7 @@ impl PasswordAuth {
     }
 }
 
-/// The four system-wide settings, shared by every node through the store.
+/// The system-wide settings, shared by every node through the store.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,6 +285,9 @@ pub struct Settings {
     pub ip_allowlist: IpAllowList,
     pub password_auth: PasswordAuth,
     pub admins_only: bool,
+    /// Which groups may use tokens, create their own, create them for others (`groups.rs`).
+    #[serde(default)]
+    pub permissions: Permissions,
 }
 
 impl Default for Settings {
@@ -247,14 +297,8 @@ impl Default for Settings {
             ip_allowlist: IpAllowList::default(),
             password_auth: PasswordAuth::Enabled,
             admins_only: false,
+            permissions: Permissions::default(),
         }
-    }
-}
-
-impl Settings {
-    /// Whether `user` may create and use tokens under these settings.
-    pub fn permits_tokens(&self, user: &User) -> bool {
-        !self.admins_only || user.admin
     }
 }
 
@@ -280,149 +324,6 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AuditAction {
-    #[serde(rename = "token.created")]
-    TokenCreated,
-    #[serde(rename = "token.renamed")]
-    TokenRenamed,
-    #[serde(rename = "token.deleted")]
-    TokenDeleted,
-    #[serde(rename = "token.deleted_all")]
-    TokenDeletedAll,
-    #[serde(rename = "token.expiry_clamped")]
-    TokenExpiryClamped,
-    #[serde(rename = "settings.changed")]
-    SettingsChanged,
-    #[serde(rename = "user.created")]
-    UserCreated,
-    #[serde(rename = "user.updated")]
-    UserUpdated,
-    #[serde(rename = "user.locked")]
-    UserLocked,
-    #[serde(rename = "user.failed_logins_reset")]
-    UserFailedLoginsReset,
-}
-
-impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
-        Self::TokenCreated,
-        Self::TokenRenamed,
-        Self::TokenDeleted,
-        Self::TokenDeletedAll,
-        Self::TokenExpiryClamped,
-        Self::SettingsChanged,
-        Self::UserCreated,
-        Self::UserUpdated,
-        Self::UserLocked,
-        Self::UserFailedLoginsReset,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TokenCreated => "token.created",
-            Self::TokenRenamed => "token.renamed",
-            Self::TokenDeleted => "token.deleted",
-            Self::TokenDeletedAll => "token.deleted_all",
-            Self::TokenExpiryClamped => "token.expiry_clamped",
-            Self::SettingsChanged => "settings.changed",
-            Self::UserCreated => "user.created",
-            Self::UserUpdated => "user.updated",
-            Self::UserLocked => "user.locked",
-            Self::UserFailedLoginsReset => "user.failed_logins_reset",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|action| action.as_str() == text)
-    }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a change came from: the client address and request id of the HTTP request, if any.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-/// An audit record to be written in the same transaction as its change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewAudit {
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: AuditAction,
-    pub user: Option<String>,
-    pub token_id: Option<String>,
-    pub details: serde_json::Value,
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl NewAudit {
-    pub fn new(at: DateTime<Utc>, actor: &Actor, action: AuditAction, origin: &Origin) -> Self {
-        Self {
-            at,
-            actor: actor.name().to_owned(),
-            action,
-            user: None,
-            token_id: None,
-            details: serde_json::Value::Object(serde_json::Map::new()),
-            ip: origin.ip.clone(),
-            request_id: origin.request_id.clone(),
-        }
-    }
-
-    pub fn user(mut self, user: &str) -> Self {
-        self.user = Some(user.to_owned());
-        self
-    }
-
-    pub fn token(mut self, token_id: &str) -> Self {
-        self.token_id = Some(token_id.to_owned());
-        self
-    }
-
-    pub fn details(mut self, details: serde_json::Value) -> Self {
-        self.details = details;
-        self
-    }
-}
-
-/// A stored audit record in its JSON shape.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: AuditAction,
-    pub user: Option<String>,
-    pub token_id: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub details: serde_json::Value,
-    pub ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-/// Audit query; newest first. `before_id` is the paging cursor (records with a smaller id).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    pub user: Option<String>,
-    pub action: Option<AuditAction>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub before_id: Option<i64>,
-    pub limit: u32,
 }
 
 /// Token query, ordered by id. `after_id` is the paging cursor.
@@ -466,7 +367,8 @@ mod tests {
         let json = serde_json::to_value(Settings::default()).expect("serialise");
         assert_eq!(
             json,
-            serde_json::json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false})
+            serde_json::json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false,
+                "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
         );
         let bad = serde_json::from_value::<Settings>(serde_json::json!({
             "max_validity": "1y", "ip_allowlist": ["10.0.0.300"], "password_auth": "enabled", "admins_only": false
@@ -476,14 +378,5 @@ mod tests {
                 .to_string()
                 .contains("10.0.0.300")
         );
-    }
-
-    #[test]
-    fn audit_action_names_are_the_spec_names() {
-        for action in AuditAction::ALL {
-            let json = serde_json::to_value(action).expect("serialise");
-            assert_eq!(json, serde_json::Value::String(action.as_str().to_owned()));
-            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
-        }
     }
 }

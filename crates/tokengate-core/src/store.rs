@@ -2,6 +2,7 @@
 //! states what it needs. Every state-changing call carries the audit record that must be
 //! written in the same transaction.
 
+use crate::groups::Group;
 use crate::lockout::LockoutPolicy;
 use crate::model::{
     AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenGrant, TokenRecord, TokenUse,
@@ -152,9 +153,75 @@ pub trait KnownAddressStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Local groups and their members (SPEC §1). Every change carries its audit record and moves
+/// the change counter (membership decides permissions).
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Every local group with its members, by name.
+    async fn groups(&self) -> StoreResult<Vec<Group>>;
+    async fn group(&self, name: &str) -> StoreResult<Option<Group>>;
+    /// Fails with `Conflict` when the name is taken; members must exist (`NotFound("user")`).
+    async fn create_group(&self, group: &Group, audit: &NewAudit) -> StoreResult<()>;
+    /// Returns whether a group was deleted.
+    async fn delete_group(&self, name: &str, audit: &NewAudit) -> StoreResult<bool>;
+    /// Adds and removes members in one transaction; the group as it is afterwards.
+    /// `NotFound("group")` or `NotFound("user")` change nothing.
+    async fn change_members(
+        &self,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+        audit: &NewAudit,
+    ) -> StoreResult<Group>;
+    /// Makes `user` a member of exactly the local groups `groups` (which must exist).
+    async fn set_local_groups(
+        &self,
+        user: &str,
+        groups: &[String],
+        audit: &NewAudit,
+    ) -> StoreResult<User>;
+}
+
+/// What a directory says about a user at sign-in or sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryProfile {
+    pub name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub source: crate::groups::UserSource,
+    /// Sorted, valid group names.
+    pub groups: Vec<String>,
+    pub admin: bool,
+}
+
+/// Users provisioned from a directory (LDAP, OIDC).
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Writes what the directory says about an existing user: display name, e-mail, admin
+    /// flag, directory groups; enables the user again when a sync had disabled them. The
+    /// user as it is afterwards (`NotFound` when there is none). `audit` is written when
+    /// given (the caller gives one when something changed).
+    async fn refresh_directory_user(
+        &self,
+        profile: &DirectoryProfile,
+        audit: Option<&NewAudit>,
+    ) -> StoreResult<User>;
+    /// Disables a directory user the directory no longer has, marking the disabling as the
+    /// directory's so a later sign-in or sync may undo it. Returns whether anything changed.
+    async fn deprovision_user(&self, name: &str, audit: &NewAudit) -> StoreResult<bool>;
+}
+
 /// Everything tokengate stores.
 pub trait Store:
-    UserStore + TokenStore + SettingsStore + AuditLog + ChangeCounter + SessionStore + KnownAddressStore
+    UserStore
+    + TokenStore
+    + SettingsStore
+    + AuditLog
+    + ChangeCounter
+    + SessionStore
+    + KnownAddressStore
+    + GroupStore
+    + DirectoryStore
 {
 }
 
@@ -165,7 +232,9 @@ impl<
         + AuditLog
         + ChangeCounter
         + SessionStore
-        + KnownAddressStore,
+        + KnownAddressStore
+        + GroupStore
+        + DirectoryStore,
 > Store for T
 {
 }

@@ -57,6 +57,10 @@ impl AuthLookup for Lookup {
         Ok(Some(Arc::new(User {
             name: name.to_owned(),
             display_name: name.to_owned(),
+            email: None,
+            source: Default::default(),
+            groups: Vec::new(),
+            directory_groups: Vec::new(),
             admin: false,
             disabled: false,
             password_hash: Some(
@@ -332,6 +336,10 @@ fn a_failure_that_reaches_the_maximum_says_it_locks() {
     let lookup_user = User {
         name: "alice".into(),
         display_name: "alice".into(),
+        email: None,
+        source: Default::default(),
+        groups: Vec::new(),
+        directory_groups: Vec::new(),
         admin: false,
         disabled: false,
         password_hash: None,

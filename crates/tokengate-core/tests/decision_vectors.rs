@@ -21,7 +21,19 @@ use tokengate_core::store::StoreResult;
 use tokengate_core::token::{TokenDigest, TokenSecret};
 
 fn project_vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/decision.json")
+    vectors_file("decision.json")
+}
+
+fn vectors_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors")
+        .join(name)
+}
+
+/// The cases of `restrictions.json` about group permissions (SPEC §10): those whose settings
+/// name `permissions`. The others are about token restrictions.
+fn is_permission_case(case: &Value) -> bool {
+    case["settings"].get("permissions").is_some()
 }
 
 fn load(path: &PathBuf) -> Value {
@@ -122,6 +134,10 @@ fn users_of(
         let user = User {
             name: name.clone(),
             display_name: name.clone(),
+            email: None,
+            source: Default::default(),
+            groups: serde_json::from_value(raw["groups"].clone()).unwrap_or_default(),
+            directory_groups: Vec::new(),
             admin: raw["admin"].as_bool().unwrap(),
             disabled: raw["disabled"].as_bool().unwrap(),
             password_hash: hashes.get(&name).cloned(),
@@ -260,9 +276,24 @@ fn apply(world: &World, effects: &[Effect], now: DateTime<Utc>, policy: LockoutP
     }
 }
 
-/// Runs the cases whose names are listed (all cases when `names` is `None`).
+/// Runs the cases of `decision.json` whose names are listed (all cases when `names` is
+/// `None`).
 async fn run_cases(names: Option<&[&str]>) {
-    let vectors = load(&project_vectors());
+    let ran = run_file("decision.json", 52, &|case| {
+        names.is_none_or(|names| names.contains(&case["name"].as_str().unwrap()))
+    })
+    .await;
+    assert_eq!(
+        ran,
+        names.map_or(52, <[&str]>::len),
+        "every named case exists"
+    );
+}
+
+/// Runs the selected cases of the vectors file `file` (which holds `total` cases); returns
+/// how many ran.
+async fn run_file(file: &str, total: usize, select: &dyn Fn(&Value) -> bool) -> usize {
+    let vectors = load(&vectors_file(file));
     let defaults = &vectors["defaults"];
     let mut hashes = HashMap::new();
     for raw in defaults["users"].as_array().unwrap() {
@@ -273,10 +304,8 @@ async fn run_cases(names: Option<&[&str]>) {
         );
     }
     let cases = vectors["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 52, "SPEC §2 ships 52 cases");
-    let selected = cases
-        .iter()
-        .filter(|case| names.is_none_or(|names| names.contains(&case["name"].as_str().unwrap())));
+    assert_eq!(cases.len(), total, "{file} holds {total} cases");
+    let selected = cases.iter().filter(|case| select(case));
     let mut ran = 0;
     for case in selected {
         ran += 1;
@@ -383,11 +412,7 @@ async fn run_cases(names: Option<&[&str]>) {
             );
         }
     }
-    assert_eq!(
-        ran,
-        names.map_or(cases.len(), <[&str]>::len),
-        "every named case exists"
-    );
+    ran
 }
 
 #[path = "decision_vectors/rules.rs"]
@@ -455,22 +480,31 @@ async fn rule_7_unknown_users_get_the_wrong_password_answer() {
     run_cases(Some(rule("7 "))).await;
 }
 
+#[tokio::test]
+async fn rule_4_use_tokens_is_granted_by_group_admins_always_hold_it_and_admins_only_wins() {
+    let ran = run_file("restrictions.json", 33, &is_permission_case).await;
+    assert_eq!(ran, 9, "restrictions.json holds nine permission cases");
+}
+
 #[test]
-fn project_copy_of_the_vectors_matches_the_shared_one() {
-    let shared =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/decision.json");
-    if !shared.exists() {
-        eprintln!(
-            "skipped: {} is not present on this machine",
-            shared.display()
+fn project_copies_of_the_vectors_match_the_shared_ones() {
+    for file in ["decision.json", "restrictions.json"] {
+        let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/vectors")
+            .join(file);
+        if !shared.exists() {
+            eprintln!(
+                "skipped: {} is not present on this machine",
+                shared.display()
+            );
+            continue;
+        }
+        assert_eq!(
+            load(&vectors_file(file)),
+            load(&shared),
+            "vectors/{file} differs from the shared copy"
         );
-        return;
     }
-    assert_eq!(
-        load(&project_vectors()),
-        load(&shared),
-        "vectors/decision.json differs from the shared copy"
-    );
 }
 
 #[test]

@@ -17,6 +17,10 @@ fn alice() -> User {
     User {
         name: "alice".into(),
         display_name: "Alice".into(),
+        email: None,
+        source: Default::default(),
+        groups: Vec::new(),
+        directory_groups: Vec::new(),
         admin: false,
         disabled: false,
         password_hash: Some(HASH.into()),

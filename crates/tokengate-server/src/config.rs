@@ -68,8 +68,12 @@ pub struct GatewayConfig {
     pub forward_auth_headers: ForwardAuthHeaders,
     /// Header carrying the authenticated user to the upstream.
     pub identity_header: HeaderNameValue,
-    /// Header carrying how the user authenticated (`token` or `password`).
+    /// Header carrying how the user authenticated (`token`, `password` or `session`).
     pub via_header: HeaderNameValue,
+    /// Header carrying the user's groups, comma-separated (absent when none).
+    pub groups_header: HeaderNameValue,
+    /// Header carrying the user's e-mail address (absent when unknown).
+    pub email_header: HeaderNameValue,
     /// Forward the client's `Authorization` header to the upstream.
     pub forward_authorization: bool,
     /// Basic user names that stand for the owner of the token sent as the password.
@@ -169,6 +173,18 @@ impl Default for Config {
     }
 }
 
+impl GatewayConfig {
+    /// The identity header names, as the gateway sets and scrubs them.
+    pub fn identity_headers(&self) -> crate::gateway::headers::IdentityHeaders {
+        crate::gateway::headers::IdentityHeaders {
+            user: self.identity_header.header().clone(),
+            via: self.via_header.header().clone(),
+            groups: self.groups_header.header().clone(),
+            email: self.email_header.header().clone(),
+        }
+    }
+}
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
@@ -179,6 +195,8 @@ impl Default for GatewayConfig {
             forward_auth_headers: ForwardAuthHeaders::XForwarded,
             identity_header: HeaderNameValue::from_static("x-authenticated-user"),
             via_header: HeaderNameValue::from_static("x-authenticated-via"),
+            groups_header: HeaderNameValue::from_static("x-authenticated-groups"),
+            email_header: HeaderNameValue::from_static("x-authenticated-email"),
             forward_authorization: false,
             token_user_names: DEFAULT_TOKEN_USER_NAMES.map(str::to_owned).to_vec(),
             upstream_timeout_seconds: 30,

@@ -311,11 +311,11 @@ mod tests {
         let metrics = Metrics::new();
         let before = metrics.render();
         assert!(!before.contains("tokengate_decisions_total{"), "{before}");
-        let allowed = decision(Outcome::Allowed(Identity {
-            user: Some("alice".into()),
-            via: Via::Token,
-            token_id: Some("id".into()),
-        }));
+        let allowed = decision(Outcome::Allowed(Identity::of(
+            &tokengate_core::User::named("alice"),
+            Via::Token,
+            Some("id".into()),
+        )));
         let denied = decision(Outcome::Denied {
             reason: Reason::TokenExpired,
             retry_after_seconds: None,

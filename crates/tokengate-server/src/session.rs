@@ -186,6 +186,10 @@ mod tests {
             user: User {
                 name: "alice".into(),
                 display_name: "Alice".into(),
+                email: None,
+                source: Default::default(),
+                groups: Vec::new(),
+                directory_groups: Vec::new(),
                 admin: true,
                 disabled: false,
                 password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$SECRETHASH".into()),

@@ -4,6 +4,7 @@
 use crate::access_log::AccessLogger;
 use crate::cache::AuthCache;
 use crate::config::Config;
+use crate::gateway::headers::IdentityHeaders;
 use crate::gateway::upstream::RouteTable;
 use crate::metrics::Metrics;
 use crate::passwords::PasswordPool;
@@ -33,8 +34,7 @@ pub struct AppState {
     pub access_log: Option<AccessLogger>,
     /// Open WebSockets, checked again while they last.
     pub sockets: Arc<Sockets>,
-    pub identity_header: http::HeaderName,
-    pub via_header: http::HeaderName,
+    pub identity_headers: IdentityHeaders,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +58,7 @@ impl AppState {
             policy: config.gate_policy(),
             cache: AuthCache::new(store.clone(), metrics.clone()),
             passwords: PasswordPool::new(config.security.password_concurrency)?,
-            identity_header: config.gateway.identity_header.header().clone(),
-            via_header: config.gateway.via_header.header().clone(),
+            identity_headers: config.gateway.identity_headers(),
             settings: RwLock::new(Arc::new(settings)),
             usage: UsageRecorder::default(),
             store,

@@ -12,6 +12,7 @@ use common::{TestApp, test_config};
 use serde_json::Value;
 use std::collections::HashMap;
 use tokengate_core::Secret;
+use tokengate_core::groups::Group;
 use tokengate_core::lockout::{LockoutPolicy, locked_forever};
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User};
 use tokengate_core::password::hash_password;
@@ -92,6 +93,10 @@ impl Case<'_> {
             let user = User {
                 name: name.clone(),
                 display_name: name.clone(),
+                email: None,
+                source: Default::default(),
+                groups: Vec::new(),
+                directory_groups: Vec::new(),
                 admin: raw["admin"].as_bool().unwrap(),
                 disabled: raw["disabled"].as_bool().unwrap(),
                 password_hash: Some(self.hashes[&name].clone()),
@@ -128,6 +133,23 @@ impl Case<'_> {
             for _ in 0..failures {
                 store
                     .record_failed_login(&name, lock_start, policy)
+                    .await
+                    .unwrap();
+            }
+            for group in raw["groups"].as_array().into_iter().flatten() {
+                let group = group.as_str().unwrap();
+                let created = audit(real_now, AuditAction::GroupCreated);
+                if store.group(group).await.unwrap().is_none() {
+                    let empty = Group {
+                        name: group.into(),
+                        members: Vec::new(),
+                        created_at: real_now,
+                    };
+                    store.create_group(&empty, &created).await.unwrap();
+                }
+                let joined = audit(real_now, AuditAction::GroupChanged);
+                store
+                    .change_members(group, std::slice::from_ref(&name), &[], &joined)
                     .await
                     .unwrap();
             }
@@ -294,10 +316,12 @@ impl Case<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_decision_vector_holds_through_the_reverse_proxy() {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/decision.json");
+/// Runs the cases of the vectors file `file` (holding `total`) that `select` picks; returns how
+/// many ran.
+async fn run_vectors(file: &str, total: usize, select: fn(&Value) -> bool) -> usize {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors")
+        .join(file);
     let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let defaults = &vectors["defaults"];
     let mut hashes = HashMap::new();
@@ -309,8 +333,9 @@ async fn every_decision_vector_holds_through_the_reverse_proxy() {
         );
     }
     let cases = vectors["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 52);
-    for case in cases {
+    assert_eq!(cases.len(), total);
+    let mut ran = 0;
+    for case in cases.iter().filter(|case| select(case)) {
         Case {
             defaults,
             case,
@@ -318,5 +343,21 @@ async fn every_decision_vector_holds_through_the_reverse_proxy() {
         }
         .run()
         .await;
+        ran += 1;
     }
+    ran
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_decision_vector_holds_through_the_reverse_proxy() {
+    assert_eq!(run_vectors("decision.json", 52, |_| true).await, 52);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_group_permission_vector_holds_through_the_reverse_proxy() {
+    let permission_case = |case: &Value| case["settings"].get("permissions").is_some();
+    assert_eq!(
+        run_vectors("restrictions.json", 33, permission_case).await,
+        9
+    );
 }

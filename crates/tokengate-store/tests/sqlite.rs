@@ -315,6 +315,10 @@ async fn database_file_never_contains_secrets_in_plaintext() {
     let alice = User {
         name: "alice".into(),
         display_name: "Alice".into(),
+        email: None,
+        source: Default::default(),
+        groups: Vec::new(),
+        directory_groups: Vec::new(),
         admin: false,
         disabled: false,
         password_hash: Some(hash_password(&Secret::new(password)).unwrap()),

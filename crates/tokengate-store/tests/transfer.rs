@@ -17,6 +17,7 @@ use std::sync::Arc;
 use support::FreshSchema;
 use tempfile::TempDir;
 use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::groups::{Group, GroupList, Permissions, UserSource};
 use tokengate_core::lockout::{LockoutPolicy, locked_forever};
 use tokengate_core::model::{AuditAction, PasswordAuth, Settings, TokenUse};
 use tokengate_core::store::{SessionRecord, Store};
@@ -59,6 +60,26 @@ async fn seed(url: &str) {
             .await
             .unwrap();
     }
+    store
+        .create_group(
+            &Group {
+                name: "api users".into(),
+                members: vec!["alice".into(), "root".into()],
+                created_at: now(),
+            },
+            &audit(AuditAction::GroupCreated),
+        )
+        .await
+        .unwrap();
+    let mut dave = user("dave");
+    dave.source = UserSource::Ldap;
+    dave.email = Some("dave@example.com".into());
+    dave.directory_groups = vec!["ldap devs".into()];
+    dave.groups = dave.directory_groups.clone();
+    store
+        .create_user(&dave, &audit(AuditAction::UserProvisioned))
+        .await
+        .unwrap();
     let mut full = token("tok-b", "alice", "Deploy ÉCOLE");
     full.expires_at = Some(at("2028-01-01T00:00:00.001Z"));
     add_token(&store, full).await;
@@ -76,6 +97,10 @@ async fn seed(url: &str) {
         ip_allowlist: IpAllowList::parse(&["10.0.0.0/8", "192.168.1.10-192.168.1.50"]).unwrap(),
         password_auth: PasswordAuth::Disabled,
         admins_only: true,
+        permissions: Permissions {
+            use_tokens: GroupList::parse(&["api users"]).unwrap(),
+            ..Permissions::default()
+        },
     };
     let save = audit(AuditAction::SettingsChanged)
         .details(json!({"admins_only": {"old": false, "new": true}, "note": "ünïcode ✓"}));
@@ -129,11 +154,12 @@ async fn sqlite_to_sqlite_copies_everything_and_exports_identically() {
     assert_eq!(
         counts,
         Counts {
-            users: 2,
+            users: 3,
             tokens: 2,
             settings: 1,
-            audit: 7,
-            sessions: 1
+            audit: 9,
+            sessions: 1,
+            groups: 1,
         }
     );
     let original = export(&from).await;
@@ -208,10 +234,11 @@ async fn progress_is_reported_for_every_stage_up_to_its_total() {
     assert_eq!(
         finals,
         [
-            (Stage::Users, 2),
+            (Stage::Users, 3),
+            (Stage::Groups, 1),
             (Stage::Tokens, 2),
             (Stage::Settings, 1),
-            (Stage::Audit, 6),
+            (Stage::Audit, 8),
             (Stage::Sessions, 1)
         ]
     );

@@ -46,6 +46,9 @@ pub enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage local groups (directory groups are read from LDAP or OIDC).
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Explain why a request by a user would be allowed or denied, without side effects.
     ///
     /// Runs the full authentication decision against the current settings and stored
@@ -217,6 +220,43 @@ pub enum SetCommand {
     AdminsOnly {
         #[arg(value_parser = BoolValueParser::new(), action = ArgAction::Set, value_name = "true|false")]
         value: bool,
+    },
+    /// Groups whose members may use tokens: comma-separated names, "*" for every user, ""
+    /// for administrators only.
+    UseTokens {
+        #[arg(value_name = "GROUPS")]
+        value: String,
+    },
+    /// Groups whose members may create their own tokens (same form as use-tokens).
+    CreateOwnTokens {
+        #[arg(value_name = "GROUPS")]
+        value: String,
+    },
+    /// Groups whose members may create tokens for other users (same form as use-tokens).
+    CreateTokensForOthers {
+        #[arg(value_name = "GROUPS")]
+        value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a local group.
+    Add {
+        /// Group name: 1 to 128 of A-Z a-z 0-9 . _ @ - and space.
+        name: String,
+    },
+    /// Delete a local group (its members stay users).
+    Delete { name: String },
+    /// Add a user to a local group.
+    AddMember { group: String, user: String },
+    /// Remove a user from a local group.
+    RemoveMember { group: String, user: String },
+    /// List local and directory groups with their members.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -103,6 +103,9 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Audit(command) => {
             commands::audit::run(open(&config).await?.as_ref(), command).await
         }
+        Command::Group(command) => {
+            commands::groups::run(open(&config).await?.as_ref(), &change, command).await
+        }
         Command::Explain(args) => {
             let store = open(&config).await?;
             commands::explain::run(store.as_ref(), &config, args, change.at()).await

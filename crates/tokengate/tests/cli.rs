@@ -88,17 +88,26 @@ fn each_setting_can_be_changed_and_settings_show_reflects_it() {
     assert_eq!(
         tokengate.json(&["settings", "show", "--json"]),
         serde_json::json!({"max_validity": "never", "ip_allowlist": [],
-            "password_auth": "enabled", "admins_only": false})
+            "password_auth": "enabled", "admins_only": false,
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
     );
     tokengate.ok(&["settings", "set", "max-validity", "6m"]);
     tokengate.ok(&["settings", "set", "ip-allowlist", "10.0.0.0/8,192.168.1.5"]);
     tokengate.ok(&["settings", "set", "password-auth", "disabled"]);
     tokengate.ok(&["settings", "set", "admins-only", "true"]);
+    tokengate.ok(&["settings", "set", "use-tokens", "api users, devs"]);
+    tokengate.ok(&["settings", "set", "create-own-tokens", ""]);
+    tokengate.ok(&["settings", "set", "create-tokens-for-others", "*"]);
     assert_eq!(
         tokengate.json(&["settings", "show", "--json"]),
         serde_json::json!({"max_validity": "6m", "ip_allowlist": ["10.0.0.0/8", "192.168.1.5"],
-            "password_auth": "disabled", "admins_only": true})
+            "password_auth": "disabled", "admins_only": true,
+            "permissions": {"use_tokens": ["api users", "devs"], "create_own_tokens": [],
+                "create_tokens_for_others": ["*"]}})
     );
+    let refused = tokengate.run(&["settings", "set", "use-tokens", "a;b"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("\"a;b\""), "{refused:?}");
     let shown = tokengate.ok(&["settings", "show"]).stdout;
     assert!(shown.contains("10.0.0.0/8, 192.168.1.5"), "{shown}");
 
@@ -106,6 +115,55 @@ fn each_setting_can_be_changed_and_settings_show_reflects_it() {
     assert_eq!(
         tokengate.json(&["settings", "show", "--json"])["ip_allowlist"],
         serde_json::json!([])
+    );
+}
+
+#[test]
+fn local_groups_are_managed_from_the_command_line_and_audited_as_cli() {
+    let tokengate = Tokengate::new();
+    tokengate.ok(&["user", "add", "alice"]);
+    tokengate.ok(&["group", "add", "api users"]);
+    tokengate.ok(&["group", "add-member", "api users", "alice"]);
+    let listed = tokengate.json(&["group", "list", "--json"]);
+    assert_eq!(
+        listed,
+        serde_json::json!([{"name": "api users", "source": "local", "members": ["alice"]}])
+    );
+    let users = tokengate.json(&["user", "list", "--json"]);
+    assert_eq!(users[0]["groups"], serde_json::json!(["api users"]));
+    for (args, reason) in [
+        (&["group", "add", "api users"][..], "already exists"),
+        (&["group", "add", "a,b"], "not a group name"),
+        (&["group", "add-member", "api users", "ghost"], "not found"),
+        (&["group", "add-member", "nope", "alice"], "not found"),
+        (&["group", "delete", "nope"], "not found"),
+    ] {
+        let run = tokengate.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(reason), "{args:?}: {run:?}");
+    }
+    tokengate.ok(&["group", "remove-member", "api users", "alice"]);
+    tokengate.ok(&["group", "delete", "api users"]);
+    assert_eq!(
+        tokengate.json(&["group", "list", "--json"]),
+        serde_json::json!([])
+    );
+    let audit = tokengate.json(&["audit", "list", "--json", "--limit", "10"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| record["actor"] == "cli")
+        .map(|record| record["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions[..4],
+        [
+            "group.deleted",
+            "group.changed",
+            "group.changed",
+            "group.created"
+        ]
     );
 }
 

@@ -68,7 +68,8 @@ async fn copying_to_a_new_sqlite_database_keeps_everything_and_shows_progress_li
     let run = db_copy(&["--from", &source_url(&source), "--to", &target]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.contains("copied 2 users, 2 tokens, settings, "),
+        run.stdout
+            .contains("copied 2 users, 0 groups, 2 tokens, settings, "),
         "{run:?}"
     );
     for line in [

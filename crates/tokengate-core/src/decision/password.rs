@@ -142,6 +142,8 @@ impl PasswordAttempt {
                 failed_logins: record.failed_logins,
                 locked_until: record.locked_until,
                 locked,
+                groups: record.groups.join(","),
+                email: record.email.clone(),
             }),
             lockout,
             now,
@@ -193,6 +195,9 @@ struct UserFacts {
     locked_until: Option<DateTime<Utc>>,
     /// Locked, and checked anyway because the address is known.
     locked: bool,
+    /// For the identity headers.
+    groups: String,
+    email: Option<String>,
 }
 
 impl HashJob {
@@ -278,6 +283,8 @@ impl HashJob {
             user: Some(user.name),
             via: Via::Password,
             token_id: None,
+            groups: user.groups,
+            email: user.email,
         };
         finish(client, steps, Outcome::Allowed(identity), effects)
     }

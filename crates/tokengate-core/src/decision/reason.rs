@@ -120,6 +120,33 @@ pub struct Identity {
     pub user: Option<String>,
     pub via: Via,
     pub token_id: Option<String>,
+    /// The user's groups joined by `,` (the `X-Authenticated-Groups` value; empty: none).
+    pub groups: String,
+    pub email: Option<String>,
+}
+
+impl Identity {
+    /// `user` authenticated `via` (with the token `token_id`).
+    pub fn of(user: &crate::model::User, via: Via, token_id: Option<String>) -> Self {
+        Self {
+            user: Some(user.name.clone()),
+            via,
+            token_id,
+            groups: user.groups.join(","),
+            email: user.email.clone(),
+        }
+    }
+
+    /// No one: an anonymous request let through.
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            via: Via::Anonymous,
+            token_id: None,
+            groups: String::new(),
+            email: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

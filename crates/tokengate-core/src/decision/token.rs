@@ -39,11 +39,7 @@ pub(super) fn token_decision(
         steps.push(Step::TokensNotPermitted);
         return deny(steps, Reason::TokensNotPermitted);
     }
-    let identity = Identity {
-        user: Some(owner.name.clone()),
-        via: Via::Token,
-        token_id: Some(token.id.clone()),
-    };
+    let identity = Identity::of(owner, Via::Token, Some(token.id.clone()));
     let effects = vec![Effect::TokenUsed {
         token_id: token.id.clone(),
     }];

@@ -228,6 +228,10 @@ mod tests {
         let user = |admin, disabled| User {
             name: "alice".into(),
             display_name: "alice".into(),
+            email: None,
+            source: Default::default(),
+            groups: Vec::new(),
+            directory_groups: Vec::new(),
             admin,
             disabled,
             password_hash: None,

@@ -6,7 +6,7 @@ use crate::state::SharedState;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use tokengate_core::manage::AdminIdentity;
+use tokengate_core::manage::{self, AdminIdentity};
 use tokengate_core::model::UserView;
 use tokengate_core::validity::{MaxValidity, default_validity};
 use utoipa::ToSchema;
@@ -21,8 +21,13 @@ pub fn routes() -> OpenApiRouter<SharedState> {
 pub struct Permissions {
     /// May use the admin endpoints.
     pub admin: bool,
-    /// May create and use personal tokens (false for non-admins while admins-only is on).
+    /// May use tokens (false for non-admins while admins-only is on, or outside the groups
+    /// the `use_tokens` permission names).
     pub use_tokens: bool,
+    /// May create their own tokens.
+    pub create_own_tokens: bool,
+    /// May create tokens on behalf of other users.
+    pub create_tokens_for_others: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,6 +58,8 @@ async fn me(State(state): State<SharedState>, caller: Caller) -> Result<Json<Me>
         permissions: Permissions {
             admin: AdminIdentity::for_user(&caller.user).is_some(),
             use_tokens: settings.permits_tokens(&caller.user),
+            create_own_tokens: manage::may_create_own(&settings, &caller.user),
+            create_tokens_for_others: manage::may_create_for_others(&settings, &caller.user),
         },
         max_validity: settings.max_validity,
         allowed_validities: settings.max_validity.allowed_presets().to_vec(),

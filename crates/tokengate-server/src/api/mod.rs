@@ -52,6 +52,8 @@ impl From<ManageError> for ApiError {
             ManageError::InvalidTokenName
             | ManageError::InvalidUserName
             | ManageError::InvalidDisplayName
+            | ManageError::InvalidEmail
+            | ManageError::InvalidGroup(_)
             | ManageError::Password(_) => unprocessable(error.code(), error.to_string()),
             ManageError::Validity(ValidityError::ExceedsMaximum { .. })
             | ManageError::Validity(ValidityError::InPast)
@@ -61,7 +63,9 @@ impl From<ManageError> for ApiError {
             ManageError::TokensNotPermitted => {
                 ApiError::new(StatusCode::FORBIDDEN, error.code(), error.to_string())
             }
-            ManageError::UserDisabled(_) | ManageError::WouldLockOutCaller => {
+            ManageError::UserDisabled(_)
+            | ManageError::WouldLockOutCaller
+            | ManageError::DirectoryManaged(_) => {
                 ApiError::new(StatusCode::CONFLICT, error.code(), error.to_string())
             }
             ManageError::NotFound(what) => ApiError::not_found(format!("No such {what}.")),

@@ -98,17 +98,7 @@ pub async fn answer(state: &SharedState, peer: SocketAddr, request: Request) -> 
         response.extensions_mut().insert(facts);
     }
     let out = response.headers_mut();
-    if let Some(user) = identity
-        .user
-        .as_deref()
-        .and_then(|user| HeaderValue::from_str(user).ok())
-    {
-        out.insert(state.identity_header.clone(), user);
-    }
-    out.insert(
-        state.via_header.clone(),
-        HeaderValue::from_static(identity.via.as_str()),
-    );
+    state.identity_headers.insert(out, identity);
     if let Some(id) = request
         .extensions()
         .get::<RequestId>()

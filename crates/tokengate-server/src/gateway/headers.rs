@@ -4,9 +4,10 @@
 //! that is not a trusted proxy. One pass over the header names; nothing is allocated unless
 //! something has to go. It must not add headers: the proxy sets tokengate's own afterwards.
 
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use tokengate_core::decision::Identity;
 
-/// Identity headers whose names are not configurable (yet): always tokengate's to set.
+/// Identity headers scrubbed under their default names whatever is configured.
 const FIXED_IDENTITY: [&str; 3] = [
     "x-authenticated-groups",
     "x-authenticated-email",
@@ -43,25 +44,54 @@ fn fold(byte: u8) -> u8 {
     }
 }
 
-/// The identity header names of one node (the configured ones and the fixed ones).
-pub struct IdentityNames<'a> {
-    pub identity: &'a HeaderName,
-    pub via: &'a HeaderName,
+/// The identity header names of one node (configured; the default names and `X-Request-Id`
+/// are scrubbed whatever is configured).
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub user: HeaderName,
+    pub via: HeaderName,
+    pub groups: HeaderName,
+    pub email: HeaderName,
 }
 
-impl IdentityNames<'_> {
+impl IdentityHeaders {
     /// Whether `name` is a spelling of one of the identity headers.
     pub fn matches(&self, name: &str) -> bool {
-        same_header(name, self.identity.as_str())
+        same_header(name, self.user.as_str())
             || same_header(name, self.via.as_str())
+            || same_header(name, self.groups.as_str())
+            || same_header(name, self.email.as_str())
             || FIXED_IDENTITY
                 .iter()
                 .any(|canonical| same_header(name, canonical))
     }
+
+    /// Sets the identity of an allowed request (after [`scrub`]): user, via, and the user's
+    /// groups and e-mail when there are any. A value that is not a valid header value is
+    /// left out rather than sent mangled.
+    pub fn insert(&self, headers: &mut HeaderMap, identity: &Identity) {
+        let value = |text: &str| HeaderValue::from_str(text).ok();
+        if let Some(user) = identity.user.as_deref().and_then(value) {
+            headers.insert(self.user.clone(), user);
+        }
+        headers.insert(
+            self.via.clone(),
+            HeaderValue::from_static(identity.via.as_str()),
+        );
+        if let Some(groups) = Some(identity.groups.as_str())
+            .filter(|groups| !groups.is_empty())
+            .and_then(value)
+        {
+            headers.insert(self.groups.clone(), groups);
+        }
+        if let Some(email) = identity.email.as_deref().and_then(value) {
+            headers.insert(self.email.clone(), email);
+        }
+    }
 }
 
 /// What happens to one client header on its way upstream.
-fn must_go(name: &str, identity: &IdentityNames<'_>, trusted_peer: bool) -> bool {
+fn must_go(name: &str, identity: &IdentityHeaders, trusted_peer: bool) -> bool {
     // Most comparisons end at the length check.
     if identity.matches(name) {
         return true;
@@ -73,7 +103,7 @@ fn must_go(name: &str, identity: &IdentityNames<'_>, trusted_peer: bool) -> bool
 
 /// Removes identity headers in every spelling and, unless the peer is a trusted proxy, the
 /// forwarding headers (from a trusted proxy only their odd spellings).
-pub fn scrub(headers: &mut HeaderMap, identity: &IdentityNames<'_>, trusted_peer: bool) {
+pub fn scrub(headers: &mut HeaderMap, identity: &IdentityHeaders, trusted_peer: bool) {
     let mut doomed: Vec<HeaderName> = Vec::new();
     for name in headers.keys() {
         if must_go(name.as_str(), identity, trusted_peer) {
@@ -119,12 +149,7 @@ mod tests {
 
     #[test]
     fn identity_spellings_go_and_forwarding_headers_go_unless_trusted() {
-        let identity = HeaderName::from_static("x-authenticated-user");
-        let via = HeaderName::from_static("x-authenticated-via");
-        let names = IdentityNames {
-            identity: &identity,
-            via: &via,
-        };
+        let names = crate::config::GatewayConfig::default().identity_headers();
         let sent = [
             "x_authenticated_user",
             "x-authenticated_via",

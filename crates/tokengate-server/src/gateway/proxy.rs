@@ -5,7 +5,7 @@
 //! (`forwarding`); an upstream that cannot be reached is 502, one too slow 504.
 
 use super::forwarding::{keep_checked_authorization, set_forwarded, strip_hop_by_hop};
-use super::headers::{IdentityNames, scrub};
+use super::headers::scrub;
 use super::phases::{ProxyPhases, Session, Upgrade, Upstreamed, run};
 use super::upstream::{Route, SendFailure};
 use super::{gate, is_public, refusal};
@@ -143,11 +143,7 @@ impl ProxyPhases for Gateway<'_> {
             .trusted_proxies
             .iter()
             .any(|net| net.contains(&peer_ip));
-        let names = IdentityNames {
-            identity: &state.identity_header,
-            via: &state.via_header,
-        };
-        scrub(headers, &names, trusted_peer);
+        scrub(headers, &state.identity_headers, trusted_peer);
         let identity = session.identity.as_ref();
         keep_checked_authorization(
             headers,
@@ -155,17 +151,7 @@ impl ProxyPhases for Gateway<'_> {
             identity,
         );
         if let Some(identity) = identity {
-            if let Some(user) = identity
-                .user
-                .as_deref()
-                .and_then(|user| HeaderValue::from_str(user).ok())
-            {
-                headers.insert(state.identity_header.clone(), user);
-            }
-            headers.insert(
-                state.via_header.clone(),
-                HeaderValue::from_static(identity.via.as_str()),
-            );
+            state.identity_headers.insert(headers, identity);
         }
         if let Some(value) = request_id {
             headers.insert(X_REQUEST_ID.clone(), value);

@@ -1,4 +1,4 @@
-//! `/tokengate/admin/settings`: the four system-wide settings. A bad allow-list entry is named
+//! `/tokengate/admin/settings`: the system-wide settings. A bad allow-list entry is named
 //! beside the field and nothing is saved; a list that would shut out the admin's own address
 //! needs a ticked confirmation; after a save the running node applies the settings at once.
 //! Shows how many tokens exceed the maximum, with the clamp action.
@@ -18,6 +18,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use std::net::IpAddr;
 use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::groups::{GroupList, Permissions};
 use tokengate_core::manage;
 use tokengate_core::model::{PasswordAuth, Settings};
 use tokengate_core::validity::MaxValidity;
@@ -38,6 +39,9 @@ struct SettingsPage {
     client: String,
     password_auth_enabled: bool,
     admins_only: bool,
+    use_tokens: String,
+    create_own_tokens: String,
+    create_tokens_for_others: String,
 }
 
 impl SettingsPage {
@@ -56,6 +60,13 @@ impl SettingsPage {
             client: client.to_string(),
             password_auth_enabled: settings.password_auth == PasswordAuth::Enabled,
             admins_only: settings.admins_only,
+            use_tokens: settings.permissions.use_tokens.names().join(", "),
+            create_own_tokens: settings.permissions.create_own_tokens.names().join(", "),
+            create_tokens_for_others: settings
+                .permissions
+                .create_tokens_for_others
+                .names()
+                .join(", "),
         }
     }
 }
@@ -114,6 +125,42 @@ pub struct SettingsForm {
     password_auth: String,
     admins_only: Option<String>,
     confirm_lockout: Option<String>,
+    use_tokens: Option<String>,
+    create_own_tokens: Option<String>,
+    create_tokens_for_others: Option<String>,
+}
+
+/// A permission's groups as typed (comma-separated; `*` = every user); absent = unchanged.
+fn group_list(typed: Option<&str>, current: &GroupList, label: &str) -> Result<GroupList, Problem> {
+    let Some(typed) = typed else {
+        return Ok(current.clone());
+    };
+    let entries: Vec<&str> = typed
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    GroupList::parse(&entries).map_err(|problem| Problem::Field(format!("{label}: {problem}")))
+}
+
+fn permissions_from(form: &SettingsForm, current: &Permissions) -> Result<Permissions, Problem> {
+    Ok(Permissions {
+        use_tokens: group_list(
+            form.use_tokens.as_deref(),
+            &current.use_tokens,
+            "Use tokens",
+        )?,
+        create_own_tokens: group_list(
+            form.create_own_tokens.as_deref(),
+            &current.create_own_tokens,
+            "Create own tokens",
+        )?,
+        create_tokens_for_others: group_list(
+            form.create_tokens_for_others.as_deref(),
+            &current.create_tokens_for_others,
+            "Create tokens for others",
+        )?,
+    })
 }
 
 /// Why a submitted settings form was not saved.
@@ -125,7 +172,11 @@ enum Problem {
 }
 
 /// The settings a form asks for, all valid, or the first problem (nothing is half-taken).
-fn settings_from(form: &SettingsForm, client: IpAddr) -> Result<Settings, Problem> {
+fn settings_from(
+    form: &SettingsForm,
+    current: &Settings,
+    client: IpAddr,
+) -> Result<Settings, Problem> {
     let max_validity = form
         .max_validity
         .parse::<MaxValidity>()
@@ -141,6 +192,7 @@ fn settings_from(form: &SettingsForm, client: IpAddr) -> Result<Settings, Proble
     };
     let ip_allowlist = IpAllowList::parse_text(&form.ip_allowlist)
         .map_err(|invalid| Problem::AllowList(invalid.to_string()))?;
+    let permissions = permissions_from(form, &current.permissions)?;
     if !ip_allowlist.allows(client) && !ticked(&form.confirm_lockout) {
         return Err(Problem::WouldLockOut);
     }
@@ -149,6 +201,7 @@ fn settings_from(form: &SettingsForm, client: IpAddr) -> Result<Settings, Proble
         ip_allowlist,
         password_auth,
         admins_only: ticked(&form.admins_only),
+        permissions,
     })
 }
 
@@ -161,7 +214,7 @@ pub async fn save(
     let Form(form) = form.map_err(|_| UiError::bad_request("The settings form was incomplete."))?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
-    match settings_from(&form, visit.client) {
+    match settings_from(&form, &visit.settings, visit.client) {
         Ok(settings) => {
             let changed = manage::change_settings(
                 state.store.as_ref(),
@@ -280,8 +333,12 @@ mod tests {
 
     #[test]
     fn a_valid_form_becomes_settings() {
-        let settings = settings_from(&form("192.0.2.0/24\n10.0.0.1"), admin_address())
-            .expect("valid settings");
+        let settings = settings_from(
+            &form("192.0.2.0/24\n10.0.0.1"),
+            &Settings::default(),
+            admin_address(),
+        )
+        .expect("valid settings");
         assert_eq!(settings.max_validity, MaxValidity::OneYear);
         assert_eq!(settings.password_auth, PasswordAuth::Disabled);
         assert!(settings.admins_only);
@@ -293,7 +350,11 @@ mod tests {
 
     #[test]
     fn a_bad_allow_list_entry_is_named() {
-        let problem = settings_from(&form("10.0.0.0/8\n10.0.0.300"), admin_address());
+        let problem = settings_from(
+            &form("10.0.0.0/8\n10.0.0.300"),
+            &Settings::default(),
+            admin_address(),
+        );
         assert!(
             matches!(problem, Err(Problem::AllowList(message)) if message.contains("10.0.0.300"))
         );
@@ -302,14 +363,14 @@ mod tests {
     #[test]
     fn a_list_without_the_admins_address_needs_confirmation() {
         assert_eq!(
-            settings_from(&form("10.0.0.0/8"), admin_address()),
+            settings_from(&form("10.0.0.0/8"), &Settings::default(), admin_address()),
             Err(Problem::WouldLockOut)
         );
         let confirmed = SettingsForm {
             confirm_lockout: Some("true".into()),
             ..form("10.0.0.0/8")
         };
-        assert!(settings_from(&confirmed, admin_address()).is_ok());
-        assert!(settings_from(&form(""), admin_address()).is_ok());
+        assert!(settings_from(&confirmed, &Settings::default(), admin_address()).is_ok());
+        assert!(settings_from(&form(""), &Settings::default(), admin_address()).is_ok());
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tokengate_core::manage::{self, CreatedToken, ManageError, Scope};
+use tokengate_core::manage::{self, CreatedToken, ManageError, Scope, may_create_own};
 use tokengate_core::model::{Settings, TokenFilter};
 use tokengate_core::token::TokenSecret;
 
@@ -54,7 +54,9 @@ impl NewSecret {
 struct TokensPage {
     nav: Option<Nav>,
     csrf: String,
+    /// May create their own tokens (else the info box).
     permitted: bool,
+    admins_only: bool,
     notice: Option<String>,
     problem: Option<String>,
     created: Option<NewSecret>,
@@ -86,7 +88,8 @@ async fn tokens_page(
     Ok(TokensPage {
         nav: Some(Nav::new(session, settings, "tokens")),
         csrf: session.csrf_token.expose().to_owned(),
-        permitted: settings.permits_tokens(&session.user),
+        permitted: may_create_own(settings, &session.user),
+        admins_only: settings.admins_only,
         notice: None,
         problem: None,
         created: None,
@@ -162,7 +165,7 @@ pub async fn create(
     let acting = visit.form(form.csrf.expose())?;
     let settings = current_settings(&state).await?;
     let user = &acting.session.user;
-    if !settings.permits_tokens(user) {
+    if !may_create_own(&settings, user) {
         return Err(
             UiError::forbidden(ManageError::TokensNotPermitted.to_string()).with_nav(Nav::new(
                 &acting.session,

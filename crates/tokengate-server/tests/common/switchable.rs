@@ -174,6 +174,65 @@ impl SessionStore for Switchable {
 }
 
 #[async_trait]
+impl GroupStore for Switchable {
+    async fn groups(&self) -> StoreResult<Vec<tokengate_core::groups::Group>> {
+        self.check()?;
+        self.inner.groups().await
+    }
+    async fn group(&self, name: &str) -> StoreResult<Option<tokengate_core::groups::Group>> {
+        self.check()?;
+        self.inner.group(name).await
+    }
+    async fn create_group(
+        &self,
+        group: &tokengate_core::groups::Group,
+        audit: &NewAudit,
+    ) -> StoreResult<()> {
+        self.check()?;
+        self.inner.create_group(group, audit).await
+    }
+    async fn delete_group(&self, name: &str, audit: &NewAudit) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.delete_group(name, audit).await
+    }
+    async fn change_members(
+        &self,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+        audit: &NewAudit,
+    ) -> StoreResult<tokengate_core::groups::Group> {
+        self.check()?;
+        self.inner.change_members(name, add, remove, audit).await
+    }
+    async fn set_local_groups(
+        &self,
+        user: &str,
+        groups: &[String],
+        audit: &NewAudit,
+    ) -> StoreResult<User> {
+        self.check()?;
+        self.inner.set_local_groups(user, groups, audit).await
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for Switchable {
+    async fn refresh_directory_user(
+        &self,
+        profile: &DirectoryProfile,
+        audit: Option<&NewAudit>,
+    ) -> StoreResult<User> {
+        self.check()?;
+        self.inner.refresh_directory_user(profile, audit).await
+    }
+    async fn deprovision_user(&self, name: &str, audit: &NewAudit) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.deprovision_user(name, audit).await
+    }
+}
+
+#[async_trait]
 impl KnownAddressStore for Switchable {
     async fn remember_address(
         &self,

@@ -67,7 +67,8 @@ impl Driver for PostgresDriver {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
     const CLEAR: &'static [&'static str] = &[
-        "TRUNCATE known_addresses, sessions, tokens, users, settings, audit RESTART IDENTITY",
+        "TRUNCATE known_addresses, group_members, groups, sessions, tokens, users, settings, audit \
+         RESTART IDENTITY",
         "SELECT tokengate_bump(1)",
     ];
     const FINISH_IMPORT: &'static [&'static str] =

@@ -13,13 +13,16 @@ use tokengate_core::store::{SettingsStore, StoreError, StoreResult};
 /// Reads the row through the settings' own JSON shape, so stored values are validated exactly
 /// like values arriving over the API (an invalid allow-list entry is reported, not ignored).
 fn settings_from_row(row: &dyn Columns) -> StoreResult<Settings> {
-    let ip_allowlist: Value = serde_json::from_str(&row.text("ip_allowlist")?)
-        .map_err(|error| StoreError::Corrupt(format!("settings ip_allowlist: {error}")))?;
+    let json_column = |name: &str| -> StoreResult<Value> {
+        serde_json::from_str(&row.text(name)?)
+            .map_err(|error| StoreError::Corrupt(format!("settings {name}: {error}")))
+    };
     serde_json::from_value(json!({
         "max_validity": row.text("max_validity")?,
-        "ip_allowlist": ip_allowlist,
+        "ip_allowlist": json_column("ip_allowlist")?,
         "password_auth": row.text("password_auth")?,
         "admins_only": row.flag("admins_only")?,
+        "permissions": json_column("permissions")?,
     }))
     .map_err(|error| StoreError::Corrupt(format!("settings: {error}")))
 }
@@ -27,23 +30,24 @@ fn settings_from_row(row: &dyn Columns) -> StoreResult<Settings> {
 /// Inserts or replaces the settings row.
 pub(crate) fn upsert_settings(settings: &Settings) -> StoreResult<Statement> {
     Ok(Statement::new(
-        "INSERT INTO settings (id, max_validity, ip_allowlist, password_auth, admins_only) \
-         VALUES (1, $1, $2, $3, $4) \
+        "INSERT INTO settings (id, max_validity, ip_allowlist, password_auth, admins_only, \
+         permissions) VALUES (1, $1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET max_validity = excluded.max_validity, \
          ip_allowlist = excluded.ip_allowlist, password_auth = excluded.password_auth, \
-         admins_only = excluded.admins_only",
+         admins_only = excluded.admins_only, permissions = excluded.permissions",
     )
     .bind(settings.max_validity.as_str())
     .bind(json_text(&settings.ip_allowlist)?)
     .bind(settings.password_auth.as_str())
-    .bind(settings.admins_only))
+    .bind(settings.admins_only)
+    .bind(json_text(&settings.permissions)?))
 }
 
 impl<D: Driver> SqlStore<D> {
     /// The saved settings row, or `None` while the defaults apply.
     pub(crate) async fn stored_settings_row(&self) -> StoreResult<Option<Settings>> {
         let query = Statement::new(
-            "SELECT max_validity, ip_allowlist, password_auth, admins_only \
+            "SELECT max_validity, ip_allowlist, password_auth, admins_only, permissions \
              FROM settings WHERE id = 1",
         );
         self.one(query, settings_from_row).await

@@ -36,6 +36,12 @@ impl From<String> for Arg {
     }
 }
 
+impl From<Option<String>> for Arg {
+    fn from(value: Option<String>) -> Self {
+        Arg::Text(value)
+    }
+}
+
 impl From<Option<&str>> for Arg {
     fn from(value: Option<&str>) -> Self {
         Arg::Text(value.map(str::to_owned))

@@ -7,12 +7,13 @@ use super::audit::{AUDIT_COLUMNS, audit_from_row, record_values};
 use super::sessions::{SESSION_COLUMNS, session_from_row, session_values};
 use super::settings::upsert_settings;
 use super::tokens::{TOKEN_COLUMNS, TOKEN_VALUES_COLUMNS, token_from_row, token_values};
-use super::users::{USER_COLUMNS, user_from_row, user_values};
+use super::users::{USER_COLUMNS, USER_READ_COLUMNS, user_from_row, user_values};
 use super::{Arg, Columns, Connection, Driver, SqlStore, Statement};
 use crate::transfer::{Batch, Counts, Transfer};
 use async_trait::async_trait;
+use tokengate_core::groups::Group;
 use tokengate_core::model::{AuditRecord, Settings, TokenRecord, User};
-use tokengate_core::store::{SessionRecord, StoreResult};
+use tokengate_core::store::{GroupStore, SessionRecord, StoreResult};
 use tokengate_core::token::TokenDigest;
 
 /// `SELECT columns FROM table WHERE key > $1 ORDER BY key LIMIT $n` (no key condition on the
@@ -34,15 +35,47 @@ fn counts_from_row(row: &dyn Columns) -> StoreResult<Counts> {
         settings: row.count("settings")?,
         audit: row.count("audit")?,
         sessions: row.count("sessions")?,
+        groups: row.count("groups")?,
     })
 }
 
-/// The INSERT for one non-empty batch; `None` for an empty one.
-fn import_statement(batch: Batch<'_>) -> StoreResult<Option<Statement>> {
+/// The INSERTs of local groups and their memberships.
+fn group_statements(groups: &[Group]) -> Vec<Statement> {
+    let rows = groups
+        .iter()
+        .map(|group| vec![Arg::from(&group.name), Arg::from(group.created_at)]);
+    let mut statements =
+        vec![Statement::insert("groups", "name, created_at", rows).writes("group")];
+    let members: Vec<Vec<Arg>> = groups
+        .iter()
+        .flat_map(|group| {
+            group
+                .members
+                .iter()
+                .map(|member| vec![Arg::from(&group.name), Arg::from(member)])
+        })
+        .collect();
+    if !members.is_empty() {
+        statements.push(Statement::insert(
+            "group_members",
+            "group_name, user_name",
+            members,
+        ));
+    }
+    statements
+}
+
+/// The INSERTs for one batch; none for an empty one.
+fn import_statements(batch: Batch<'_>) -> StoreResult<Vec<Statement>> {
     let insert = match batch {
-        Batch::Users([]) | Batch::Tokens([]) | Batch::Audit([]) | Batch::Sessions([]) => {
-            return Ok(None);
+        Batch::Users([])
+        | Batch::Tokens([])
+        | Batch::Audit([])
+        | Batch::Sessions([])
+        | Batch::Groups([]) => {
+            return Ok(Vec::new());
         }
+        Batch::Groups(groups) => return Ok(group_statements(groups)),
         Batch::Users(users) => {
             Statement::insert("users", USER_COLUMNS, users.iter().map(user_values)).writes("user")
         }
@@ -67,7 +100,7 @@ fn import_statement(batch: Batch<'_>) -> StoreResult<Option<Statement>> {
         )
         .writes("session"),
     };
-    Ok(Some(insert))
+    Ok(vec![insert])
 }
 
 impl<D: Driver> SqlStore<D> {
@@ -87,7 +120,7 @@ impl<D: Driver> Transfer for SqlStore<D> {
         let query = Statement::new(
             "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM tokens) AS tokens, \
              (SELECT COUNT(*) FROM settings) AS settings, (SELECT COUNT(*) FROM audit) AS audit, \
-             (SELECT COUNT(*) FROM sessions) AS sessions",
+             (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM groups) AS groups",
         );
         Ok(self.one(query, counts_from_row).await?.unwrap_or_default())
     }
@@ -97,7 +130,13 @@ impl<D: Driver> Transfer for SqlStore<D> {
     }
 
     async fn users_after(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>> {
-        let query = page(USER_COLUMNS, "users", "name", after.map(Arg::from), limit);
+        let query = page(
+            USER_READ_COLUMNS,
+            "users",
+            "name",
+            after.map(Arg::from),
+            limit,
+        );
         self.all(query, user_from_row).await
     }
 
@@ -132,12 +171,19 @@ impl<D: Driver> Transfer for SqlStore<D> {
     }
 
     async fn import(&self, batch: Batch<'_>) -> StoreResult<()> {
-        let Some(insert) = import_statement(batch)? else {
+        let statements = import_statements(batch)?;
+        if statements.is_empty() {
             return Ok(());
-        };
+        }
         let mut transaction = self.driver.begin().await?;
-        transaction.execute(insert).await?;
+        for statement in statements {
+            transaction.execute(statement).await?;
+        }
         D::commit(transaction).await
+    }
+
+    async fn all_groups(&self) -> StoreResult<Vec<Group>> {
+        GroupStore::groups(self).await
     }
 
     async fn finish_import(&self) -> StoreResult<()> {

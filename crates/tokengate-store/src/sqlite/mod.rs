@@ -87,6 +87,8 @@ impl Driver for SqliteDriver {
     /// Row by row, so the change-counter triggers fire and running processes notice.
     const CLEAR: &'static [&'static str] = &[
         "DELETE FROM known_addresses",
+        "DELETE FROM group_members",
+        "DELETE FROM groups",
         "DELETE FROM sessions",
         "DELETE FROM tokens",
         "DELETE FROM users",

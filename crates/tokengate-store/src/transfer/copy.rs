@@ -21,6 +21,7 @@ pub struct CopyOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Users,
+    Groups,
     Tokens,
     Settings,
     Audit,
@@ -31,6 +32,7 @@ impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Users => "users",
+            Stage::Groups => "groups",
             Stage::Tokens => "tokens",
             Stage::Settings => "settings",
             Stage::Audit => "audit records",
@@ -86,6 +88,14 @@ pub async fn copy(
         target.clear().await?;
     }
     copy_users(source, target, expected.users, progress).await?;
+    target
+        .import(Batch::Groups(&source.all_groups().await?))
+        .await?;
+    progress(Progress {
+        stage: Stage::Groups,
+        done: expected.groups,
+        total: expected.groups,
+    });
     copy_tokens(source, target, expected.tokens, progress).await?;
     if let Some(settings) = source.stored_settings().await? {
         target.import(Batch::Settings(&settings)).await?;
@@ -115,6 +125,7 @@ pub async fn copy(
 fn verify(expected: Counts, found: Counts) -> Result<(), CopyError> {
     let pairs = [
         ("users", expected.users, found.users),
+        ("groups", expected.groups, found.groups),
         ("tokens", expected.tokens, found.tokens),
         ("saved settings", expected.settings, found.settings),
         ("audit records", expected.audit, found.audit),
@@ -229,6 +240,7 @@ async fn copy_sessions(
 pub async fn export(store: &dyn Transfer) -> StoreResult<Export> {
     let mut export = Export {
         settings: store.stored_settings().await?,
+        groups: store.all_groups().await?,
         ..Export::default()
     };
     loop {
@@ -278,6 +290,7 @@ mod tests {
             settings: 1,
             audit: 9,
             sessions: 0,
+            groups: 1,
         };
         assert!(verify(expected, expected).is_ok());
         let short = Counts {

@@ -10,6 +10,7 @@ mod copy;
 pub use copy::{CopyError, CopyOptions, Progress, Stage, copy, export};
 
 use async_trait::async_trait;
+use tokengate_core::groups::Group;
 use tokengate_core::model::{AuditRecord, Settings, TokenRecord, User};
 use tokengate_core::store::{SessionRecord, StoreResult};
 use tokengate_core::token::TokenDigest;
@@ -23,6 +24,7 @@ pub struct Counts {
     pub settings: u64,
     pub audit: u64,
     pub sessions: u64,
+    pub groups: u64,
 }
 
 impl Counts {
@@ -40,6 +42,7 @@ pub struct Export {
     pub settings: Option<Settings>,
     pub audit: Vec<AuditRecord>,
     pub sessions: Vec<SessionRecord>,
+    pub groups: Vec<Group>,
 }
 
 /// One batch of records to import, written in one transaction.
@@ -50,6 +53,8 @@ pub enum Batch<'a> {
     Settings(&'a Settings),
     Audit(&'a [AuditRecord]),
     Sessions(&'a [SessionRecord]),
+    /// Local groups with their members (after the users).
+    Groups(&'a [Group]),
 }
 
 /// Bulk access to one database, implemented by each backend. Reads page forward by key;
@@ -71,6 +76,8 @@ pub trait Transfer: Send + Sync {
         after: Option<&TokenDigest>,
         limit: u32,
     ) -> StoreResult<Vec<SessionRecord>>;
+    /// Every local group with its members, by name (few enough for one read).
+    async fn all_groups(&self) -> StoreResult<Vec<Group>>;
     /// Deletes every user, token, session, known address, audit record and the settings (for `--force`);
     /// moves the change counter so running nodes drop what they cached.
     async fn clear(&self) -> StoreResult<()>;

@@ -118,6 +118,7 @@ pub async fn change_counter_ignores_a_user_update_that_changes_nothing_it_guards
     let start = counter(&store).await;
     let same_flags = UserChange {
         display_name: Some("Alice".into()),
+        email: Some(Some("alice@example.com".into())),
         admin: Some(alice.admin),
         disabled: Some(alice.disabled),
         password_hash: None,

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod counter;
+pub mod groups;
 pub mod known_addresses;
 pub mod sessions;
 pub mod settings_audit;
@@ -64,6 +65,14 @@ macro_rules! conformance_tests {
             known_addresses::known_addresses_keep_the_latest_time_and_forget_stale_ones,
             known_addresses::an_ipv4_mapped_address_is_the_same_address,
             known_addresses::remembering_an_address_of_an_unknown_user_stores_nothing,
+            groups::groups_round_trip_with_their_members_and_users_read_their_groups,
+            groups::a_group_with_an_unknown_member_is_not_created,
+            groups::members_change_in_one_transaction_and_move_the_change_counter,
+            groups::deleting_a_group_removes_its_memberships,
+            groups::a_users_local_groups_are_set_exactly,
+            groups::directory_users_keep_directory_and_local_groups_apart,
+            groups::deprovisioning_disables_and_a_refresh_enables_only_what_it_disabled,
+            groups::e_mail_addresses_are_set_and_cleared,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
@@ -105,6 +114,10 @@ pub fn user(name: &str) -> User {
     User {
         name: name.into(),
         display_name: format!("{name} (display)"),
+        email: None,
+        source: Default::default(),
+        groups: Vec::new(),
+        directory_groups: Vec::new(),
         admin: false,
         disabled: false,
         password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1$fake${name}")),

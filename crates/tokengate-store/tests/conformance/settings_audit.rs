@@ -5,6 +5,7 @@ use super::{SharedStore, add_token, add_user, all_audit, at, audit, token};
 use serde_json::json;
 use tokengate_core::Settings;
 use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::groups::{GroupList, Permissions};
 use tokengate_core::model::{AuditAction, AuditFilter, NewAudit, PasswordAuth, TokenFilter};
 use tokengate_core::validity::MaxValidity;
 
@@ -26,6 +27,11 @@ pub async fn settings_round_trip(store: SharedStore) {
         .expect("valid list"),
         password_auth: PasswordAuth::Disabled,
         admins_only: true,
+        permissions: Permissions {
+            use_tokens: GroupList::parse(&["api-users", "Domain Users"]).expect("valid"),
+            create_own_tokens: GroupList::everyone(),
+            create_tokens_for_others: GroupList::parse(&["service desk"]).expect("valid"),
+        },
     };
     let change = audit(AuditAction::SettingsChanged)
         .details(json!({"max_validity": {"old": "never", "new": "1y"}}));

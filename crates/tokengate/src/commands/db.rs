@@ -59,8 +59,8 @@ fn summary(counts: &Counts, sessions: bool) -> String {
         String::new()
     };
     format!(
-        "copied {} users, {} tokens, {settings}, {} audit records{sessions}; the target's counts match",
-        counts.users, counts.tokens, counts.audit
+        "copied {} users, {} groups, {} tokens, {settings}, {} audit records{sessions}; the target's counts match",
+        counts.users, counts.groups, counts.tokens, counts.audit
     )
 }
 
@@ -142,10 +142,11 @@ mod tests {
             settings: 1,
             audit: 7,
             sessions: 1,
+            groups: 4,
         };
         assert_eq!(
             summary(&counts, true),
-            "copied 2 users, 3 tokens, settings, 7 audit records, 1 sessions; the target's counts match"
+            "copied 2 users, 4 groups, 3 tokens, settings, 7 audit records, 1 sessions; the target's counts match"
         );
         let defaults = Counts {
             settings: 0,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod db;
 pub mod explain;
+pub mod groups;
 pub mod settings;
 pub mod tokens;
 pub mod users;
@@ -47,6 +48,8 @@ pub enum CommandError {
     UserExists(String),
     #[error("token \"{0}\" not found")]
     TokenNotFound(String),
+    #[error("{0}")]
+    InvalidGroups(String),
     #[error("cannot read stdin: {0}")]
     Input(#[source] io::Error),
     #[error("cannot write output: {0}")]

@@ -6,6 +6,7 @@ use super::CommandError;
 use crate::cli::{SetCommand, SettingsCommand};
 use crate::output::{self, print_json, print_line, table};
 use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::groups::{GroupList, Permission};
 use tokengate_core::manage::{self, AdminChange};
 use tokengate_core::model::Settings;
 use tokengate_core::store::Store;
@@ -35,21 +36,25 @@ async fn show(store: &dyn Store, json: bool) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// The four settings, by their command-line names.
+/// The settings, by their command-line names.
 #[derive(Debug, Clone, Copy)]
 enum Key {
     MaxValidity,
     IpAllowList,
     PasswordAuth,
     AdminsOnly,
+    Permission(Permission),
 }
 
 impl Key {
-    const ALL: [Key; 4] = [
+    const ALL: [Key; 7] = [
         Self::MaxValidity,
         Self::IpAllowList,
         Self::PasswordAuth,
         Self::AdminsOnly,
+        Self::Permission(Permission::UseTokens),
+        Self::Permission(Permission::CreateOwnTokens),
+        Self::Permission(Permission::CreateTokensForOthers),
     ];
 
     fn name(self) -> &'static str {
@@ -58,6 +63,9 @@ impl Key {
             Self::IpAllowList => "ip-allowlist",
             Self::PasswordAuth => "password-auth",
             Self::AdminsOnly => "admins-only",
+            Self::Permission(Permission::UseTokens) => "use-tokens",
+            Self::Permission(Permission::CreateOwnTokens) => "create-own-tokens",
+            Self::Permission(Permission::CreateTokensForOthers) => "create-tokens-for-others",
         }
     }
 
@@ -71,8 +79,26 @@ impl Key {
             Self::IpAllowList => settings.ip_allowlist.to_strings().join(", "),
             Self::PasswordAuth => settings.password_auth.as_str().to_owned(),
             Self::AdminsOnly => settings.admins_only.to_string(),
+            Self::Permission(permission) => {
+                let names = settings.permissions.list(permission).names();
+                if names.is_empty() {
+                    "(empty: administrators only)".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            }
         }
     }
+}
+
+/// A permission's groups as typed: comma-separated, `*` for every user.
+fn groups(typed: &str) -> Result<GroupList, CommandError> {
+    let entries: Vec<&str> = typed
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    GroupList::parse(&entries).map_err(CommandError::InvalidGroups)
 }
 
 async fn update(
@@ -97,6 +123,18 @@ async fn update(
         SetCommand::AdminsOnly { value } => {
             settings.admins_only = value;
             Key::AdminsOnly
+        }
+        SetCommand::UseTokens { value } => {
+            settings.permissions.use_tokens = groups(&value)?;
+            Key::Permission(Permission::UseTokens)
+        }
+        SetCommand::CreateOwnTokens { value } => {
+            settings.permissions.create_own_tokens = groups(&value)?;
+            Key::Permission(Permission::CreateOwnTokens)
+        }
+        SetCommand::CreateTokensForOthers { value } => {
+            settings.permissions.create_tokens_for_others = groups(&value)?;
+            Key::Permission(Permission::CreateTokensForOthers)
         }
     };
     let changed = manage::change_settings(store, change, &settings).await;

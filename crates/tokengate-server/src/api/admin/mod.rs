@@ -2,6 +2,7 @@
 //! enabled admin user. Every change carries the admin as actor into its audit record.
 
 mod audit;
+mod groups;
 mod settings;
 mod tokens;
 mod users;
@@ -15,6 +16,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         .merge(users::routes())
         .merge(settings::routes())
         .merge(audit::routes())
+        .merge(groups::routes())
 }
 
 /// A page size from a query: default 100, at most 1000.

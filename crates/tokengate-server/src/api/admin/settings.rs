@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::groups::Permissions;
 use tokengate_core::manage;
 use tokengate_core::model::{PasswordAuth, Settings};
 use tokengate_core::validity::MaxValidity;
@@ -33,6 +34,9 @@ pub struct SettingsInput {
     ip_allowlist: Vec<String>,
     password_auth: PasswordAuth,
     admins_only: bool,
+    /// Which groups hold each permission; absent = unchanged.
+    #[serde(default)]
+    permissions: Option<Permissions>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,11 +79,16 @@ async fn put_settings(
             error.to_string(),
         )
     })?;
+    let permissions = match input.permissions {
+        Some(permissions) => permissions,
+        None => state.store.settings().await?.permissions,
+    };
     let settings = Settings {
         max_validity: input.max_validity,
         ip_allowlist,
         password_auth: input.password_auth,
         admins_only: input.admins_only,
+        permissions,
     };
     let client = admin.caller.client;
     if !settings.ip_allowlist.allows(client) && query.force != Some(true) {

@@ -2,7 +2,7 @@
 //! revoke all of a user's.
 
 use super::page_limit;
-use crate::api::caller::AdminCaller;
+use crate::api::caller::{AdminCaller, Caller};
 use crate::api::extract::{ApiJson, ApiQuery};
 use crate::api::openapi::ErrorBody;
 use crate::api::tokens::{CreateToken, Deleted};
@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokengate_core::manage::{self, ManageError, Scope};
+use tokengate_core::manage::{self, AdminIdentity, ManageError, Scope};
 use tokengate_core::model::{TokenFilter, TokenView};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -81,8 +81,9 @@ async fn list_all_tokens(
     }))
 }
 
-/// Creates a token on behalf of `user`; audited with the admin as actor and the user as owner.
-/// Admins only.
+/// Creates a token on behalf of `user`; audited with the creator as actor and the user as owner.
+/// Admins, and holders of the `create_tokens_for_others` permission (a team lead, a service
+/// desk).
 #[utoipa::path(post, path = "/admin/users/{user}/tokens", tag = "admin", request_body = CreateToken,
     params(("user" = String, Path, description = "Owner")), responses(
     (status = 201, description = "Created; `token` is the secret", body = TokenView),
@@ -92,21 +93,36 @@ async fn list_all_tokens(
 ))]
 async fn create_token_for_user(
     State(state): State<SharedState>,
-    admin: AdminCaller,
+    caller: Caller,
     Path(user): Path<String>,
     ApiJson(request): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let settings = state.settings();
+    let admin = AdminIdentity::for_user(&caller.user);
+    if admin.is_none() && !manage::may_create_for_others(&settings, &caller.user) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Creating tokens for other users is for administrators and holders of the create_tokens_for_others permission.",
+        ));
+    }
     let validity = request.validity()?;
     let owner = state
         .store
         .user(&user)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
-    let settings = state.settings();
-    let change = admin.change();
+    let now = Utc::now();
+    let admin_change = admin
+        .as_ref()
+        .map(|admin| admin.change(&caller.origin, now));
+    let change = match &admin_change {
+        Some(admin_change) => admin_change.as_change(),
+        None => caller.change(),
+    };
     let created = manage::create_token(
         state.store.as_ref(),
-        &change.as_change(),
+        &change,
         &owner,
         &request.name,
         validity,
@@ -117,7 +133,7 @@ async fn create_token_for_user(
         ManageError::TokensNotPermitted => ApiError::new(
             StatusCode::CONFLICT,
             "tokens_not_permitted",
-            "Admins-only is on and this user is not an admin: the token could not be used.",
+            "This user may not use tokens (admins-only, or outside the groups allowed to use them): the token could not be used.",
         ),
         other => other.into(),
     })?;

@@ -39,6 +39,8 @@ pub struct CreateUser {
     password: Option<Secret>,
     #[serde(default)]
     display_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +55,20 @@ pub struct UpdateUser {
     password: Option<Secret>,
     #[serde(default)]
     display_name: Option<String>,
+    /// A new address; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+    /// The local groups the user is in, exactly (directory groups come from the directory).
+    #[serde(default)]
+    groups: Option<Vec<String>>,
+}
+
+/// A key that is present: `Some(value)`, `null` included as `Some(None)`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Every user. Admins only.
@@ -85,19 +101,22 @@ async fn create_user(
         display_name: request.display_name.as_deref(),
         admin: request.admin,
         password: password.as_ref(),
+        email: request.email.as_deref(),
     };
     let user = manage::create_user_with(state.store.as_ref(), &admin.change(), &new_user).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
-/// Changes a user's admin flag, disabled flag, password or display name. A new password or
-/// `disabled: true` ends the user's web sessions. Admins only.
+/// Changes a user's admin flag, disabled flag, password, display name, e-mail or local groups.
+/// A new password or `disabled: true` ends the user's web sessions. A directory user's name,
+/// e-mail, admin flag and password belong to the directory (409 `directory_managed`). Admins
+/// only.
 #[utoipa::path(patch, path = "/admin/users/{user}", tag = "admin", request_body = UpdateUser,
     params(("user" = String, Path, description = "User name")), responses(
     (status = 200, description = "Changed", body = UserView),
     (status = 404, description = "No such user", body = ErrorBody),
     (status = 409, description = "would_lock_out_caller: an admin cannot demote or disable themselves", body = ErrorBody),
-    (status = 422, description = "invalid_password, invalid_display_name", body = ErrorBody),
+    (status = 422, description = "invalid_password, invalid_display_name, invalid_email, invalid_group", body = ErrorBody),
 ))]
 async fn update_user(
     State(state): State<SharedState>,
@@ -108,12 +127,27 @@ async fn update_user(
     let password = request.password;
     let update = UserUpdate {
         display_name: request.display_name.as_deref(),
+        email: request.email.as_ref().map(Option::as_deref),
         admin: request.admin,
         disabled: request.disabled,
         password: password.as_ref(),
     };
-    let updated = manage::update_user(state.store.as_ref(), &admin.change(), &user, update).await;
-    let updated = effects::on_node(&state, updated).await?;
+    let store = state.store.as_ref();
+    let change = admin.change();
+    if let Some(groups) = &request.groups {
+        // Checked before the first write, so a bad group changes nothing.
+        manage::check_local_groups_exist(store, groups).await?;
+    }
+    let mut updated = None;
+    if update.touches_anything() || request.groups.is_none() {
+        let changed = manage::update_user(store, &change, &user, update).await;
+        updated = Some(effects::on_node(&state, changed).await?);
+    }
+    if let Some(groups) = &request.groups {
+        let changed = manage::set_local_groups(store, &change, &user, groups).await;
+        updated = Some(effects::on_node(&state, changed).await?);
+    }
+    let updated = updated.ok_or_else(ApiError::unavailable)?;
     Ok(Json(UserView::from(&updated)))
 }
 
