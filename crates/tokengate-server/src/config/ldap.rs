@@ -193,7 +193,7 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|address| address.is_loopback())
 }
 
-/// A filter in parentheses, balanced, holding `{user}`.
+/// A filter the directory client can parse, holding `{user}`.
 fn check_filter(filter: &str) -> Result<(), String> {
     if !filter.contains(USER_PLACEHOLDER) {
         return Err(format!(
@@ -201,22 +201,10 @@ fn check_filter(filter: &str) -> Result<(), String> {
             shorten(filter)
         ));
     }
-    let mut depth: i64 = 0;
-    let mut went_negative = false;
-    for byte in filter.bytes() {
-        match byte {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                went_negative |= depth < 0;
-            }
-            _ => {}
-        }
-    }
-    let wrapped = filter.starts_with('(') && filter.ends_with(')');
-    if !wrapped || depth != 0 || went_negative {
+    let parses = |value: &str| ldap3::parse_filter(filter.replace(USER_PLACEHOLDER, value)).is_ok();
+    if !filter.starts_with('(') || !parses("x") || !parses("*") {
         return Err(format!(
-            "\"{}\" is not a filter in balanced parentheses, like (uid={USER_PLACEHOLDER})",
+            "\"{}\" is not an LDAP filter like (uid={USER_PLACEHOLDER})",
             shorten(filter)
         ));
     }
