@@ -54,6 +54,23 @@ async fn a_name_typed_in_another_case_signs_in_under_the_directory_spelling() {
 }
 
 #[tokio::test]
+async fn a_filter_on_another_attribute_signs_in_under_the_name_attribute() {
+    let Some(slapd) = Slapd::start() else { return };
+    let by_mail = client(&LdapConfig {
+        user_filter: "(&(objectClass=inetOrgPerson)(mail={user}))".into(),
+        ..slapd.config()
+    });
+    let alice = sign_in(&by_mail, "alice@example.com", "alice-pw").await;
+    assert_eq!(alice.expect("alice by mail").name, "alice");
+    // jo's uid has a space: no tokengate user name, so not a user however found.
+    assert_eq!(
+        sign_in(&by_mail, "jo@example.com", "jo smith-pw").await,
+        None
+    );
+    assert_eq!(by_mail.lookup("jo@example.com").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn wrong_unknown_and_empty_passwords_give_none() {
     let Some(slapd) = Slapd::start() else { return };
     let ldap = client(&slapd.config());
@@ -168,7 +185,7 @@ async fn lookup_reads_a_user_and_ignores_entries_outside_the_filter_or_disabled(
         ldap.lookup("frank").await.unwrap().is_some(),
         "enabled AD flags"
     );
-    for absent in ["robot", "eve", "nobody", "twin"] {
+    for absent in ["robot", "eve", "nobody", "twin", "kim"] {
         assert_eq!(ldap.lookup(absent).await.unwrap(), None, "{absent}");
     }
 }
@@ -180,7 +197,7 @@ async fn accounts_outside_the_filter_disabled_or_ambiguous_cannot_sign_in_with_t
     let ldap = client(&slapd.config());
     // robot: not an inetOrgPerson; eve: userAccountControl 514 (ACCOUNTDISABLE); twin: two
     // entries under user_base.
-    for name in ["robot", "eve", "twin"] {
+    for name in ["robot", "eve", "twin", "kim", "KIM"] {
         assert_eq!(
             sign_in(&ldap, name, &format!("{name}-pw")).await,
             None,

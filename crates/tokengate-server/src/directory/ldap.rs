@@ -78,17 +78,9 @@ impl Ldap {
             return Ok(None);
         }
         let mut session = self.service_session().await?;
-        let Some(entry) = session.find_user(name).await? else {
-            session.close().await;
-            return Ok(None);
-        };
-        if !self.password_binds(&entry.dn, password).await? {
-            session.close().await;
-            return Ok(None);
-        }
-        let user = session.describe(&entry).await;
+        let user = session.sign_in(name, password).await;
         session.close().await;
-        user.map(Some)
+        user
     }
 
     /// One user as the service account sees them; `None` when not found, outside the filter,
@@ -100,8 +92,7 @@ impl Ldap {
         let mut session = self.service_session().await?;
         let user = match session.find_user(name).await {
             Ok(Some(entry)) => session.describe(&entry).await.map(Some),
-            Ok(None) => Ok(None),
-            Err(error) => Err(error),
+            other => other.map(|_| None),
         };
         session.close().await;
         user
@@ -109,24 +100,12 @@ impl Ldap {
 
     /// Every user the filter admits (`{user}` read as `*`), for the sync. Entries whose name is
     /// not a valid user name, disabled ones, and names held by more than one entry are left
-    /// out (and logged).
+    /// out (and logged). A list the directory cuts short is an error, never a shorter list.
     pub async fn all_users(&self) -> Result<Vec<DirectoryUser>, DirectoryError> {
         let mut session = self.service_session().await?;
-        let entries = session.all_user_entries().await;
-        let mut users = Vec::new();
-        if let Ok(entries) = &entries {
-            for entry in unique_by_name(entries, &self.config.name_attribute) {
-                match session.describe(entry).await {
-                    Ok(user) => users.push(user),
-                    Err(error) => {
-                        session.close().await;
-                        return Err(error);
-                    }
-                }
-            }
-        }
+        let users = session.all_users().await;
         session.close().await;
-        entries.map(|_| users)
+        users
     }
 
     /// Whether `password` binds as `dn`, on a connection of its own.
@@ -228,7 +207,34 @@ impl Session<'_> {
             );
             return Ok(None);
         }
-        Ok(entries.pop().filter(|entry| !ad_disabled(entry)))
+        let name_attribute = &self.client.config.name_attribute;
+        Ok(entries
+            .pop()
+            .filter(|entry| !ad_disabled(entry) && user_name(entry, name_attribute).is_some()))
+    }
+
+    /// The user `name` if `password` binds as their entry.
+    async fn sign_in(
+        &mut self,
+        name: &str,
+        password: &Secret,
+    ) -> Result<Option<DirectoryUser>, DirectoryError> {
+        let Some(entry) = self.find_user(name).await? else {
+            return Ok(None);
+        };
+        if !self.client.password_binds(&entry.dn, password).await? {
+            return Ok(None);
+        }
+        self.describe(&entry).await.map(Some)
+    }
+
+    async fn all_users(&mut self) -> Result<Vec<DirectoryUser>, DirectoryError> {
+        let entries = self.all_user_entries().await?;
+        let mut users = Vec::new();
+        for entry in unique_by_name(&entries, &self.client.config.name_attribute) {
+            users.push(self.describe(entry).await?);
+        }
+        Ok(users)
     }
 
     /// Every entry the filter admits, page by page.
@@ -269,7 +275,7 @@ impl Session<'_> {
     /// The user `entry` describes, with their groups.
     async fn describe(&mut self, entry: &SearchEntry) -> Result<DirectoryUser, DirectoryError> {
         let config = &self.client.config;
-        let name = first_value(entry, &config.name_attribute).unwrap_or_default();
+        let name = user_name(entry, &config.name_attribute).unwrap_or_default();
         let member_of = values(entry, &config.member_of_attribute);
         let mut groups: Vec<String> = if member_of.is_empty() {
             self.groups_by_member(&entry.dn, &name).await?
@@ -345,13 +351,14 @@ impl Ldap {
     }
 }
 
-/// The entries whose name is a valid user name held by no other entry.
+/// The entries whose name is a valid user name held by no other entry (compared without
+/// regard to case, as the directory compares names when one signs in).
 fn unique_by_name<'a>(entries: &'a [SearchEntry], attribute: &str) -> Vec<&'a SearchEntry> {
     let mut named: Vec<(String, &SearchEntry)> = Vec::new();
     for entry in entries {
-        match first_value(entry, attribute) {
-            Some(name) if is_valid_user_name(&name) => named.push((name, entry)),
-            _ => tracing::warn!(
+        match user_name(entry, attribute) {
+            Some(name) => named.push((name.to_ascii_lowercase(), entry)),
+            None => tracing::warn!(
                 dn = %entry.dn,
                 "ldap: directory entry without a valid user name left out"
             ),
@@ -360,10 +367,10 @@ fn unique_by_name<'a>(entries: &'a [SearchEntry], attribute: &str) -> Vec<&'a Se
     named.sort_by(|left, right| left.0.cmp(&right.0));
     let mut unique = Vec::new();
     for (index, (name, entry)) in named.iter().enumerate() {
-        let repeated =
+        let same =
             |other: Option<&(String, &SearchEntry)>| other.is_some_and(|(other, _)| other == name);
-        if repeated(index.checked_sub(1).and_then(|before| named.get(before)))
-            || repeated(named.get(index + 1))
+        if same(index.checked_sub(1).and_then(|before| named.get(before)))
+            || same(named.get(index + 1))
         {
             tracing::warn!(user = %name, "ldap: several directory entries hold one user name; left out");
         } else {
@@ -371,6 +378,11 @@ fn unique_by_name<'a>(entries: &'a [SearchEntry], attribute: &str) -> Vec<&'a Se
         }
     }
     unique
+}
+
+/// The entry's user name, when it is a valid tokengate user name.
+fn user_name(entry: &SearchEntry, attribute: &str) -> Option<String> {
+    first_value(entry, attribute).filter(|name| is_valid_user_name(name))
 }
 
 /// The values of `attribute` (matched without regard to case, as LDAP does).

@@ -315,6 +315,21 @@ fn seed_ldif() -> String {
     for twin in ["uid=twin", "uid=twin,ou=contractors"] {
         ldif.push_str(&person(&example(twin), "twin", "Twin", ""));
     }
+    // Two entries whose names differ only in case (the directory finds both for "kim").
+    ldif.push_str(&person(&example("uid=kim"), "kim", "Kim", ""));
+    ldif.push_str(&person(
+        &example("uid=KIM,ou=contractors"),
+        "KIM",
+        "KIM",
+        "",
+    ));
+    // A name that is no tokengate user name (a space), found by its mail.
+    ldif.push_str(&person(
+        &example("uid=jo smith"),
+        "jo smith",
+        "Jo Smith",
+        "mail: jo@example.com\n",
+    ));
     // Right password, wrong kind of entry: outside the filter.
     ldif.push_str(&format!(
         "dn: {}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: robot\n\
