@@ -2,6 +2,7 @@
 //! environment variables (nested keys with `__`). Unknown keys are refused with their name.
 
 mod checks;
+pub mod ldap;
 pub mod routes;
 pub mod values;
 
@@ -9,6 +10,7 @@ use checks::{check_database_url, check_public_url, check_upstream, one_line, sho
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
+use ldap::LdapConfig;
 use routes::{RouteConfig, check_routes};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -50,6 +52,9 @@ pub struct Config {
     pub admin_password: Option<tokengate_core::Secret>,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
+    /// A directory whose users sign in with their directory password (SPEC §10); none by
+    /// default.
+    pub ldap: Option<LdapConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password)
             .field("security", &self.security)
             .field("tls", &self.tls)
+            .field("ldap", &self.ldap)
             .finish()
     }
 }
@@ -169,6 +175,7 @@ impl Default for Config {
             admin_password: None,
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
+            ldap: None,
         }
     }
 }
@@ -245,12 +252,13 @@ const ENV_KEYS: &[&str] = &[
     "gateway__",
     "security__",
     "tls__",
+    "ldap__",
 ];
 
 impl Config {
     /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment,
     /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration and
-    /// writes nothing.
+    /// the secret files it names (`ldap.bind_password_file`), and writes nothing.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
@@ -269,10 +277,13 @@ impl Config {
                     .any(|known| key == *known || (known.ends_with("__") && key.starts_with(known)))
             })
             .split("__");
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .extract()
             .map_err(|error| ConfigError::Invalid(one_line(&error)))?;
+        if let Some(ldap) = &mut config.ldap {
+            ldap.read_password_file().map_err(ConfigError::Invalid)?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -303,6 +314,9 @@ impl Config {
         }
         if self.security.max_failed_logins == 0 {
             return invalid("security.max_failed_logins must be at least 1".into());
+        }
+        if let Some(ldap) = &self.ldap {
+            ldap.validate().map_err(ConfigError::Invalid)?;
         }
         Ok(())
     }

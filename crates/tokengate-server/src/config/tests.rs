@@ -186,3 +186,153 @@ fn upstreams_other_than_http_and_https_are_refused_naming_the_key() {
         Ok(())
     });
 }
+
+const LDAP_TABLE: &str = r#"
+[ldap]
+url = "ldaps://ldap.example.com"
+bind_dn = "cn=tokengate,ou=services,dc=example,dc=com"
+bind_password_file = "ldap-password"
+user_base = "ou=people,dc=example,dc=com"
+group_base = "ou=groups,dc=example,dc=com"
+admin_group = "tokengate-admins"
+sync_interval = "30s"
+"#;
+
+#[test]
+fn ldap_is_off_by_default_and_the_spec_example_loads_with_its_password_file_read() {
+    Jail::expect_with(|jail| {
+        assert_eq!(Config::load(None).expect("defaults").ldap, None);
+        jail.create_file("tokengate.toml", LDAP_TABLE)?;
+        jail.create_file("ldap-password", "service-pw-42\n")?;
+        let config = Config::load(None).expect("loads");
+        let ldap = config.ldap.clone().expect("an [ldap] table");
+        assert_eq!(ldap.url, "ldaps://ldap.example.com");
+        assert_eq!(
+            ldap.bind_password.as_ref().map(|p| p.expose()),
+            Some("service-pw-42")
+        );
+        assert_eq!(
+            ldap.user_filter,
+            "(&(objectClass=inetOrgPerson)(uid={user}))"
+        );
+        assert_eq!(ldap.sync_interval, std::time::Duration::from_secs(30));
+        assert_eq!(ldap.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(
+            (
+                ldap.name_attribute.as_str(),
+                ldap.display_name_attribute.as_str()
+            ),
+            ("uid", "cn")
+        );
+        assert_eq!(ldap.email_attribute, "mail");
+        assert_eq!(ldap.member_of_attribute, "memberOf");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("service-pw-42"), "{printed}");
+        let written = serde_json::to_string(&config).expect("serialises");
+        assert!(!written.contains("service-pw-42"), "{written}");
+        assert!(written.contains("\"sync_interval\":\"30s\""), "{written}");
+        Ok(())
+    });
+}
+
+#[test]
+fn ldap_keys_come_from_the_environment_too_and_sync_interval_defaults_to_ten_minutes() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TOKENGATE_LDAP__URL", "ldap://127.0.0.1:3890");
+        jail.set_env("TOKENGATE_LDAP__USER_BASE", "ou=people,dc=example,dc=com");
+        jail.set_env("TOKENGATE_LDAP__BIND_DN", "cn=admin,dc=example,dc=com");
+        jail.set_env("TOKENGATE_LDAP__BIND_PASSWORD", "env-pw");
+        let ldap = Config::load(None).expect("loads").ldap.expect("ldap");
+        assert_eq!(ldap.url, "ldap://127.0.0.1:3890");
+        assert_eq!(ldap.sync_interval, std::time::Duration::from_secs(600));
+        assert_eq!(
+            ldap.bind_password.as_ref().map(|p| p.expose()),
+            Some("env-pw")
+        );
+        Ok(())
+    });
+}
+
+/// Loads the spec example with `key = value` added (or replacing the key) and returns the
+/// one-line error.
+fn ldap_error(jail: &mut Jail, key: &str, value: &str) -> String {
+    let table: String = LDAP_TABLE
+        .lines()
+        .filter(|line| !line.starts_with(&format!("{key} =")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let table = format!("{table}{key} = {value}\n");
+    jail.create_file("tokengate.toml", &table).expect("written");
+    let error = Config::load(None).expect_err(&table).to_string();
+    assert!(!error.contains('\n'), "{error}");
+    error
+}
+
+#[test]
+fn bad_ldap_values_are_refused_with_one_line_naming_the_key() {
+    Jail::expect_with(|jail| {
+        jail.create_file("ldap-password", "service-pw-42")?;
+        let cases = [
+            ("url", "\"http://ldap.example.com\"", "ldap.url"),
+            ("url", "\"ldap.example.com\"", "ldap.url"),
+            ("url", "\"\"", "ldap.url"),
+            ("url", "\"ldaps://\"", "ldap.url"),
+            ("url", "\"ldaps://ldap.example.com/dc=example\"", "ldap.url"),
+            ("url", "\"ldap://ldap.example.com\"", "in clear"),
+            ("start_tls", "true", "start_tls is for ldap://"),
+            ("user_base", "\"\"", "ldap.user_base"),
+            ("user_filter", "\"(uid=alice)\"", "{user}"),
+            ("user_filter", "\"(uid={user}\"", "ldap.user_filter"),
+            ("user_filter", "\"uid={user}\"", "ldap.user_filter"),
+            ("sync_interval", "\"10\"", "sync_interval"),
+            ("sync_interval", "\"0s\"", "sync_interval"),
+            ("sync_interval", "\"ten minutes\"", "sync_interval"),
+            ("timeout", "\"5 s\"", "timeout"),
+            (
+                "bind_password_file",
+                "\"absent-file\"",
+                "ldap.bind_password_file",
+            ),
+            ("bind_password", "\"also-given\"", "either bind_password"),
+            ("name_attribute", "\"u id\"", "ldap.name_attribute"),
+            ("unknown_key", "1", "unknown_key"),
+        ];
+        for (key, value, expected) in cases {
+            let error = ldap_error(jail, key, value);
+            assert!(error.contains(expected), "{key} = {value}: {error}");
+            assert!(!error.contains("service-pw-42"), "{error}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn the_ldap_service_account_needs_a_password_and_plain_ldap_is_for_loopback_only() {
+    Jail::expect_with(|jail| {
+        jail.set_env("TOKENGATE_LDAP__USER_BASE", "ou=people,dc=example,dc=com");
+        jail.set_env("TOKENGATE_LDAP__URL", "ldap://127.0.0.1:3890");
+        jail.set_env("TOKENGATE_LDAP__BIND_DN", "cn=admin,dc=example,dc=com");
+        let error = Config::load(None).expect_err("no password").to_string();
+        assert!(error.contains("ldap.bind_password"), "{error}");
+        jail.set_env("TOKENGATE_LDAP__BIND_PASSWORD", "");
+        let error = Config::load(None).expect_err("empty password").to_string();
+        assert!(error.contains("ldap.bind_password"), "{error}");
+        jail.set_env("TOKENGATE_LDAP__BIND_PASSWORD", "pw");
+        for url in [
+            "ldap://localhost:389",
+            "ldap://[::1]:389",
+            "ldap://127.0.0.2",
+        ] {
+            jail.set_env("TOKENGATE_LDAP__URL", url);
+            assert!(Config::load(None).is_ok(), "{url}");
+        }
+        jail.set_env("TOKENGATE_LDAP__URL", "ldap://10.0.0.1");
+        assert!(Config::load(None).is_err());
+        jail.set_env("TOKENGATE_LDAP__START_TLS", "true");
+        assert!(
+            Config::load(None).is_ok(),
+            "StartTLS makes ldap:// fine anywhere"
+        );
+        Ok(())
+    });
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// An HTTP header name (`identity_header`, `via_header`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +106,61 @@ pub mod optional_address {
     }
 }
 
+/// A duration written as a whole number and a unit: `30s`, `10m`, `1h`. Zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || {
+        format!(
+            "\"{}\" is not a duration like \"30s\", \"10m\" or \"1h\"",
+            super::shorten(text)
+        )
+    };
+    let trimmed = text.trim();
+    let unit_at = trimmed.len().checked_sub(1).ok_or_else(invalid)?;
+    let (number, unit) = (trimmed.get(..unit_at), trimmed.get(unit_at..));
+    let seconds_per_unit = match unit {
+        Some("s") => 1,
+        Some("m") => 60,
+        Some("h") => 3600,
+        _ => return Err(invalid()),
+    };
+    let number: u64 = number
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(invalid)?;
+    match number.checked_mul(seconds_per_unit) {
+        Some(0) => Err(format!(
+            "\"{}\" is zero; a duration must be positive",
+            super::shorten(text)
+        )),
+        Some(seconds) => Ok(Duration::from_secs(seconds)),
+        None => Err(invalid()),
+    }
+}
+
+/// A duration in its shortest whole form: 600 s is `10m`.
+pub fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        _ if seconds != 0 && seconds.is_multiple_of(3600) => format!("{}h", seconds / 3600),
+        _ if seconds != 0 && seconds.is_multiple_of(60) => format!("{}m", seconds / 60),
+        _ => format!("{seconds}s"),
+    }
+}
+
+/// `sync_interval` and other durations: text like `10m`.
+pub mod duration {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(*duration))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +187,34 @@ mod tests {
             "localhost:80",
         ] {
             assert!(parse_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_are_a_number_and_a_unit_and_print_back_the_same() {
+        for (text, seconds) in [("30s", 30), ("10m", 600), ("1h", 3600), ("90m", 5400)] {
+            let parsed = parse_duration(text).expect(text);
+            assert_eq!(parsed, Duration::from_secs(seconds), "{text}");
+            assert_eq!(
+                parse_duration(&format_duration(parsed)).expect(text),
+                parsed
+            );
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+        for bad in [
+            "",
+            "10",
+            "m",
+            "10 m",
+            "-5m",
+            "1.5h",
+            "10d",
+            "0s",
+            "+3s",
+            "99999999999999999999h",
+        ] {
+            let problem = parse_duration(bad).expect_err(bad);
+            assert!(problem.contains("duration"), "{problem}");
         }
     }
 }
