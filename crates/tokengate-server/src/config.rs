@@ -2,6 +2,7 @@
 //! environment variables (nested keys with `__`). Unknown keys are refused with their name.
 
 mod checks;
+pub mod oidc;
 pub mod routes;
 pub mod values;
 
@@ -9,6 +10,7 @@ use checks::{check_database_url, check_public_url, check_upstream, one_line, sho
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
+use oidc::OidcConfig;
 use routes::{RouteConfig, check_routes};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -50,6 +52,8 @@ pub struct Config {
     pub admin_password: Option<tokengate_core::Secret>,
     pub security: SecurityConfig,
     pub tls: TlsConfig,
+    /// Sign-in with an OpenID Connect provider (SPEC §10); needs `public_url`.
+    pub oidc: Option<OidcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password)
             .field("security", &self.security)
             .field("tls", &self.tls)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -165,6 +170,7 @@ impl Default for Config {
             admin_password: None,
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -227,12 +233,13 @@ const ENV_KEYS: &[&str] = &[
     "gateway__",
     "security__",
     "tls__",
+    "oidc__",
 ];
 
 impl Config {
     /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment,
-    /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration and
-    /// writes nothing.
+    /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration
+    /// (and the secret files it names) and writes nothing.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
@@ -251,10 +258,13 @@ impl Config {
                     .any(|known| key == *known || (known.ends_with("__") && key.starts_with(known)))
             })
             .split("__");
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .extract()
             .map_err(|error| ConfigError::Invalid(one_line(&error)))?;
+        if let Some(oidc) = &mut config.oidc {
+            oidc.read_secret_file().map_err(ConfigError::Invalid)?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -285,6 +295,9 @@ impl Config {
         }
         if self.security.max_failed_logins == 0 {
             return invalid("security.max_failed_logins must be at least 1".into());
+        }
+        if let Some(oidc) = &self.oidc {
+            oidc.check(&self.public_url).map_err(ConfigError::Invalid)?;
         }
         Ok(())
     }
