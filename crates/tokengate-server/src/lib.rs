@@ -6,6 +6,7 @@ pub mod api;
 pub mod attempts;
 pub mod cache;
 pub mod config;
+pub mod directory;
 pub mod effects;
 pub mod entrance;
 pub mod error;

@@ -31,6 +31,15 @@ pub fn acceptor(cert_path: &str, key_path: &str) -> Result<TlsAcceptor, String> 
 /// The connector for `https://` upstreams: trusts the certificates in `ca_file` (PEM) when
 /// given, else the system's roots. There is no way to skip the check.
 pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String> {
+    let mut config = client_config(ca_file)?;
+    // An upstream that offers HTTP/2 gets it (gRPC over TLS); others stay on HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A TLS client configuration (ring) trusting `ca_file` (PEM) when given, else the system's
+/// roots; no ALPN. Also used for the OpenID Connect provider.
+pub fn client_config(ca_file: Option<&str>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -60,12 +69,9 @@ pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String>
         });
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("tls: {error}"))?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    // An upstream that offers HTTP/2 gets it (gRPC over TLS); others stay on HTTP/1.1.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsConnector::from(Arc::new(config)))
+        .with_no_client_auth())
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod certificate;
+pub mod oidc;
 pub mod proxies;
 pub mod raw;
 pub mod switchable;
