@@ -3,6 +3,7 @@
 
 mod checks;
 pub mod ldap;
+pub mod oidc;
 pub mod routes;
 pub mod values;
 
@@ -11,6 +12,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use ldap::LdapConfig;
+use oidc::OidcConfig;
 use routes::{RouteConfig, check_routes};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -55,6 +57,8 @@ pub struct Config {
     /// A directory whose users sign in with their directory password (SPEC §10); none by
     /// default.
     pub ldap: Option<LdapConfig>,
+    /// Sign-in with an OpenID Connect provider (SPEC §10); needs `public_url`.
+    pub oidc: Option<OidcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("security", &self.security)
             .field("tls", &self.tls)
             .field("ldap", &self.ldap)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -176,6 +181,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             tls: TlsConfig::default(),
             ldap: None,
+            oidc: None,
         }
     }
 }
@@ -253,12 +259,13 @@ const ENV_KEYS: &[&str] = &[
     "security__",
     "tls__",
     "ldap__",
+    "oidc__",
 ];
 
 impl Config {
     /// Loads `file` (or `./tokengate.toml` when present) over the defaults, then the environment,
-    /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration and
-    /// the secret files it names (`ldap.bind_password_file`), and writes nothing.
+    /// and checks every value (see [`Config::validate`]). Reads nothing but the configuration
+    /// (and the secret files it names) and writes nothing.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
@@ -283,6 +290,9 @@ impl Config {
             .map_err(|error| ConfigError::Invalid(one_line(&error)))?;
         if let Some(ldap) = &mut config.ldap {
             ldap.read_password_file().map_err(ConfigError::Invalid)?;
+        }
+        if let Some(oidc) = &mut config.oidc {
+            oidc.read_secret_file().map_err(ConfigError::Invalid)?;
         }
         config.validate()?;
         Ok(config)
@@ -317,6 +327,9 @@ impl Config {
         }
         if let Some(ldap) = &self.ldap {
             ldap.validate().map_err(ConfigError::Invalid)?;
+        }
+        if let Some(oidc) = &self.oidc {
+            oidc.check(&self.public_url).map_err(ConfigError::Invalid)?;
         }
         Ok(())
     }

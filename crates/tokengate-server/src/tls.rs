@@ -38,7 +38,7 @@ pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String>
 }
 
 /// A TLS client configuration (ring provider) trusting the certificates in `ca_file` (PEM)
-/// when given, else the system's roots; used for upstreams and the directory. The server's
+/// when given, else the system's roots; used for upstreams, the directory and the OpenID Connect provider. The server's
 /// certificate is always checked.
 pub fn client_config(ca_file: Option<&str>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();

@@ -1,8 +1,9 @@
-//! Directories that users come from (LDAP): what a directory says about a user, and how asking
+//! Directories that users come from (LDAP, OpenID Connect): what a directory says about a user, and how asking
 //! it fails. Read-only: nothing here writes to the directory or to tokengate's store.
 
 pub mod dn;
 pub mod ldap;
+pub mod oidc;
 
 pub use ldap::Ldap;
 

@@ -4,6 +4,7 @@
 
 pub mod certificate;
 pub mod ldap;
+pub mod oidc;
 pub mod proxies;
 pub mod raw;
 pub mod switchable;
