@@ -4,11 +4,13 @@
 //! effects before the next check) through [`PasswordAttempts`], so the gateway (cache, queue,
 //! locks), `explain` (store, no side effects) and tests share this one sequence.
 
+use crate::decision::password::HashJob;
 use crate::decision::password::known_since;
 use crate::decision::{
     AttemptPlan, Decision, Evaluation, GatePolicy, PasswordAttempt, Reason, Records, RequestFacts,
     decide, precheck, unavailable,
 };
+use crate::groups::UserSource;
 use crate::model::{Settings, TokenGrant, User};
 use crate::secret::Secret;
 use crate::store::StoreResult;
@@ -89,6 +91,27 @@ pub trait PasswordAttempts: Send + Sync {
     ) -> Result<bool, HashRefused>;
     /// Applies the decision's effects while the turn is held, removing those it applied.
     async fn settle(&self, _decision: &mut Decision, _now: DateTime<Utc>) {}
+    /// Whether a directory (LDAP) checks the passwords of users tokengate does not hold
+    /// locally. Without one (the default), every password is checked against its stored hash.
+    fn has_directory(&self) -> bool {
+        false
+    }
+    /// Checks `password` for `name` with the directory and records the sign-in (provisioning
+    /// or refreshing the user). Called only when [`Self::has_directory`] says so.
+    async fn directory_check(&self, _name: &str, _password: &Secret) -> DirectoryVerdict {
+        DirectoryVerdict::Unavailable
+    }
+}
+
+/// What the directory said about a password.
+#[derive(Debug)]
+pub enum DirectoryVerdict {
+    /// Right: the user as stored now (provisioned or refreshed from the directory).
+    Verified(Arc<User>),
+    /// Wrong password, or a user the directory does not have.
+    Refused,
+    /// The directory could not be asked (503, not counted as a failure).
+    Unavailable,
 }
 
 /// Verifies on the calling thread: for the CLI and tests.
@@ -210,10 +233,22 @@ async fn check_in_turn(
         },
         _ => false,
     };
+    let name = attempt.user_name().to_owned();
     let job = match attempt.plan(user, known, now) {
         AttemptPlan::Decided(decision) => return decision,
         AttemptPlan::Hash(job) => job,
     };
+    let directory_user = user.is_none_or(|record| record.source == UserSource::Ldap);
+    if directory_user && attempts.has_directory() {
+        let verdict = attempts
+            .directory_check(attempt_name(user, &job, &name), &job.secret)
+            .await;
+        return match verdict {
+            DirectoryVerdict::Verified(user) => job.finish_for_directory_user(&user),
+            DirectoryVerdict::Refused => job.finish(false),
+            DirectoryVerdict::Unavailable => job.directory_unavailable(),
+        };
+    }
     let stored = job.stored_hash.clone();
     let secret = job.secret.clone();
     match attempts.hash(job.client(), stored, secret).await {
@@ -221,6 +256,13 @@ async fn check_in_turn(
         Err(HashRefused::Busy) => job.busy(),
         Err(HashRefused::Unavailable) => job.unavailable(),
     }
+}
+
+/// The name to ask the directory about: the stored user's, else the name as typed.
+fn attempt_name<'a>(user: Option<&'a User>, job: &'a HashJob, typed: &'a str) -> &'a str {
+    user.map(|record| record.name.as_str())
+        .or(job.user_name())
+        .unwrap_or(typed)
 }
 
 /// Reads records straight from the store: for `explain` and the CLI.

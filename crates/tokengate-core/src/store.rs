@@ -198,14 +198,14 @@ pub struct DirectoryProfile {
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// Writes what the directory says about an existing user: display name, e-mail, admin
-    /// flag, directory groups; enables the user again when a sync had disabled them. The
-    /// user as it is afterwards (`NotFound` when there is none). `audit` is written when
-    /// given (the caller gives one when something changed).
+    /// flag, directory groups; enables the user again when a sync had disabled them. Returns
+    /// the user as it is afterwards and whether anything changed; `audit` is written only then
+    /// (`NotFound` when there is no such user).
     async fn refresh_directory_user(
         &self,
         profile: &DirectoryProfile,
-        audit: Option<&NewAudit>,
-    ) -> StoreResult<User>;
+        audit: &NewAudit,
+    ) -> StoreResult<(User, bool)>;
     /// Disables a directory user the directory no longer has, marking the disabling as the
     /// directory's so a later sign-in or sync may undo it. Returns whether anything changed.
     async fn deprovision_user(&self, name: &str, audit: &NewAudit) -> StoreResult<bool>;

@@ -4,15 +4,20 @@
 //! The order of an attempt is core's `run_attempt`; the gateway, the REST API and the web UI
 //! sign-in all run it with [`GuardedAttempts`]. Nothing here decides.
 
+use crate::directory::accounts;
 use crate::state::AppState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
+use std::sync::Arc;
 use tokengate_core::Decision;
 use tokengate_core::Secret;
-use tokengate_core::authenticate::{HashRefused, PasswordAttempts, Turn};
+use tokengate_core::authenticate::{DirectoryVerdict, HashRefused, PasswordAttempts, Turn};
 use tokengate_core::decision::Effect;
 use tokengate_core::decision::password::known_since;
+use tokengate_core::groups::UserSource;
+use tokengate_core::manage::ManageError;
+use tokengate_core::model::Origin;
 
 /// Password attempts under every limit: the one implementation for every entrance.
 pub struct GuardedAttempts<'a>(pub &'a AppState);
@@ -38,6 +43,36 @@ impl PasswordAttempts for GuardedAttempts<'_> {
         password: Secret,
     ) -> Result<bool, HashRefused> {
         self.0.passwords.check(client, stored_hash, password).await
+    }
+
+    fn has_directory(&self) -> bool {
+        self.0.ldap.is_some()
+    }
+
+    /// Search-then-bind with the directory; a right password provisions or refreshes the user.
+    async fn directory_check(&self, name: &str, password: &Secret) -> DirectoryVerdict {
+        let Some(ldap) = &self.0.ldap else {
+            return DirectoryVerdict::Unavailable;
+        };
+        match ldap.authenticate(name, password).await {
+            Ok(Some(found)) => {
+                let profile = accounts::profile(found, UserSource::Ldap);
+                match accounts::record_sign_in(self.0, &profile, &Origin::default()).await {
+                    Ok(user) => DirectoryVerdict::Verified(Arc::new(user)),
+                    // A local user of the same name is never taken over.
+                    Err(ManageError::Conflict(_)) => DirectoryVerdict::Refused,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not record a directory sign-in");
+                        DirectoryVerdict::Unavailable
+                    }
+                }
+            }
+            Ok(None) => DirectoryVerdict::Refused,
+            Err(error) => {
+                tracing::warn!(%error, "password check: the directory could not be asked");
+                DirectoryVerdict::Unavailable
+            }
+        }
     }
 
     /// Applies the user effects now (the next attempt for the user reads them); token use is

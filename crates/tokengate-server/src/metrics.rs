@@ -98,6 +98,7 @@ fn reason_index(reason: Reason) -> usize {
         Reason::UserLocked => 8,
         Reason::TooManyFailures => 9,
         Reason::Unavailable => 10,
+        Reason::DirectoryUnavailable => 11,
     }
 }
 

@@ -255,6 +255,21 @@ impl Bound {
             stop_rx.clone(),
             notifications,
         ));
+        if let Some(ldap) = &state.ldap {
+            let interval = state
+                .config
+                .ldap
+                .as_ref()
+                .map_or(std::time::Duration::from_secs(600), |ldap| {
+                    ldap.sync_interval
+                });
+            tokio::spawn(crate::directory::accounts::run_sync(
+                state.clone(),
+                ldap.clone(),
+                interval,
+                stop_rx.clone(),
+            ));
+        }
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,

@@ -103,12 +103,18 @@ pub async fn current(
     }))
 }
 
-/// Starts a session for `user` (always a new id) and returns the `Set-Cookie` value.
+/// The browser single sign-on cookie of routes with `browser_sso` (SPEC §10): the session's
+/// id, `SameSite=Lax` so a link from elsewhere to an upstream page works, on every path.
+/// Never sent upstream (the gateway removes it), never read by tokengate's own pages.
+pub const GATEWAY_COOKIE: &str = "tg_gw";
+
+/// Starts a session for `user` (always a new id) and returns the `Set-Cookie` values: the
+/// session cookie and, when a route offers browser single sign-on, the gateway cookie.
 pub async fn start(
     state: &AppState,
     user: &User,
     now: DateTime<Utc>,
-) -> Result<HeaderValue, ApiError> {
+) -> Result<Vec<HeaderValue>, ApiError> {
     let id = new_secret()?;
     let csrf_token = new_secret()?;
     let now = truncate_to_millis(now);
@@ -126,7 +132,15 @@ pub async fn start(
         .await
         .map_err(|_| ApiError::unavailable())?;
     let max_age = i64::from(state.config.security.session_hours.max(1)) * 3600;
-    cookie(&id, max_age)
+    cookies(state, &id, max_age)
+}
+
+fn cookies(state: &AppState, id: &Secret, max_age: i64) -> Result<Vec<HeaderValue>, ApiError> {
+    let mut values = vec![cookie(id, max_age)?];
+    if state.routes.offers_browser_sso() {
+        values.push(gateway_cookie(id, max_age)?);
+    }
+    Ok(values)
 }
 
 /// 43 base62 characters (≈256 bits) from the OS CSPRNG, never held outside a [`Secret`].
@@ -136,14 +150,26 @@ fn new_secret() -> Result<Secret, ApiError> {
         .map_err(|error| ApiError::internal(&error))
 }
 
-/// Ends the session and returns the `Set-Cookie` value that clears the cookie.
-pub async fn end(state: &AppState, session: &SessionUser) -> Result<HeaderValue, ApiError> {
+/// Ends the session and returns the `Set-Cookie` values that clear its cookies.
+pub async fn end(state: &AppState, session: &SessionUser) -> Result<Vec<HeaderValue>, ApiError> {
     state
         .store
         .delete_session(&session.digest)
         .await
         .map_err(|_| ApiError::unavailable())?;
-    cookie(&Secret::default(), 0)
+    cookies(state, &Secret::default(), 0)
+}
+
+/// The gateway cookie's `Set-Cookie` value, marked sensitive.
+fn gateway_cookie(id: &Secret, max_age: i64) -> Result<HeaderValue, ApiError> {
+    let text = Secret::new(format!(
+        "{GATEWAY_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+        id.expose()
+    ));
+    let mut value =
+        HeaderValue::from_str(text.expose()).map_err(|error| ApiError::internal(&error))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The `Set-Cookie` value, marked sensitive so that `Debug` of the header map hides it.

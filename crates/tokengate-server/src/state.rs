@@ -4,6 +4,8 @@
 use crate::access_log::AccessLogger;
 use crate::cache::AuthCache;
 use crate::config::Config;
+use crate::directory::Ldap;
+use crate::directory::oidc::Oidc;
 use crate::gateway::headers::IdentityHeaders;
 use crate::gateway::upstream::RouteTable;
 use crate::metrics::Metrics;
@@ -35,6 +37,10 @@ pub struct AppState {
     /// Open WebSockets, checked again while they last.
     pub sockets: Arc<Sockets>,
     pub identity_headers: IdentityHeaders,
+    /// The LDAP directory that checks passwords of directory users (`[ldap]`).
+    pub ldap: Option<Arc<Ldap>>,
+    /// The OpenID Connect provider of the web UI's single sign-on (`[oidc]`).
+    pub oidc: Option<Arc<Oidc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,8 @@ pub enum StateError {
     Upstream(String),
     #[error("cannot start the password hashing threads: {0}")]
     Threads(#[from] std::io::Error),
+    #[error("{0}")]
+    Directory(String),
 }
 
 impl AppState {
@@ -54,7 +62,23 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let throttle = Arc::new(FailureThrottle::new(config.security.failures_per_minute));
         let routes = RouteTable::from_config(&config, &metrics).map_err(StateError::Upstream)?;
+        let ldap = match &config.ldap {
+            Some(ldap) => {
+                Some(Arc::new(Ldap::new(ldap).map_err(|error| {
+                    StateError::Directory(format!("ldap: {error}"))
+                })?))
+            }
+            None => None,
+        };
+        let oidc = match &config.oidc {
+            Some(oidc) => Some(Arc::new(
+                Oidc::new(oidc, &config.public_url).map_err(StateError::Directory)?,
+            )),
+            None => None,
+        };
         Ok(Self {
+            ldap,
+            oidc,
             policy: config.gate_policy(),
             cache: AuthCache::new(store.clone(), metrics.clone()),
             passwords: PasswordPool::new(config.security.password_concurrency)?,

@@ -136,15 +136,7 @@ impl PasswordAttempt {
             secret,
             client,
             steps,
-            user: user.map(|record| UserFacts {
-                name: record.name.clone(),
-                disabled: record.disabled,
-                failed_logins: record.failed_logins,
-                locked_until: record.locked_until,
-                locked,
-                groups: record.groups.join(","),
-                email: record.email.clone(),
-            }),
+            user: user.map(|record| UserFacts::of(record, locked)),
             lockout,
             now,
         })
@@ -200,6 +192,20 @@ struct UserFacts {
     email: Option<String>,
 }
 
+impl UserFacts {
+    fn of(record: &User, locked: bool) -> Self {
+        Self {
+            name: record.name.clone(),
+            disabled: record.disabled,
+            failed_logins: record.failed_logins,
+            locked_until: record.locked_until,
+            locked,
+            groups: record.groups.join(","),
+            email: record.email.clone(),
+        }
+    }
+}
+
 impl HashJob {
     pub fn client(&self) -> IpAddr {
         self.client
@@ -215,6 +221,28 @@ impl HashJob {
     /// The hash could not run: fail closed.
     pub fn unavailable(self) -> Decision {
         super::unavailable(self.client, self.steps)
+    }
+
+    /// The name the password was given for.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user.as_ref().map(|user| user.name.as_str())
+    }
+
+    /// The directory could not be asked: 503 `directory_unavailable`, not counted as a failure.
+    pub fn directory_unavailable(mut self) -> Decision {
+        self.steps.push(Step::DirectoryUnavailable);
+        let outcome = denied(Reason::DirectoryUnavailable, None);
+        finish(self.client, self.steps, outcome, Vec::new())
+    }
+
+    /// The directory verified the password of `user` (as stored after its sign-in was
+    /// recorded, possibly just provisioned): decided like a correct password of that user,
+    /// so a disabled user is still refused.
+    pub fn finish_for_directory_user(mut self, user: &User) -> Decision {
+        self.steps.push(Step::DirectoryChecked);
+        let locked = self.user.as_ref().is_some_and(|facts| facts.locked);
+        self.user = Some(UserFacts::of(user, locked));
+        self.finish(true)
     }
 
     /// The verdict decides (SPEC §2.5, §2.6).

@@ -37,10 +37,12 @@ pub enum Reason {
     UserLocked,
     TooManyFailures,
     Unavailable,
+    /// The directory that checks this user's password (LDAP) could not be asked.
+    DirectoryUnavailable,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Self::IpNotAllowed,
         Self::MissingCredentials,
         Self::MalformedCredentials,
@@ -52,6 +54,7 @@ impl Reason {
         Self::UserLocked,
         Self::TooManyFailures,
         Self::Unavailable,
+        Self::DirectoryUnavailable,
     ];
 
     pub fn code(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Reason {
             Self::UserLocked => "user_locked",
             Self::TooManyFailures => "too_many_failures",
             Self::Unavailable => "unavailable",
+            Self::DirectoryUnavailable => "directory_unavailable",
         }
     }
 
@@ -82,7 +86,7 @@ impl Reason {
             | Self::PasswordAuthDisabled
             | Self::UserLocked => 403,
             Self::TooManyFailures => 429,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::DirectoryUnavailable => 503,
         }
     }
 
@@ -106,6 +110,9 @@ impl Reason {
             Self::UserLocked => "Password sign-in is locked after too many failed attempts.",
             Self::TooManyFailures => "Too many failed attempts from this address; try again later.",
             Self::Unavailable => "The authentication service is temporarily unavailable.",
+            Self::DirectoryUnavailable => {
+                "The user directory cannot be reached; passwords cannot be checked right now (API tokens still work)."
+            }
         }
     }
 

@@ -7,32 +7,64 @@ use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    ClientAddress { client: IpAddr, peer: IpAddr },
-    AllowList { empty: bool, allowed: bool },
-    NoCredentials { anonymous: Anonymous },
+    ClientAddress {
+        client: IpAddr,
+        peer: IpAddr,
+    },
+    AllowList {
+        empty: bool,
+        allowed: bool,
+    },
+    NoCredentials {
+        anonymous: Anonymous,
+    },
     Malformed(MalformedCredentials),
-    Basic { user: String, token_format: bool },
-    Bearer { token_format: bool },
+    Basic {
+        user: String,
+        token_format: bool,
+    },
+    Bearer {
+        token_format: bool,
+    },
     TokenOfAnotherUser,
     NotAPassword,
     TokenUserName,
-    SignIn { user: String, client: IpAddr },
-    TokenNotFound { token_format: bool },
-    TokenFound { id: String, owner: String },
+    SignIn {
+        user: String,
+        client: IpAddr,
+    },
+    TokenNotFound {
+        token_format: bool,
+    },
+    TokenFound {
+        id: String,
+        owner: String,
+    },
     TokenExpired,
     OwnerMissing,
     OwnerDisabled,
     TokensNotPermitted,
     PasswordAuthDisabled,
-    Throttled { retry_after_seconds: u64 },
-    UserLocked { retry_after_seconds: Option<u64> },
+    Throttled {
+        retry_after_seconds: u64,
+    },
+    UserLocked {
+        retry_after_seconds: Option<u64>,
+    },
     UnknownUser,
     KnownAddress,
     HashQueueFull,
-    PasswordChecked { correct: bool },
-    LocksPassword { retry_after_seconds: Option<u64> },
+    PasswordChecked {
+        correct: bool,
+    },
+    LocksPassword {
+        retry_after_seconds: Option<u64>,
+    },
     Outcome(Outcome),
     StoreUnavailable,
+    /// The password was checked by the directory (LDAP) instead of a stored hash.
+    DirectoryChecked,
+    DirectoryUnavailable,
 }
 
 impl fmt::Display for Step {
@@ -140,6 +172,10 @@ impl fmt::Display for Step {
                 write!(f, "denied: {} ({})", reason.code(), reason.status())
             }
             Self::StoreUnavailable => f.write_str("the store could not be read: fail closed"),
+            Self::DirectoryChecked => f.write_str("the password was checked by the directory"),
+            Self::DirectoryUnavailable => {
+                f.write_str("the directory could not be reached: fail closed, not counted")
+            }
         }
     }
 }

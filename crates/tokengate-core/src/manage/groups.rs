@@ -166,7 +166,7 @@ pub async fn check_local_groups_exist(
 
 /// What a directory said about a user at sign-in or sync: creates the user when new
 /// (`user.provisioned`), otherwise refreshes display name, e-mail, admin flag and directory
-/// groups, writing `user.updated` only when something changed. A local user of the same
+/// groups and ends a deprovisioning, writing `user.updated` only when something changed. A local user of the same
 /// name is never taken over ([`ManageError::Conflict`]).
 pub async fn provision(
     store: &dyn Store,
@@ -196,20 +196,16 @@ pub async fn provision(
     if existing.source == UserSource::Local {
         return Err(ManageError::Conflict("local user"));
     }
-    let unchanged = existing.display_name == profile.display_name
-        && existing.email == profile.email
-        && existing.admin == profile.admin
-        && existing.directory_groups == profile.groups
-        && !existing.disabled;
-    if unchanged {
-        return Ok(Changed::quiet(existing));
-    }
     let audit = change
         .audit(AuditAction::UserUpdated)
         .user(&profile.name)
         .details(json!({"source": profile.source, "admin": profile.admin, "groups": profile.groups, "email": profile.email}));
-    let user = store.refresh_directory_user(&profile, Some(&audit)).await?;
-    Ok(Changed::refreshing(user))
+    let (user, changed) = store.refresh_directory_user(&profile, &audit).await?;
+    Ok(if changed {
+        Changed::refreshing(user)
+    } else {
+        Changed::quiet(user)
+    })
 }
 
 /// Disables a directory user the directory no longer has (`user.deprovisioned`). Local users

@@ -119,11 +119,6 @@ fn check_route(route: &RouteConfig) -> Result<(), String> {
         return Err("path_prefix: paths under /tokengate/ are tokengate's own".into());
     }
     check_upstream(&route.upstream).map_err(|problem| format!("upstream: {problem}"))?;
-    if route.browser_sso {
-        return Err(
-            "browser_sso = true is not available yet; requests need a token or a password".into(),
-        );
-    }
     let https = route
         .upstream
         .get(..8)
@@ -189,7 +184,9 @@ mod tests {
         assert!(problem.starts_with("routes[0]: upstream"), "{problem}");
         let mut sso = route("a", "", "/");
         sso.browser_sso = true;
-        let problem = check_routes(&[sso], false).expect_err("browser_sso");
-        assert!(problem.contains("browser_sso"), "{problem}");
+        assert!(
+            check_routes(&[sso], false).is_ok(),
+            "browser_sso is a route option"
+        );
     }
 }

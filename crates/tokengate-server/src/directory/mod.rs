@@ -1,6 +1,7 @@
 //! Directories that users come from (LDAP, OpenID Connect): what a directory says about a user, and how asking
 //! it fails. Read-only: nothing here writes to the directory or to tokengate's store.
 
+pub mod accounts;
 pub mod dn;
 pub mod ldap;
 pub mod oidc;

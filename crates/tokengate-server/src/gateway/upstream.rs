@@ -31,6 +31,8 @@ pub struct Route {
     pub strip_prefix: bool,
     /// Whether `Upgrade` requests may go through.
     pub websocket: bool,
+    /// Browsers without credentials sign in once and come back by session (SPEC §10).
+    pub browser_sso: bool,
     pub upstream: Upstream,
     /// Its upstream's answers by status class, for the metrics.
     pub counters: UpstreamCounters,
@@ -66,6 +68,11 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
+    /// Whether any route lets browsers in by session (then sign-in sets the gateway cookie).
+    pub fn offers_browser_sso(&self) -> bool {
+        self.routes.iter().any(|route| route.browser_sso)
+    }
+
     /// The routes the configuration names: `[gateway] upstream` as the route `default` for
     /// every path, then each of `[[routes]]`. The values were checked when they loaded.
     pub fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, String> {
@@ -81,6 +88,7 @@ impl RouteTable {
                 preserve_host: true,
                 strip_prefix: false,
                 websocket: true,
+                browser_sso: false,
                 upstream: Upstream::new(url, None, timeout, workers)?,
                 counters: metrics.upstream_counters(DEFAULT_ROUTE),
             });
@@ -94,6 +102,7 @@ impl RouteTable {
                 preserve_host: route.preserve_host,
                 strip_prefix: route.strip_prefix,
                 websocket: route.websocket,
+                browser_sso: route.browser_sso,
                 upstream: Upstream::new(&route.upstream, ca_file(&route.ca_file), timeout, workers)
                     .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
                 counters: metrics.upstream_counters(&route.name),
@@ -262,6 +271,7 @@ mod tests {
             preserve_host: true,
             strip_prefix: false,
             websocket: true,
+            browser_sso: false,
             upstream: Upstream::new("http://127.0.0.1:9", None, Duration::from_secs(1), 1)
                 .expect("upstream"),
             counters: Metrics::new().upstream_counters(name),
@@ -316,6 +326,7 @@ mod strip_tests {
             preserve_host: true,
             strip_prefix: true,
             websocket: true,
+            browser_sso: false,
             upstream,
             counters: Metrics::new().upstream_counters("jira"),
         };

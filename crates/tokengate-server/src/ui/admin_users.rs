@@ -245,8 +245,9 @@ pub async fn set_password(
     if name == acting.name() {
         // The new password ended every session of this admin, this one too: carry on in a new
         // one (a new id, as at sign-in).
-        let cookie = session::start(&state, &updated, visit.now).await?;
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        for cookie in session::start(&state, &updated, visit.now).await? {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
     }
     Ok(response)
 }

@@ -9,11 +9,11 @@ use super::context::Visit;
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use crate::attempts::GuardedAttempts;
 use crate::session;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -27,30 +27,84 @@ pub struct LoginPage {
     nav: Option<Nav>,
     username: String,
     error: Option<String>,
+    /// "Sign in with …" when single sign-on is configured.
+    oidc_button: Option<String>,
+    /// Whether the password form is shown (`oidc.password_login`).
+    password_login: bool,
+    /// Where to go after signing in (a path on this host), carried through the forms.
+    return_to: String,
 }
 
 impl LoginPage {
-    pub fn blank() -> Self {
+    pub fn blank(state: &AppState) -> Self {
+        let oidc = state.config.oidc.as_ref();
         Self {
             nav: None,
             username: String::new(),
             error: None,
+            oidc_button: oidc.map(|oidc| oidc.button_text()),
+            password_login: oidc.is_none_or(|oidc| oidc.password_login),
+            return_to: String::new(),
+        }
+    }
+
+    /// The page with `error` shown.
+    pub fn refused(state: &AppState, error: String) -> Self {
+        Self {
+            error: Some(error),
+            ..Self::blank(state)
         }
     }
 }
 
-/// `GET /tokengate/login`: the form, or the tokens page for someone already signed in.
-pub async fn page(visit: Visit) -> Response {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReturnQuery {
+    #[serde(rename = "return")]
+    return_to: String,
+}
+
+/// A path on this host to return to after signing in, or `None` (then the tokens page). Never
+/// another host: `//evil`, `/\evil`, `https://…` and control characters are refused.
+pub fn local_return(path: &str) -> Option<&str> {
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && !path.chars().any(|c| c.is_control() || c == '\\');
+    local.then_some(path)
+}
+
+/// `GET /tokengate/login`: the form, or the page to return to for someone already signed in.
+pub async fn page(
+    State(state): State<SharedState>,
+    visit: Visit,
+    query: Result<Query<ReturnQuery>, QueryRejection>,
+) -> Response {
+    let return_to = query
+        .ok()
+        .and_then(|Query(query)| local_return(&query.return_to).map(str::to_owned))
+        .unwrap_or_default();
     if visit.session.is_some() {
-        return see_other("/tokengate/");
+        return see_other(if return_to.is_empty() {
+            "/tokengate/"
+        } else {
+            &return_to
+        });
     }
-    render(StatusCode::OK, &LoginPage::blank())
+    let page = LoginPage {
+        return_to,
+        ..LoginPage::blank(&state)
+    };
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
     username: String,
+    #[serde(default, rename = "return")]
+    return_to: String,
     #[serde(default)]
     password: Secret,
 }
@@ -72,26 +126,47 @@ pub async fn submit(
     visit.require_same_origin()?;
     let Form(form) = form.map_err(|_| UiError::bad_request("The sign-in form was incomplete."))?;
     let username = form.username.trim().to_owned();
+    let return_to = local_return(&form.return_to)
+        .unwrap_or("/tokengate/")
+        .to_owned();
+    if !LoginPage::blank(&state).password_login {
+        return Err(UiError::forbidden(
+            "Password sign-in is turned off here: use single sign-on.",
+        ));
+    }
     match check_password(&state, &visit, &username, form.password).await? {
-        SignIn::Accepted(user) => {
-            if let Some(old) = &visit.session {
-                session::end(&state, old).await?;
-            }
-            let cookie = session::start(&state, &user, visit.now).await?;
-            tracing::info!(user = %user.name, client = %visit.client, "signed in to the web UI");
-            let mut response = see_other("/tokengate/");
-            response.headers_mut().insert(header::SET_COOKIE, cookie);
-            Ok(response)
-        }
+        SignIn::Accepted(user) => signed_in(&state, &visit, &user, &return_to, "password").await,
         SignIn::Refused(status, message) => {
             let page = LoginPage {
-                nav: None,
                 username,
-                error: Some(message),
+                return_to: form.return_to,
+                ..LoginPage::refused(&state, message)
             };
             Ok(render(status, &page))
         }
     }
+}
+
+/// Starts a session for `user` (ending the visit's old one) and sends the browser on to
+/// `return_to` with the session cookie and, when a route offers browser single sign-on, the
+/// gateway cookie.
+pub async fn signed_in(
+    state: &AppState,
+    visit: &Visit,
+    user: &User,
+    return_to: &str,
+    how: &str,
+) -> Result<Response, UiError> {
+    if let Some(old) = &visit.session {
+        session::end(state, old).await?;
+    }
+    let cookies = session::start(state, user, visit.now).await?;
+    tracing::info!(user = %user.name, client = %visit.client, how, "signed in to the web UI");
+    let mut response = see_other(return_to);
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 async fn check_password(
@@ -109,10 +184,12 @@ async fn check_password(
     )
     .await;
     let (reason, retry_after_seconds) = match decision.outcome {
-        Outcome::Allowed(_) => {
+        Outcome::Allowed(identity) => {
+            // The directory may spell the name differently from how it was typed.
+            let name = identity.user.as_deref().unwrap_or(username);
             let user = state
                 .store
-                .user(username)
+                .user(name)
                 .await
                 .map_err(|_| UiError::unavailable())?
                 .ok_or_else(UiError::unavailable)?;
@@ -148,6 +225,10 @@ async fn check_password(
                 "Too many failed sign-ins from your address. Try again in {} seconds.",
                 retry_after_seconds.unwrap_or(1)
             ),
+        ),
+        Reason::DirectoryUnavailable => SignIn::Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The user directory cannot be reached, so your password cannot be checked right now. Try again in a few minutes.".into(),
         ),
         _ => return Err(UiError::unavailable()),
     };
@@ -201,8 +282,10 @@ pub async fn sign_out(
         return Ok(see_other("/tokengate/"));
     }
     let acting = visit.form(&form.csrf)?;
-    let cookie = session::end(&state, &acting.session).await?;
+    let cookies = session::end(&state, &acting.session).await?;
     let mut response = see_other("/tokengate/");
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     Ok(response.into_response())
 }

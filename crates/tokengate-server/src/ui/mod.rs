@@ -12,6 +12,7 @@ mod context;
 mod forms;
 mod layout;
 mod login;
+mod oidc;
 mod tokens;
 
 use crate::state::SharedState;
@@ -29,6 +30,8 @@ pub fn router() -> Router<SharedState> {
         .route("/", get(tokens::to_home))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", get(login::sign_out_page).post(login::sign_out))
+        .route("/oidc/login", get(oidc::login))
+        .route("/oidc/callback", get(oidc::callback))
         .route("/tokens", get(tokens::to_home).post(tokens::create))
         .route("/tokens/{id}/rename", post(tokens::rename))
         .route("/tokens/{id}/delete", post(tokens::delete))

@@ -130,7 +130,7 @@ pub async fn page(
     done: Result<Query<Done>, QueryRejection>,
 ) -> Result<Response, UiError> {
     let Some(session) = &visit.session else {
-        return Ok(render(StatusCode::OK, &LoginPage::blank()));
+        return Ok(render(StatusCode::OK, &LoginPage::blank(&state)));
     };
     let mut page = tokens_page(&state, &visit, session, &visit.settings).await?;
     page.notice = done.ok().and_then(|Query(done)| done.message());

@@ -221,8 +221,8 @@ impl DirectoryStore for Switchable {
     async fn refresh_directory_user(
         &self,
         profile: &DirectoryProfile,
-        audit: Option<&NewAudit>,
-    ) -> StoreResult<User> {
+        audit: &NewAudit,
+    ) -> StoreResult<(User, bool)> {
         self.check()?;
         self.inner.refresh_directory_user(profile, audit).await
     }

@@ -177,12 +177,17 @@ impl<D: Driver> DirectoryStore for SqlStore<D> {
     async fn refresh_directory_user(
         &self,
         profile: &DirectoryProfile,
-        audit: Option<&NewAudit>,
-    ) -> StoreResult<User> {
+        audit: &NewAudit,
+    ) -> StoreResult<(User, bool)> {
+        // Writes only when something differs, so an unchanged sign-in or sync writes nothing
+        // (no audit record, no change-counter move).
         let update = Statement::new(
             "UPDATE users SET display_name = $1, email = $2, admin = $3, directory_groups = $4, \
              source = $5, disabled = CASE WHEN deprovisioned THEN FALSE ELSE disabled END, \
-             deprovisioned = FALSE WHERE name = $6",
+             deprovisioned = FALSE WHERE name = $6 AND (display_name IS DISTINCT FROM $1 \
+             OR email IS DISTINCT FROM $2 OR admin IS DISTINCT FROM $3 \
+             OR directory_groups IS DISTINCT FROM $4 OR source IS DISTINCT FROM $5 \
+             OR deprovisioned)",
         )
         .bind(profile.display_name.as_str())
         .bind(profile.email.as_deref())
@@ -191,15 +196,13 @@ impl<D: Driver> DirectoryStore for SqlStore<D> {
         .bind(profile.source.as_str())
         .bind(profile.name.as_str());
         let mut transaction = self.driver.begin().await?;
-        if transaction.execute(update).await? == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
+        let changed = transaction.execute(update).await? > 0;
         let user = Self::read_user(&mut *transaction, &profile.name).await?;
-        if let Some(audit) = audit {
+        if changed {
             insert_audit(&mut *transaction, audit).await?;
         }
         D::commit(transaction).await?;
-        Ok(user)
+        Ok((user, changed))
     }
 
     async fn deprovision_user(&self, name: &str, audit: &NewAudit) -> StoreResult<bool> {

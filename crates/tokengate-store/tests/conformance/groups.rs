@@ -189,10 +189,12 @@ pub async fn directory_users_keep_directory_and_local_groups_apart(store: Shared
     assert_eq!(read.groups, names(&["ldap-devs", "local"]));
     assert_eq!(read.directory_groups, names(&["ldap-devs"]));
     let start = counter(&store).await;
-    let refreshed = store
-        .refresh_directory_user(&profile("carol", &["ops"]), None)
+    let updated = audit(AuditAction::UserUpdated);
+    let (refreshed, changed) = store
+        .refresh_directory_user(&profile("carol", &["ops"]), &updated)
         .await
         .expect("refresh");
+    assert!(changed);
     assert_eq!(refreshed.groups, names(&["local", "ops"]));
     assert_eq!(refreshed.email.as_deref(), Some("carol@example.com"));
     assert!(refreshed.admin);
@@ -200,8 +202,16 @@ pub async fn directory_users_keep_directory_and_local_groups_apart(store: Shared
         counter(&store).await > start,
         "directory groups decide permissions"
     );
+    let moved = counter(&store).await;
+    let (_, again) = store
+        .refresh_directory_user(&profile("carol", &["ops"]), &updated)
+        .await
+        .expect("same again");
+    assert!(!again, "nothing differs: nothing written");
+    assert_eq!(counter(&store).await, moved);
+    assert_eq!(records(&store, AuditAction::UserUpdated).await, 1);
     let missing = store
-        .refresh_directory_user(&profile("nobody", &[]), None)
+        .refresh_directory_user(&profile("nobody", &[]), &updated)
         .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound("user"))),
@@ -234,10 +244,12 @@ pub async fn deprovisioning_disables_and_a_refresh_enables_only_what_it_disabled
     assert_eq!(records(&store, AuditAction::UserDeprovisioned).await, 1);
     let carol = store.user("carol").await.expect("read").expect("carol");
     assert!(carol.disabled);
-    let back = store
-        .refresh_directory_user(&profile("carol", &[]), None)
+    let updated = audit(AuditAction::UserUpdated);
+    let (back, changed) = store
+        .refresh_directory_user(&profile("carol", &[]), &updated)
         .await
         .expect("back");
+    assert!(changed, "coming back is a change");
     assert!(!back.disabled, "the directory has the user again");
 
     let by_admin = UserChange {
@@ -248,8 +260,8 @@ pub async fn deprovisioning_disables_and_a_refresh_enables_only_what_it_disabled
         .update_user("carol", &by_admin, &audit(AuditAction::UserUpdated))
         .await
         .expect("disable");
-    let still = store
-        .refresh_directory_user(&profile("carol", &[]), None)
+    let (still, _) = store
+        .refresh_directory_user(&profile("carol", &[]), &updated)
         .await
         .expect("refresh");
     assert!(

@@ -102,8 +102,8 @@ impl ProviderCache {
     }
 
     /// The HTTP client in the form the OpenID Connect library calls.
-    pub fn client<'a>(&'a self) -> impl Fn(HttpRequest) -> BoxedAnswer<'a> + 'a {
-        move |request| Box::pin(send(&self.http, request))
+    pub fn client(&self) -> ProviderHttp {
+        ProviderHttp(self.http.clone())
     }
 
     /// A GET with a bearer token (userinfo), answered with its status and body.
@@ -133,6 +133,19 @@ impl ProviderCache {
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(provider);
+    }
+}
+
+/// The provider's HTTP client for the OpenID Connect library: a type of its own (rather than a
+/// closure) so that its futures are `Send` for every lifetime, as a web handler needs.
+pub(super) struct ProviderHttp(reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for ProviderHttp {
+    type Error = HttpFailure;
+    type Future = BoxedAnswer<'c>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(&self.0, request))
     }
 }
 
