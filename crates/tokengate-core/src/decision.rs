@@ -154,6 +154,23 @@ fn denied(reason: Reason, retry_after_seconds: Option<u64>) -> Outcome {
     }
 }
 
+impl Decision {
+    /// A request without credentials (`missing_credentials`, so the allow-list already
+    /// admitted its address) that carries the gateway cookie of `user`'s valid session on a
+    /// route with browser single sign-on: allowed, via `session` (SPEC §10).
+    pub fn by_session(self, user: &User) -> Decision {
+        let Decision {
+            client, mut steps, ..
+        } = self;
+        steps.pop(); // the refusal this replaces
+        steps.push(Step::GatewaySession {
+            user: user.name.clone(),
+        });
+        let identity = Identity::of(user, Via::Session, None);
+        finish(client, steps, Outcome::Allowed(identity), Vec::new())
+    }
+}
+
 /// The store (or the hashing) could not answer: fail closed (SPEC §2.8).
 pub fn unavailable(client: IpAddr, mut steps: Vec<Step>) -> Decision {
     steps.push(Step::StoreUnavailable);

@@ -79,7 +79,7 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Handles {
-    allowed: [OnceLock<Counter>; 3],
+    allowed: [OnceLock<Counter>; 4],
     denied: [OnceLock<Counter>; Reason::ALL.len()],
     cache_hit: OnceLock<Counter>,
     cache_miss: OnceLock<Counter>,
@@ -107,6 +107,7 @@ fn via_index(via: Via) -> usize {
         Via::Token => 0,
         Via::Password => 1,
         Via::Anonymous => 2,
+        Via::Session => 3,
     }
 }
 

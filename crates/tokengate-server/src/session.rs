@@ -46,13 +46,18 @@ impl std::fmt::Debug for SessionUser {
 
 /// The session id the request's cookie carries, straight into a [`Secret`].
 fn session_id_from(headers: &HeaderMap) -> Option<Secret> {
+    cookie_value(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `wanted` (16 to 128 characters), straight into a [`Secret`].
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<Secret> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .filter(|(_, value)| (16..=128).contains(&value.len()))
         .map(|(_, value)| Secret::new(value))
 }
@@ -67,6 +72,26 @@ pub async fn current(
     let Some(id) = session_id_from(headers) else {
         return Ok(None);
     };
+    valid_session(state, &id, now).await
+}
+
+/// The session the request's gateway cookie names (browser single sign-on), if it is valid now.
+pub async fn gateway_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionUser>, ApiError> {
+    let Some(id) = cookie_value(headers, GATEWAY_COOKIE) else {
+        return Ok(None);
+    };
+    valid_session(state, &id, now).await
+}
+
+async fn valid_session(
+    state: &AppState,
+    id: &Secret,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionUser>, ApiError> {
     let digest = TokenDigest::of(id.expose());
     let store = &state.store;
     let Some(record) = store

@@ -22,7 +22,7 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 pub enum Opener {
     /// A token, by its digest (never the secret).
     Token(TokenDigest),
-    /// A user's password.
+    /// A user's password or browser session.
     Password(String),
 }
 
@@ -116,8 +116,9 @@ async fn still_allowed(
     };
     match lookup.token_owner(&owner).await {
         Ok(Some(user)) => {
-            let admins_only = matches!(opener, Opener::Token(_)) && settings.admins_only;
-            !user.disabled && (user.admin || !admins_only)
+            let token_refused =
+                matches!(opener, Opener::Token(_)) && !settings.permits_tokens(&user);
+            !user.disabled && !token_refused
         }
         _ => false,
     }

@@ -11,6 +11,8 @@ pub enum Via {
     Token,
     Password,
     Anonymous,
+    /// A browser's gateway session (single sign-on on a route with `browser_sso`).
+    Session,
 }
 
 impl Via {
@@ -19,6 +21,7 @@ impl Via {
             Self::Token => "token",
             Self::Password => "password",
             Self::Anonymous => "anonymous",
+            Self::Session => "session",
         }
     }
 }

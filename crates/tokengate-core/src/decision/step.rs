@@ -62,6 +62,10 @@ pub enum Step {
     },
     Outcome(Outcome),
     StoreUnavailable,
+    /// No credentials, but a browser's gateway session of this user.
+    GatewaySession {
+        user: String,
+    },
     /// The password was checked by the directory (LDAP) instead of a stored hash.
     DirectoryChecked,
     DirectoryUnavailable,
@@ -173,6 +177,9 @@ impl fmt::Display for Step {
             }
             Self::StoreUnavailable => f.write_str("the store could not be read: fail closed"),
             Self::DirectoryChecked => f.write_str("the password was checked by the directory"),
+            Self::GatewaySession { user } => {
+                write!(f, "a browser session of user {user} (single sign-on)")
+            }
             Self::DirectoryUnavailable => {
                 f.write_str("the directory could not be reached: fail closed, not counted")
             }

@@ -28,8 +28,8 @@ pub struct RouteConfig {
     pub public_paths: Vec<String>,
     /// Whether `Upgrade` requests (WebSocket) may go through.
     pub websocket: bool,
-    /// Browsers sign in once and reach the upstream by session: not available yet, so only
-    /// `false` is accepted (the key is known, so a configuration written for it loads).
+    /// Browsers without credentials are sent to sign in once and reach the upstream by their
+    /// session (the gateway cookie `tg_gw`); scripts keep getting 401.
     pub browser_sso: bool,
 }
 

@@ -8,6 +8,7 @@ pub mod headers;
 pub mod phases;
 pub mod pool;
 pub mod proxy;
+pub mod sso;
 pub mod upstream;
 
 use crate::attempts::{GuardedAttempts, apply_user_effect};

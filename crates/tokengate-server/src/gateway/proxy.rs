@@ -7,6 +7,7 @@
 use super::forwarding::{keep_checked_authorization, set_forwarded, strip_hop_by_hop};
 use super::headers::scrub;
 use super::phases::{ProxyPhases, Session, Upgrade, Upstreamed, run};
+use super::sso;
 use super::upstream::{Route, SendFailure};
 use super::{gate, is_public, refusal};
 use crate::access_log::AccessFacts;
@@ -85,7 +86,14 @@ impl ProxyPhases for Gateway<'_> {
         if is_public(&session.route.public_paths, request.uri.path()) {
             return Continue(());
         }
-        let decision = gate(self.state, session.peer, &request.headers).await;
+        let mut decision = gate(self.state, session.peer, &request.headers).await;
+        if session.route.browser_sso && !decision.is_allowed() {
+            decision = match sso::browser(self.state, request, decision).await {
+                sso::Browser::Allowed(allowed) => allowed,
+                sso::Browser::SignIn(redirect) => return Break(redirect),
+                sso::Browser::Refused(refused) => refused,
+            };
+        }
         session.client = decision.client;
         match decision.identity() {
             Some(identity) => {
@@ -134,6 +142,7 @@ impl ProxyPhases for Gateway<'_> {
                     .any(|part| part.trim().eq_ignore_ascii_case("trailers"))
             });
         strip_hop_by_hop(headers);
+        sso::strip_gateway_cookie(headers);
         if trailers {
             headers.insert(header::TE, HeaderValue::from_static("trailers"));
         }
@@ -302,7 +311,7 @@ fn opener(identity: &Identity, headers: &axum::http::HeaderMap) -> Option<Opener
             };
             Some(Opener::Token(TokenSecret::parse(secret.expose())?.digest()))
         }
-        Via::Password => identity.user.clone().map(Opener::Password),
+        Via::Password | Via::Session => identity.user.clone().map(Opener::Password),
         _ => None,
     }
 }

@@ -157,7 +157,10 @@ fn pending_login(headers: &HeaderMap) -> Option<PendingLogin> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == PENDING_COOKIE)
         .map(|(_, value)| value)?;
-    let bytes = URL_SAFE_NO_PAD.decode(value.get(..4096)?).ok()?;
+    if value.len() > 4096 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
