@@ -485,3 +485,26 @@ async fn groups_and_e_mail_reach_the_upstream_and_client_copies_never_do() {
         }
     }
 }
+
+#[tokio::test]
+async fn forward_auth_answers_carry_the_groups_and_e_mail() {
+    let app = TestApp::spawn_with(test_config(), false).await;
+    provision_carol(&app).await;
+    let (_, token) = app.add_token("carol").await;
+    let answer = app.get_bearer("/tokengate/auth", &token).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("x-authenticated-groups").as_deref(),
+        Some("ldap-devs")
+    );
+    assert_eq!(
+        header("x-authenticated-email").as_deref(),
+        Some("carol@example.com")
+    );
+}
