@@ -334,17 +334,8 @@ async fn the_sign_in_page_follows_the_same_attempt_rules_and_never_hashes_a_tg_s
 #[test]
 fn a_failure_that_reaches_the_maximum_says_it_locks() {
     let lookup_user = User {
-        name: "alice".into(),
-        display_name: "alice".into(),
-        email: None,
-        source: Default::default(),
-        groups: Vec::new(),
-        directory_groups: Vec::new(),
-        admin: false,
-        disabled: false,
-        password_hash: None,
         failed_logins: 4,
-        locked_until: None,
+        ..User::named("alice")
     };
     let attempt = PasswordAttempt::sign_in(
         "alice",
@@ -373,6 +364,7 @@ async fn reason_codes_and_statuses_are_stable() {
         (Reason::UserLocked, "user_locked", 403),
         (Reason::TooManyFailures, "too_many_failures", 429),
         (Reason::Unavailable, "unavailable", 503),
+        (Reason::DirectoryUnavailable, "directory_unavailable", 503),
     ];
     assert_eq!(table.len(), Reason::ALL.len());
     for (reason, code, status) in table {

@@ -18,7 +18,7 @@ async fn get_me_describes_the_caller_and_the_allowed_validities() {
     assert_eq!(me["via"], "token");
     assert_eq!(
         me["permissions"],
-        json!({"admin": false, "use_tokens": true})
+        json!({"admin": false, "use_tokens": true, "create_own_tokens": true, "create_tokens_for_others": false})
     );
     assert_eq!(me["allowed_validities"], json!(["6m", "1y", "2y", "never"]));
     assert_eq!(me["default_validity"], "1y");

@@ -196,7 +196,8 @@ async fn admin_settings_put_validates_everything_and_changes_nothing_on_error() 
     .await;
     assert_eq!(
         current,
-        json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false})
+        json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false,
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
     );
     let audit_before = api.audit_count().await;
     let bad = json!({"max_validity": "1y", "ip_allowlist": ["127.0.0.1", "10.0.0.300"], "password_auth": "disabled", "admins_only": true});
@@ -236,7 +237,10 @@ async fn admin_settings_put_validates_everything_and_changes_nothing_on_error() 
             StatusCode::OK
         )
         .await,
-        good
+        json!({"max_validity": "1y", "ip_allowlist": ["127.0.0.0/8"], "password_auth": "disabled",
+            "admins_only": false,
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}}),
+        "a PUT without permissions keeps them"
     );
     error_body(
         api.app
@@ -325,7 +329,8 @@ async fn admin_users_are_listed_created_changed_and_reset() {
     .await;
     assert_eq!(
         bob,
-        json!({"name": "bob", "display_name": "Bob B.", "admin": false, "disabled": false, "failed_logins": 0, "locked_until": null})
+        json!({"name": "bob", "display_name": "Bob B.", "email": null, "source": "local", "groups": [],
+            "admin": false, "disabled": false, "failed_logins": 0, "locked_until": null})
     );
     error_body(
         api.admin(Method::POST, "/admin/users", Some(json!({"name": "bob"})))

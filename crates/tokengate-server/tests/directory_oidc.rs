@@ -18,11 +18,6 @@ use tokengate_core::model::{AuditAction, AuditFilter};
 use tokengate_server::config::routes::RouteConfig;
 use ui_support::browser::{Pages, with_browser};
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// A gateway on a known port (the provider must know the redirect URI), its provider, and an
 /// upstream behind the route `app` (`/app/`) with browser single sign-on.
 struct World {
@@ -32,7 +27,9 @@ struct World {
 }
 
 async fn world() -> Option<World> {
-    let port = free_port();
+    // The port stays held until just before the gateway takes it, so no other test can.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
     let public_url = format!("http://127.0.0.1:{port}");
     let redirect = format!("{public_url}/tokengate/oidc/callback");
     let provider = Provider::start_with(0, &[("OIDC_REDIRECT_URI", &redirect)])?;
@@ -48,6 +45,7 @@ async fn world() -> Option<World> {
         browser_sso: true,
         ..RouteConfig::default()
     }];
+    drop(held);
     let app = TestApp::spawn_with(config, false).await;
     Some(World {
         app,
