@@ -24,6 +24,7 @@ fn user(name: &str) -> User {
 
 fn record(owner: &str) -> TokenGrant {
     TokenGrant {
+        restrictions: None,
         id: "AbCdEfGhIjKlMnOpQrSt".to_owned(),
         owner: owner.to_owned(),
         expires_at: Some(Utc::now() + chrono::Duration::days(90)),
@@ -67,15 +68,18 @@ fn decision_benches(c: &mut Criterion) {
 
     let run = |header: Option<&str>| {
         let facts = RequestFacts {
+            reach: Default::default(),
             peer,
             forwarded_for: None,
             authorization: header.map(str::as_bytes),
         };
         match precheck(black_box(&facts), &settings, &policy) {
-            Ok(prechecked) => match decide(prechecked, records, &settings, now) {
-                Evaluation::Decided(decision) => decision.is_allowed(),
-                Evaluation::TokenRefused(_) | Evaluation::CheckPassword(_) => false,
-            },
+            Ok(prechecked) => {
+                match decide(prechecked, records, &Default::default(), &settings, now) {
+                    Evaluation::Decided(decision) => decision.is_allowed(),
+                    Evaluation::TokenRefused(_) | Evaluation::CheckPassword(_) => false,
+                }
+            }
             Err(decision) => decision.is_allowed(),
         }
     };
@@ -96,6 +100,7 @@ fn decision_benches(c: &mut Criterion) {
     group.bench_function("bearer_with_digest", |b| {
         b.iter(|| {
             let facts = RequestFacts {
+                reach: Default::default(),
                 peer,
                 forwarded_for: None,
                 authorization: Some(black_box(bearer.as_bytes())),
@@ -104,7 +109,7 @@ fn decision_benches(c: &mut Criterion) {
             let digest = prechecked.token().map(TokenSecret::digest);
             black_box(digest);
             matches!(
-                decide(prechecked, records, &settings, now),
+                decide(prechecked, records, &Default::default(), &settings, now),
                 Evaluation::Decided(_)
             )
         })

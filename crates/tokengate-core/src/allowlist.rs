@@ -86,6 +86,24 @@ impl fmt::Display for IpEntry {
 }
 
 impl IpEntry {
+    /// The first and last address the entry covers.
+    fn bounds(&self) -> (IpAddr, IpAddr) {
+        match self {
+            Self::Single(single) => (*single, *single),
+            Self::Cidr(net) => (net.network(), net.broadcast()),
+            Self::Range(start, end) => (*start, *end),
+        }
+    }
+
+    /// Whether every address of `self` is in `other` (one entry covering it whole).
+    pub fn is_within(&self, other: &IpEntry) -> bool {
+        let (start, end) = self.bounds();
+        other.contains(start) && other.contains(end) && {
+            let (outer_start, outer_end) = other.bounds();
+            outer_start <= start && end <= outer_end
+        }
+    }
+
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = canonical(address);
         match self {
@@ -136,6 +154,13 @@ impl IpAllowList {
 
     pub fn to_strings(&self) -> Vec<String> {
         self.0.iter().map(ToString::to_string).collect()
+    }
+
+    /// Whether every entry lies whole within one entry of `other` (for a non-empty `other`).
+    pub fn is_within(&self, other: &IpAllowList) -> bool {
+        self.0
+            .iter()
+            .all(|entry| other.0.iter().any(|outer| entry.is_within(outer)))
     }
 }
 

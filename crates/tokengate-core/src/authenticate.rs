@@ -170,7 +170,7 @@ pub async fn authenticate(
         token: token.as_deref(),
         token_owner: token_owner.as_deref(),
     };
-    match decide(prechecked, records, settings, now) {
+    match decide(prechecked, records, &request.reach, settings, now) {
         Evaluation::Decided(decision) => decision,
         Evaluation::TokenRefused(refusal) => {
             let budget = attempts.take_failure_unit(refusal.client());

@@ -8,6 +8,7 @@ use crate::allowlist::client_address;
 use crate::credentials::{Credentials, MalformedCredentials, parse_authorization};
 use crate::lockout::LockoutPolicy;
 use crate::model::{PasswordAuth, Settings, TokenGrant, User};
+pub use crate::restrictions::Reach;
 use crate::secret::Secret;
 use crate::token::{TOKEN_PREFIX, TokenSecret};
 use chrono::{DateTime, Utc};
@@ -67,6 +68,8 @@ pub struct RequestFacts<'a> {
     /// All `X-Forwarded-For` values joined with commas, in order.
     pub forwarded_for: Option<&'a str>,
     pub authorization: Option<&'a [u8]>,
+    /// Method, path and route, for the token's restrictions (SPEC §11).
+    pub reach: Reach<'a>,
 }
 
 /// What the credentials present.
@@ -298,6 +301,7 @@ pub enum Evaluation {
 pub fn decide(
     prechecked: Prechecked,
     records: Records<'_>,
+    reach: &Reach<'_>,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Evaluation {
@@ -307,6 +311,7 @@ pub fn decide(
             prechecked,
             token,
             records.token_owner,
+            reach,
             settings,
             now,
         ));

@@ -12,6 +12,7 @@ pub mod manage;
 pub mod model;
 pub mod password;
 pub mod path;
+pub mod restrictions;
 pub mod secret;
 pub mod store;
 pub mod token;

@@ -13,6 +13,7 @@ use crate::model::{
     Actor, AuditAction, NewAudit, Origin, Settings, TokenRecord, User, is_valid_token_name,
 };
 use crate::password::PasswordError;
+use crate::restrictions::Restrictions;
 use crate::store::{Store, StoreError};
 use crate::token::{RandomError, TokenSecret, new_token_id};
 use crate::validity::{ValidityError, ValidityRequest, resolve_expiry};
@@ -47,6 +48,8 @@ pub enum ManageError {
     InvalidEmail,
     #[error("{0}")]
     InvalidGroup(String),
+    #[error("invalid restrictions: {0}")]
+    InvalidRestrictions(String),
     #[error("{0}")]
     DirectoryManaged(String),
     #[error(transparent)]
@@ -80,6 +83,7 @@ impl ManageError {
             Self::InvalidDisplayName => "invalid_display_name",
             Self::InvalidEmail => "invalid_email",
             Self::InvalidGroup(_) => "invalid_group",
+            Self::InvalidRestrictions(_) => "invalid_restrictions",
             Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",
@@ -153,11 +157,15 @@ pub async fn create_token(
     owner: &User,
     name: &str,
     validity: Option<ValidityRequest>,
+    restrictions: &Restrictions,
     settings: &Settings,
 ) -> Result<CreatedToken, ManageError> {
     if !is_valid_token_name(name) {
         return Err(ManageError::InvalidTokenName);
     }
+    restrictions
+        .validate()
+        .map_err(ManageError::InvalidRestrictions)?;
     if owner.disabled {
         return Err(ManageError::UserDisabled(owner.name.clone()));
     }
@@ -168,6 +176,7 @@ pub async fn create_token(
     let expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
     let secret = TokenSecret::generate()?;
     let record = TokenRecord {
+        restrictions: restrictions.clone(),
         id: new_token_id()?,
         owner: owner.name.clone(),
         name: name.to_owned(),
@@ -183,9 +192,19 @@ pub async fn create_token(
         .audit(AuditAction::TokenCreated)
         .user(&owner.name)
         .token(&record.id)
-        .details(json!({"name": name, "expires_at": expires_at, "hint": record.hint}));
+        .details(created_details(&record));
     store.create_token(&record, &audit).await?;
     Ok(CreatedToken { record, secret })
+}
+
+/// The details of a `token.created` record: name, expiry, hint and any restrictions.
+fn created_details(record: &TokenRecord) -> Value {
+    let mut details =
+        json!({"name": record.name, "expires_at": record.expires_at, "hint": record.hint});
+    if !record.restrictions.is_unrestricted() {
+        details["restrictions"] = json!(record.restrictions);
+    }
+    details
 }
 
 /// Who acts on a token, and so whose tokens they may touch: a user their own (the change's

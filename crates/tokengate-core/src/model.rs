@@ -3,6 +3,7 @@
 
 use crate::allowlist::IpAllowList;
 use crate::groups::{Permissions, UserSource};
+use crate::restrictions::Restrictions;
 use crate::secret::{ShownOnce, redacted};
 use crate::token::{TokenDigest, TokenSecret};
 use crate::validity::MaxValidity;
@@ -160,6 +161,8 @@ impl fmt::Debug for UserChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// What the token may reach (SPEC §11); the default restricts nothing.
+    pub restrictions: Restrictions,
     pub id: String,
     pub owner: String,
     pub name: String,
@@ -186,6 +189,8 @@ pub struct TokenGrant {
     pub id: String,
     pub owner: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// `None` for an unrestricted token (most): a pointer's worth of memory in the cache.
+    pub restrictions: Option<Box<Restrictions>>,
 }
 
 impl TokenGrant {
@@ -197,6 +202,8 @@ impl TokenGrant {
 impl From<TokenRecord> for TokenGrant {
     fn from(record: TokenRecord) -> Self {
         Self {
+            restrictions: (!record.restrictions.is_unrestricted())
+                .then(|| Box::new(record.restrictions)),
             id: record.id,
             owner: record.owner,
             expires_at: record.expires_at,
@@ -218,6 +225,9 @@ pub struct TokenView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
     pub hint: String,
+    /// `access`, `paths`, `routes`, `ip_allowlist` (SPEC §11).
+    #[serde(flatten)]
+    pub restrictions: Restrictions,
     // Serialises to the plain secret; `Debug` redacts it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -244,6 +254,7 @@ impl From<&TokenRecord> for TokenView {
             last_used_at: record.last_used_at,
             last_used_ip: record.last_used_ip.clone(),
             hint: record.hint.clone(),
+            restrictions: record.restrictions.clone(),
             token: None,
         }
     }

@@ -139,6 +139,7 @@ fn now() -> DateTime<Utc> {
 
 async fn judge(lookup: &Lookup, header: &str, attempts: &Recorder) -> Decision {
     let facts = RequestFacts {
+        reach: Default::default(),
         peer: "203.0.113.5".parse().unwrap(),
         forwarded_for: None,
         authorization: Some(header.as_bytes()),

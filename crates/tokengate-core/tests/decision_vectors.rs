@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 use tokengate_core::Secret;
 use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::authenticate::{AuthLookup, HashRefused, PasswordAttempts, authenticate};
-use tokengate_core::decision::{Anonymous, Effect, GatePolicy, RequestFacts};
+use tokengate_core::decision::{Anonymous, Effect, GatePolicy, Reach, RequestFacts};
 use tokengate_core::lockout::{LockoutPolicy, after_failure};
 use tokengate_core::model::{PasswordAuth, Settings, TokenGrant, TokenRecord, User};
 use tokengate_core::password::hash_password;
+use tokengate_core::restrictions::Restrictions;
 use tokengate_core::store::StoreResult;
 use tokengate_core::token::{TokenDigest, TokenSecret};
 
@@ -209,6 +210,18 @@ fn authorization_header(spec: &str, secrets: &HashMap<String, String>) -> Vec<u8
     }
 }
 
+/// A vector token's restrictions (`access`, `paths`, `ip_allowlist`; absent = none).
+fn restrictions_of(raw: &Value) -> Restrictions {
+    let strings =
+        |key: &str| -> Vec<String> { serde_json::from_value(raw[key].clone()).unwrap_or_default() };
+    Restrictions {
+        access: serde_json::from_value(raw["access"].clone()).unwrap_or_default(),
+        paths: strings("paths"),
+        routes: strings("routes"),
+        ip_allowlist: IpAllowList::parse(&strings("ip_allowlist")).unwrap(),
+    }
+}
+
 fn world(defaults: &Value, case: &Value, hashes: &HashMap<String, String>) -> World {
     let mut secrets = HashMap::new();
     let mut tokens = HashMap::new();
@@ -217,6 +230,7 @@ fn world(defaults: &Value, case: &Value, hashes: &HashMap<String, String>) -> Wo
         let secret = TokenSecret::generate().unwrap();
         let reference = raw["ref"].as_str().unwrap().to_owned();
         let record = TokenRecord {
+            restrictions: restrictions_of(raw),
             id: format!("id-{reference}"),
             owner: raw["owner"].as_str().unwrap().to_owned(),
             name: reference.clone(),
@@ -319,6 +333,11 @@ async fn run_file(file: &str, total: usize, select: &dyn Fn(&Value) -> bool) -> 
             .as_str()
             .map(|spec| authorization_header(spec, &world.secrets));
         let facts = RequestFacts {
+            reach: Reach {
+                method: Some(request["method"].as_str().unwrap_or("GET")),
+                path: Some(request["path"].as_str().unwrap_or("/")),
+                route: Some("default"),
+            },
             peer: request["peer"].as_str().unwrap().parse().unwrap(),
             forwarded_for: request["x_forwarded_for"].as_str(),
             authorization: authorization.as_deref(),
@@ -478,6 +497,17 @@ async fn rule_6_failed_logins_are_counted_and_lock_passwords_except_from_known_a
 #[tokio::test]
 async fn rule_7_unknown_users_get_the_wrong_password_answer() {
     run_cases(Some(rule("7 "))).await;
+}
+
+#[tokio::test]
+async fn rule_4_a_tokens_restrictions_bound_its_address_method_and_paths() {
+    let ran = run_file("restrictions.json", 33, &|case| !is_permission_case(case)).await;
+    assert_eq!(ran, 24, "restrictions.json holds 24 restriction cases");
+}
+
+#[tokio::test]
+async fn every_restriction_vector_passes() {
+    assert_eq!(run_file("restrictions.json", 33, &|_| true).await, 33);
 }
 
 #[tokio::test]

@@ -71,6 +71,7 @@ fn debug_of_a_user_change_shows_no_password_hash() {
 
 fn view() -> TokenView {
     let record = TokenRecord {
+        restrictions: Default::default(),
         id: "tok-1".into(),
         owner: "alice".into(),
         name: "CI".into(),

@@ -76,6 +76,7 @@ struct Context<'a> {
 /// The whole in-process verification of one request carrying `header`.
 async fn verify(context: Context<'_>, header: &str, cache: &AuthCache) -> bool {
     let facts = RequestFacts {
+        reach: Default::default(),
         peer: context.peer,
         forwarded_for: None,
         authorization: Some(black_box(header.as_bytes())),

@@ -99,6 +99,8 @@ fn reason_index(reason: Reason) -> usize {
         Reason::TooManyFailures => 9,
         Reason::Unavailable => 10,
         Reason::DirectoryUnavailable => 11,
+        Reason::TokenIpNotAllowed => 12,
+        Reason::TokenScopeDenied => 13,
     }
 }
 

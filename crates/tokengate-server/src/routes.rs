@@ -13,6 +13,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router, middleware};
 use serde_json::json;
 use std::net::SocketAddr;
+use tokengate_core::decision::Reach;
 
 pub fn router(state: SharedState) -> Router {
     let own = Router::new()
@@ -80,7 +81,12 @@ async fn whoami(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let decision = gate(&state, peer, request.headers()).await;
+    let reach = Reach {
+        method: Some(request.method().as_str()),
+        path: Some(request.uri().path()),
+        route: Some(crate::gateway::OWN_ROUTE),
+    };
+    let decision = gate(&state, peer, request.headers(), reach).await;
     match decision.identity() {
         Some(identity) => {
             Json(json!({"user": identity.user, "via": identity.via.as_str(), "token_id": identity.token_id}))

@@ -285,6 +285,7 @@ async fn named_token(app: &TestApp, owner: &str, name: &str, validity: &str) -> 
         &user,
         name,
         Some(validity.parse().unwrap()),
+        &Default::default(),
         &settings,
     )
     .await

@@ -168,6 +168,7 @@ async fn add_expired_token(app: &TestApp, owner: &str) -> String {
     let secret = TokenSecret::generate().unwrap();
     let now = Utc::now();
     let record = TokenRecord {
+        restrictions: Default::default(),
         id: "expired1".into(),
         owner: owner.into(),
         name: "old".into(),

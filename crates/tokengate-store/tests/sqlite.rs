@@ -342,9 +342,17 @@ async fn database_file_never_contains_secrets_in_plaintext() {
     };
     let mut secrets = Vec::new();
     for name in ["CI", "laptop", "backup"] {
-        let token = create_token(&*shared, &change, &alice, name, None, &Settings::default())
-            .await
-            .unwrap();
+        let token = create_token(
+            &*shared,
+            &change,
+            &alice,
+            name,
+            None,
+            &Default::default(),
+            &Settings::default(),
+        )
+        .await
+        .unwrap();
         secrets.push(token.secret.expose().to_owned());
     }
     let new_secret = Secret::new(new_password);

@@ -180,9 +180,34 @@ pub struct CreateTokenArgs {
     /// Expiry date (the token works until this date begins, UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub expires: Option<NaiveDate>,
+    #[command(flatten)]
+    pub restrictions: RestrictionArgs,
     /// Print JSON (including the secret, as "token").
     #[arg(long)]
     pub json: bool,
+}
+
+/// What a token may reach; nothing given = no restriction.
+#[derive(Debug, Args)]
+pub struct RestrictionArgs {
+    /// read (GET, HEAD, OPTIONS only) or write (every method, the default).
+    #[arg(long, value_enum)]
+    pub access: Option<AccessArg>,
+    /// Comma-separated path prefixes the token may reach, e.g. /rest/api/2/issue,/status.
+    #[arg(long, value_name = "PATHS", value_delimiter = ',')]
+    pub paths: Vec<String>,
+    /// Comma-separated route names the token may reach (tokengate = its own API).
+    #[arg(long, value_name = "ROUTES", value_delimiter = ',')]
+    pub routes: Vec<String>,
+    /// The token's own allow-list: comma-separated addresses, CIDR or dash ranges.
+    #[arg(long, value_name = "ENTRIES")]
+    pub ip_allowlist: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessArg {
+    Read,
+    Write,
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,10 +42,14 @@ pub enum Reason {
     Unavailable,
     /// The directory that checks this user's password (LDAP) could not be asked.
     DirectoryUnavailable,
+    /// The client address is outside the token's own allow-list.
+    TokenIpNotAllowed,
+    /// The method, path or route is outside the token's restrictions.
+    TokenScopeDenied,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 14] = [
         Self::IpNotAllowed,
         Self::MissingCredentials,
         Self::MalformedCredentials,
@@ -58,6 +62,8 @@ impl Reason {
         Self::TooManyFailures,
         Self::Unavailable,
         Self::DirectoryUnavailable,
+        Self::TokenIpNotAllowed,
+        Self::TokenScopeDenied,
     ];
 
     pub fn code(self) -> &'static str {
@@ -74,6 +80,8 @@ impl Reason {
             Self::TooManyFailures => "too_many_failures",
             Self::Unavailable => "unavailable",
             Self::DirectoryUnavailable => "directory_unavailable",
+            Self::TokenIpNotAllowed => "token_ip_not_allowed",
+            Self::TokenScopeDenied => "token_scope_denied",
         }
     }
 
@@ -90,6 +98,7 @@ impl Reason {
             | Self::UserLocked => 403,
             Self::TooManyFailures => 429,
             Self::Unavailable | Self::DirectoryUnavailable => 503,
+            Self::TokenIpNotAllowed | Self::TokenScopeDenied => 403,
         }
     }
 
@@ -115,6 +124,10 @@ impl Reason {
             Self::Unavailable => "The authentication service is temporarily unavailable.",
             Self::DirectoryUnavailable => {
                 "The user directory cannot be reached; passwords cannot be checked right now (API tokens still work)."
+            }
+            Self::TokenIpNotAllowed => "This API token may not be used from this address.",
+            Self::TokenScopeDenied => {
+                "This API token may not be used for this method, path or route."
             }
         }
     }

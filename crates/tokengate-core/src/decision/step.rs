@@ -62,6 +62,8 @@ pub enum Step {
     },
     Outcome(Outcome),
     StoreUnavailable,
+    /// The request is outside the token's restrictions.
+    TokenOutside(crate::restrictions::Outside),
     /// No credentials, but a browser's gateway session of this user.
     GatewaySession {
         user: String,
@@ -177,6 +179,16 @@ impl fmt::Display for Step {
             }
             Self::StoreUnavailable => f.write_str("the store could not be read: fail closed"),
             Self::DirectoryChecked => f.write_str("the password was checked by the directory"),
+            Self::TokenOutside(outside) => write!(
+                f,
+                "the request is outside the token's restrictions ({})",
+                match outside {
+                    crate::restrictions::Outside::Address => "its IP allow-list",
+                    crate::restrictions::Outside::Method => "read-only access",
+                    crate::restrictions::Outside::Path => "its paths",
+                    crate::restrictions::Outside::Route => "its routes",
+                }
+            ),
             Self::GatewaySession { user } => {
                 write!(f, "a browser session of user {user} (single sign-on)")
             }

@@ -2,8 +2,11 @@
 //! attempt that matches nothing is refused without touching any user's failed-login counter,
 //! spending only the client address's failure budget.
 
-use super::{Decision, Effect, Identity, Outcome, Prechecked, Reason, Step, Via, denied, finish};
+use super::{
+    Decision, Effect, Identity, Outcome, Prechecked, Reach, Reason, Step, Via, denied, finish,
+};
 use crate::model::{Settings, TokenGrant, User};
+use crate::restrictions::Outside;
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
@@ -11,6 +14,7 @@ pub(super) fn token_decision(
     prechecked: Prechecked,
     token: &TokenGrant,
     owner: Option<&User>,
+    reach: &Reach<'_>,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Decision {
@@ -38,6 +42,18 @@ pub(super) fn token_decision(
     if !settings.permits_tokens(owner) {
         steps.push(Step::TokensNotPermitted);
         return deny(steps, Reason::TokensNotPermitted);
+    }
+    if let Some(outside) = token
+        .restrictions
+        .as_deref()
+        .and_then(|restrictions| restrictions.outside(client, reach))
+    {
+        steps.push(Step::TokenOutside(outside));
+        let reason = match outside {
+            Outside::Address => Reason::TokenIpNotAllowed,
+            Outside::Method | Outside::Path | Outside::Route => Reason::TokenScopeDenied,
+        };
+        return deny(steps, reason);
     }
     let identity = Identity::of(owner, Via::Token, Some(token.id.clone()));
     let effects = vec![Effect::TokenUsed {

@@ -13,7 +13,7 @@ use axum::http::{Method, StatusCode, header};
 use chrono::Utc;
 use std::net::{IpAddr, SocketAddr};
 use tokengate_core::User;
-use tokengate_core::decision::Via;
+use tokengate_core::decision::{Reach, Via};
 use tokengate_core::manage::{AdminChange, AdminIdentity, Change};
 use tokengate_core::model::{Actor, Origin};
 
@@ -130,7 +130,12 @@ impl FromRequestParts<SharedState> for Caller {
                 origin: origin_of(client),
             });
         }
-        let decision = gate(state, peer, &parts.headers).await;
+        let reach = Reach {
+            method: Some(parts.method.as_str()),
+            path: Some(parts.uri.path()),
+            route: Some(crate::gateway::OWN_ROUTE),
+        };
+        let decision = gate(state, peer, &parts.headers, reach).await;
         let Some(identity) = decision.identity() else {
             return Err(ApiError::from_decision(&decision));
         };

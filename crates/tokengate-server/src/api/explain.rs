@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use tokengate_core::authenticate::{StoreLookup, authenticate};
-use tokengate_core::decision::RequestFacts;
+use tokengate_core::decision::{Reach, RequestFacts};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,10 +76,21 @@ async fn explain(
             )],
         }));
     }
+    let path = request.path.as_deref().unwrap_or("/");
+    let route = if path.starts_with("/tokengate/") {
+        Some(crate::gateway::OWN_ROUTE)
+    } else {
+        state.routes.choose(|| None, path).map(|route| &*route.name)
+    };
     let facts = RequestFacts {
         peer: request.ip,
         forwarded_for: None,
         authorization: request.authorization.as_deref().map(str::as_bytes),
+        reach: Reach {
+            method: Some(method),
+            path: Some(path),
+            route,
+        },
     };
     let settings = state.settings();
     let lookup = StoreLookup(state.store.as_ref());

@@ -54,6 +54,7 @@ impl From<ManageError> for ApiError {
             | ManageError::InvalidDisplayName
             | ManageError::InvalidEmail
             | ManageError::InvalidGroup(_)
+            | ManageError::InvalidRestrictions(_)
             | ManageError::Password(_) => unprocessable(error.code(), error.to_string()),
             ManageError::Validity(ValidityError::ExceedsMaximum { .. })
             | ManageError::Validity(ValidityError::InPast)

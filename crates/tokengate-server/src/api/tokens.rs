@@ -12,8 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::manage::{self, Scope};
 use tokengate_core::model::{TokenFilter, TokenView};
+use tokengate_core::restrictions::{Access, Restrictions};
 use tokengate_core::store::Store;
 use tokengate_core::validity::ValidityRequest;
 use utoipa::ToSchema;
@@ -43,9 +45,42 @@ pub struct CreateToken {
     /// An exact expiry instant (RFC 3339), at most the maximum validity from now.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// `read` (GET, HEAD, OPTIONS only) or `write` (default).
+    #[serde(default)]
+    pub access: Option<Access>,
+    /// Path prefixes the token may reach; absent or empty = every path.
+    #[serde(default)]
+    pub paths: Option<Vec<String>>,
+    /// Route names the token may reach (`tokengate` = this API); absent or empty = every route.
+    #[serde(default)]
+    pub routes: Option<Vec<String>>,
+    /// The token's own IP allow-list, checked after the global one.
+    #[serde(default)]
+    pub ip_allowlist: Option<Vec<String>>,
 }
 
 impl CreateToken {
+    /// The restrictions asked for, every entry checked (nothing given = none).
+    pub fn restrictions(&self) -> Result<Restrictions, ApiError> {
+        let invalid = |message: String| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_restrictions",
+                message,
+            )
+        };
+        let ip_allowlist = IpAllowList::parse(self.ip_allowlist.as_deref().unwrap_or_default())
+            .map_err(|error| invalid(format!("ip_allowlist: {error}")))?;
+        let restrictions = Restrictions {
+            access: self.access.unwrap_or_default(),
+            paths: self.paths.clone().unwrap_or_default(),
+            routes: self.routes.clone().unwrap_or_default(),
+            ip_allowlist,
+        };
+        restrictions.validate().map_err(invalid)?;
+        Ok(restrictions)
+    }
+
     pub fn validity(&self) -> Result<Option<ValidityRequest>, ApiError> {
         match (&self.validity, self.expires_at) {
             (Some(_), Some(_)) => Err(ApiError::new(
@@ -123,6 +158,7 @@ async fn create_token(
     ApiJson(request): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
     let validity = request.validity()?;
+    let restrictions = request.restrictions()?;
     let settings = state.settings();
     let change = caller.change();
     let created = manage::create_token(
@@ -131,6 +167,7 @@ async fn create_token(
         &caller.user,
         &request.name,
         validity,
+        &restrictions,
         &settings,
     )
     .await?;

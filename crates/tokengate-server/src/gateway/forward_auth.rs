@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use tokengate_core::decision::Reach;
 
 static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
@@ -84,7 +85,12 @@ pub async fn answer(state: &SharedState, peer: SocketAddr, request: Request) -> 
     {
         return StatusCode::OK.into_response();
     }
-    let decision = gate(state, peer, headers).await;
+    let reach = Reach {
+        method: original.method,
+        path: original.path,
+        route: None,
+    };
+    let decision = gate(state, peer, headers, reach).await;
     let Some(identity) = decision.identity() else {
         return refusal(&decision);
     };

@@ -22,7 +22,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokengate_core::Decision;
 use tokengate_core::authenticate::authenticate;
-use tokengate_core::decision::{Effect, Reason, RequestFacts};
+use tokengate_core::decision::{Effect, Reach, Reason, RequestFacts};
+
+/// The route name of tokengate's own API and pages, for token restrictions (SPEC §11).
+pub const OWN_ROUTE: &str = "tokengate";
 
 /// How long an address over its failure budget waits for its 429 (see `gate`).
 pub const THROTTLED_ANSWER_DELAY: Duration = Duration::from_secs(1);
@@ -51,7 +54,12 @@ pub fn forwarded_for(headers: &HeaderMap) -> Option<Cow<'_, str>> {
 
 /// Decides one request and applies the decision's effects. Password attempts run under the
 /// failure budget, the per-user turn and the fair hash queue ([`GuardedAttempts`]).
-pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Decision {
+pub async fn gate(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    reach: Reach<'_>,
+) -> Decision {
     let started = Instant::now();
     let forwarded = forwarded_for(headers);
     let facts = RequestFacts {
@@ -60,6 +68,7 @@ pub async fn gate(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> De
         authorization: headers
             .get(header::AUTHORIZATION)
             .map(|value| value.as_bytes()),
+        reach,
     };
     let settings = state.settings();
     let now = Utc::now();

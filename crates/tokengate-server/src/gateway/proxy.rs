@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::ops::ControlFlow::{self, Break, Continue};
 use tokengate_core::credentials::{Credentials, parse_authorization};
-use tokengate_core::decision::{Identity, Via};
+use tokengate_core::decision::{Identity, Reach, Via};
 use tokengate_core::token::TokenSecret;
 
 /// Serves a request to a path outside `/tokengate/`.
@@ -86,7 +86,12 @@ impl ProxyPhases for Gateway<'_> {
         if is_public(&session.route.public_paths, request.uri.path()) {
             return Continue(());
         }
-        let mut decision = gate(self.state, session.peer, &request.headers).await;
+        let reach = Reach {
+            method: Some(request.method.as_str()),
+            path: Some(request.uri.path()),
+            route: Some(&session.route.name),
+        };
+        let mut decision = gate(self.state, session.peer, &request.headers, reach).await;
         if session.route.browser_sso && !decision.is_allowed() {
             decision = match sso::browser(self.state, request, decision).await {
                 sso::Browser::Allowed(allowed) => allowed,

@@ -192,7 +192,18 @@ pub async fn create(
     let change = acting.change();
     let name = form.name.trim();
     let store = state.store.as_ref();
-    match manage::create_token(store, &change, &owner, name, validity, &settings).await {
+    let unrestricted = tokengate_core::restrictions::Restrictions::default();
+    match manage::create_token(
+        store,
+        &change,
+        &owner,
+        name,
+        validity,
+        &unrestricted,
+        &settings,
+    )
+    .await
+    {
         Ok(created) => {
             let nav = admin_nav(&acting, &visit)?;
             let mut page =

@@ -184,6 +184,7 @@ pub async fn create(
                 user,
                 name,
                 validity,
+                &tokengate_core::restrictions::Restrictions::default(),
                 &settings,
             )
             .await

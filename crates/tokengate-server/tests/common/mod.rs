@@ -127,6 +127,15 @@ impl TestApp {
 
     /// Creates a token (validity: never) and returns (id, secret).
     pub async fn add_token(&self, owner: &str) -> (String, String) {
+        self.add_restricted_token(owner, &Default::default()).await
+    }
+
+    /// Creates a token (validity: never) with `restrictions`; returns (id, secret).
+    pub async fn add_restricted_token(
+        &self,
+        owner: &str,
+        restrictions: &tokengate_core::restrictions::Restrictions,
+    ) -> (String, String) {
         let user = self.store.user(owner).await.unwrap().unwrap();
         let settings = self.store.settings().await.unwrap();
         let created = create_token(
@@ -137,6 +146,7 @@ impl TestApp {
             Some(tokengate_core::validity::ValidityRequest::Preset(
                 tokengate_core::validity::MaxValidity::Never,
             )),
+            restrictions,
             &settings,
         )
         .await

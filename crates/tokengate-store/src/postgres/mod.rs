@@ -62,7 +62,7 @@ impl Driver for PostgresDriver {
 
     /// An index-only scan of `tokens_grant_by_digest`: the planner picks it by itself.
     const GRANT_BY_DIGEST: &'static str =
-        "SELECT id, owner, expires_at FROM tokens WHERE digest = $1";
+        "SELECT id, owner, expires_at, restrictions FROM tokens WHERE digest = $1";
     const CONTAINS: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.

@@ -12,13 +12,14 @@ use crate::records::{folded, latest_uses, with_count};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokengate_core::model::{NewAudit, TokenFilter, TokenGrant, TokenRecord, TokenUse};
+use tokengate_core::restrictions::Restrictions;
 use tokengate_core::store::{StoreError, StoreResult, TokenStore};
 use tokengate_core::token::TokenDigest;
 
 macro_rules! token_columns {
     () => {
         "id, owner, name, digest, hint, created_at, created_by, expires_at, last_used_at, \
-         last_used_ip"
+         last_used_ip, restrictions"
     };
 }
 
@@ -27,7 +28,7 @@ pub(crate) const TOKEN_COLUMNS: &str = token_columns!();
 
 /// The columns [`token_values`] fills, in its order.
 pub(crate) const TOKEN_VALUES_COLUMNS: &str = "id, owner, name, name_folded, digest, hint, \
-     created_at, created_by, expires_at, last_used_at, last_used_ip";
+     created_at, created_by, expires_at, last_used_at, last_used_ip, restrictions";
 
 /// The hot-path lookup, run by SQLite's fast read path and by the pool alike.
 pub(crate) const TOKEN_BY_DIGEST: &str = concat!(
@@ -41,6 +42,7 @@ const USES_PER_STATEMENT: usize = 500;
 
 /// A token as stored, last use included (creation and bulk import).
 pub(crate) fn token_values(token: &TokenRecord) -> Vec<Arg> {
+    let restrictions = restrictions_text(&token.restrictions);
     vec![
         Arg::from(&token.id),
         Arg::from(&token.owner),
@@ -53,12 +55,29 @@ pub(crate) fn token_values(token: &TokenRecord) -> Vec<Arg> {
         Arg::from(token.expires_at),
         Arg::from(token.last_used_at),
         Arg::from(token.last_used_ip.as_deref()),
+        Arg::from(restrictions),
     ]
+}
+
+/// The stored form of restrictions: JSON, or NULL for none.
+pub(crate) fn restrictions_text(restrictions: &Restrictions) -> Option<String> {
+    (!restrictions.is_unrestricted())
+        .then(|| serde_json::to_string(restrictions).ok())
+        .flatten()
+}
+
+fn restrictions_from(row: &dyn Columns) -> StoreResult<Restrictions> {
+    match row.optional_text("restrictions")? {
+        None => Ok(Restrictions::default()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("token restrictions: {error}"))),
+    }
 }
 
 /// A token row read back, from any driver.
 pub(crate) fn token_from_row(row: &dyn Columns) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
+        restrictions: restrictions_from(row)?,
         id: row.text("id")?,
         owner: row.text("owner")?,
         name: row.text("name")?,
@@ -74,10 +93,12 @@ pub(crate) fn token_from_row(row: &dyn Columns) -> StoreResult<TokenRecord> {
 }
 
 fn grant_from_row(row: &dyn Columns) -> StoreResult<TokenGrant> {
+    let restrictions = restrictions_from(row)?;
     Ok(TokenGrant {
         id: row.text("id")?,
         owner: row.text("owner")?,
         expires_at: row.optional_time("expires_at")?,
+        restrictions: (!restrictions.is_unrestricted()).then(|| Box::new(restrictions)),
     })
 }
 

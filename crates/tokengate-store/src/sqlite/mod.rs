@@ -79,7 +79,7 @@ impl Driver for SqliteDriver {
     type Transaction = Transaction<'static, Sqlite>;
 
     /// Named, or SQLite would take the unique index on `digest` and read the table row too.
-    const GRANT_BY_DIGEST: &'static str = "SELECT id, owner, expires_at FROM tokens \
+    const GRANT_BY_DIGEST: &'static str = "SELECT id, owner, expires_at, restrictions FROM tokens \
          INDEXED BY tokens_grant_by_digest WHERE digest = $1";
     const CONTAINS: &'static str = "instr";
     /// `BEGIN IMMEDIATE` already holds the database's write lock.

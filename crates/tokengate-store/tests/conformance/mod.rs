@@ -142,6 +142,7 @@ pub fn digest(label: &str) -> TokenDigest {
 
 pub fn token(id: &str, owner: &str, name: &str) -> TokenRecord {
     TokenRecord {
+        restrictions: Default::default(),
         id: id.into(),
         owner: owner.into(),
         name: name.into(),

@@ -69,6 +69,7 @@ pub async fn run(
         None
     };
     let facts = RequestFacts {
+        reach: Default::default(),
         peer: args.ip,
         forwarded_for: None,
         authorization: authorization

@@ -2,10 +2,12 @@
 //! all of a user's, through `manage` as the local operator. Prints; decides nothing.
 
 use super::CommandError;
-use crate::cli::{CreateTokenArgs, TokenCommand};
+use crate::cli::{AccessArg, CreateTokenArgs, RestrictionArgs, TokenCommand};
 use crate::output::{self, note, print_json, print_line, table};
+use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::manage::{self, AdminChange, ManageError, Scope};
 use tokengate_core::model::{TokenFilter, TokenRecord, TokenView, User};
+use tokengate_core::restrictions::{Access, Restrictions};
 use tokengate_core::store::Store;
 use tokengate_core::validity::ValidityRequest;
 use tokengate_server::effects;
@@ -44,6 +46,25 @@ pub async fn run(
     }
 }
 
+/// The restrictions the options ask for (checked by `manage` before anything is stored).
+fn restrictions(args: &RestrictionArgs) -> Result<Restrictions, CommandError> {
+    let trimmed = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|entry| entry.trim().to_owned())
+            .filter(|entry| !entry.is_empty())
+            .collect()
+    };
+    Ok(Restrictions {
+        access: match args.access {
+            Some(AccessArg::Read) => Access::Read,
+            Some(AccessArg::Write) | None => Access::Write,
+        },
+        paths: trimmed(&args.paths),
+        routes: trimmed(&args.routes),
+        ip_allowlist: IpAllowList::parse_text(args.ip_allowlist.as_deref().unwrap_or(""))?,
+    })
+}
+
 async fn existing_user(store: &dyn Store, name: &str) -> Result<User, CommandError> {
     store
         .user(name)
@@ -59,12 +80,14 @@ async fn create(
     let owner = existing_user(store, &args.user).await?;
     let settings = store.settings().await?;
     let validity = args.validity.or(args.expires.map(ValidityRequest::Until));
+    let restrictions = restrictions(&args.restrictions)?;
     let created = manage::create_token(
         store,
         &change.as_change(),
         &owner,
         &args.name,
         validity,
+        &restrictions,
         &settings,
     )
     .await?;

@@ -107,6 +107,7 @@ async fn create_token_for_user(
         ));
     }
     let validity = request.validity()?;
+    let restrictions = request.restrictions()?;
     let owner = state
         .store
         .user(&user)
@@ -126,6 +127,7 @@ async fn create_token_for_user(
         &owner,
         &request.name,
         validity,
+        &restrictions,
         &settings,
     )
     .await

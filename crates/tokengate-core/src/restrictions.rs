@@ -1,0 +1,345 @@
+//! What one token may reach (SPEC §11): `access` (read = GET, HEAD, OPTIONS; write = all),
+//! path prefixes, route names, and the token's own IP allow-list. Checked in SPEC §2 step 4
+//! after expiry, the owner's state and the permissions. Paths are compared as sent, before
+//! any decoding: a path that could mean something else once decoded or normalised (a dot
+//! segment, a backslash, an encoded `.`, `/`, `\` or `;`) matches no prefix at all.
+
+use crate::allowlist::IpAllowList;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The most path prefixes or routes one token may name.
+pub const MAX_ENTRIES: usize = 50;
+
+/// Read (GET, HEAD, OPTIONS) or write (every method).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    #[default]
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+
+    /// Whether `method` is within this access. An unknown method is not.
+    pub fn allows(self, method: Option<&str>) -> bool {
+        match self {
+            Self::Write => true,
+            Self::Read => matches!(method, Some("GET" | "HEAD" | "OPTIONS")),
+        }
+    }
+}
+
+/// A token's restrictions. The default restricts nothing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restrictions {
+    pub access: Access,
+    /// Path prefixes; empty = every path.
+    pub paths: Vec<String>,
+    /// Route names; empty = every route. tokengate's own API is the route `tokengate`.
+    pub routes: Vec<String>,
+    /// The token's own allow-list, checked after the global one; empty = every address.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub ip_allowlist: IpAllowList,
+}
+
+/// Why a request is outside a token's restrictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// The client address (403 `token_ip_not_allowed`).
+    Address,
+    /// The method (403 `token_scope_denied`).
+    Method,
+    /// The path (403 `token_scope_denied`).
+    Path,
+    /// The route (403 `token_scope_denied`).
+    Route,
+}
+
+/// What a request is, for the restriction check: `None` where it is not known (forward-auth
+/// from an untrusted peer), which restricted tokens are refused for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reach<'a> {
+    pub method: Option<&'a str>,
+    /// The path as sent (a query is ignored).
+    pub path: Option<&'a str>,
+    pub route: Option<&'a str>,
+}
+
+impl Restrictions {
+    pub fn is_unrestricted(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Checks every entry: paths start with `/` and have no control characters or spaces,
+    /// route names are route names, at most [`MAX_ENTRIES`] of each. The error names the
+    /// first bad entry.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.paths.len() > MAX_ENTRIES || self.routes.len() > MAX_ENTRIES {
+            return Err(format!(
+                "at most {MAX_ENTRIES} paths and {MAX_ENTRIES} routes"
+            ));
+        }
+        if let Some(bad) = self.paths.iter().find(|path| !is_valid_prefix(path)) {
+            return Err(format!(
+                "path \"{}\": a path prefix starts with / and has no spaces, control characters, dot segments or encoded separators",
+                bad.escape_debug()
+            ));
+        }
+        if let Some(bad) = self.routes.iter().find(|route| !is_valid_route_name(route)) {
+            return Err(format!(
+                "route \"{}\": route names are 1 to 64 of a-z 0-9 - _",
+                bad.escape_debug()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first restriction `reach` from `client` is outside of, in the order of SPEC §2.4:
+    /// the token's allow-list, access, paths, routes.
+    pub fn outside(&self, client: IpAddr, reach: &Reach<'_>) -> Option<Outside> {
+        if !self.ip_allowlist.allows(client) {
+            return Some(Outside::Address);
+        }
+        if !self.access.allows(reach.method) {
+            return Some(Outside::Method);
+        }
+        if !self.paths.is_empty()
+            && !reach
+                .path
+                .is_some_and(|path| self.paths.iter().any(|prefix| path_within(prefix, path)))
+        {
+            return Some(Outside::Path);
+        }
+        if !self.routes.is_empty()
+            && !reach
+                .route
+                .is_some_and(|route| self.routes.iter().any(|name| name == route))
+        {
+            return Some(Outside::Route);
+        }
+        None
+    }
+
+    /// Whether these restrictions are at least as narrow as `wider`'s: a token made by a
+    /// token may not reach more than its maker (SPEC §11).
+    pub fn within(&self, wider: &Restrictions) -> bool {
+        let access = wider.access == Access::Write || self.access == Access::Read;
+        let paths = wider.paths.is_empty()
+            || (!self.paths.is_empty()
+                && self
+                    .paths
+                    .iter()
+                    .all(|path| wider.paths.iter().any(|outer| path_within(outer, path))));
+        let routes = wider.routes.is_empty()
+            || (!self.routes.is_empty()
+                && self.routes.iter().all(|route| wider.routes.contains(route)));
+        let addresses = wider.ip_allowlist.is_empty()
+            || (!self.ip_allowlist.is_empty() && self.ip_allowlist.is_within(&wider.ip_allowlist));
+        access && paths && routes && addresses
+    }
+}
+
+/// Route names: 1 to 64 of `a-z 0-9 - _`.
+pub fn is_valid_route_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'_')
+        })
+}
+
+fn is_valid_prefix(prefix: &str) -> bool {
+    prefix.starts_with('/')
+        && prefix.len() <= 1024
+        && !prefix.contains('?')
+        && !prefix.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !is_ambiguous(prefix)
+}
+
+/// Whether `path` (as sent; a query is cut off) is `prefix` itself or below it at a `/`
+/// boundary. A trailing `/` on the prefix changes nothing. An ambiguous path matches nothing.
+pub fn path_within(prefix: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    if is_ambiguous(path) {
+        return false;
+    }
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() {
+        return true; // "/" covers every path
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// A path that may mean another path once a server decodes or normalises it: a `.` or `..`
+/// segment (also before a `;` parameter, as in `..;`), a backslash, or an encoded `.`, `/`,
+/// `\` or `;`.
+fn is_ambiguous(path: &str) -> bool {
+    if path.contains('\\') {
+        return true;
+    }
+    let lower = path.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c", "%3b"]
+        .iter()
+        .any(|encoded| lower.contains(encoded))
+    {
+        return true;
+    }
+    path.split('/').any(|segment| {
+        let name = segment.split(';').next().unwrap_or(segment);
+        name == "." || name == ".."
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(list: &[&str]) -> Restrictions {
+        Restrictions {
+            paths: list.iter().map(|path| (*path).to_owned()).collect(),
+            ..Restrictions::default()
+        }
+    }
+
+    #[test]
+    fn a_prefix_matches_itself_and_below_it_at_a_slash_only() {
+        assert!(path_within("/rest/api", "/rest/api"));
+        assert!(path_within("/rest/api", "/rest/api/2"));
+        assert!(path_within("/rest/api/", "/rest/api/2"));
+        assert!(path_within("/rest/api/", "/rest/api"));
+        assert!(!path_within("/rest/api", "/rest/apis"));
+        assert!(!path_within("/rest/api", "/rest"));
+        assert!(path_within("/", "/anything"));
+        assert!(path_within("/rest/api", "/rest/api?x=/other"));
+    }
+
+    #[test]
+    fn ambiguous_paths_match_nothing_in_any_spelling() {
+        for path in [
+            "/rest/api/../admin",
+            "/rest/api/./x",
+            "/rest/api/..;/admin",
+            "/rest/api/.;x/y",
+            "/rest/api/%2e%2e/admin",
+            "/rest/api/%2E%2E/admin",
+            "/rest/api%2fadmin",
+            "/rest/api%2Fadmin",
+            "/rest/api/x%5c..",
+            "/rest/api/x%3b",
+            "/rest/api\\..\\admin",
+            "/rest/api/..",
+        ] {
+            assert!(!path_within("/rest/api", path), "{path}");
+            assert!(!path_within("/", path), "{path}");
+        }
+        assert!(path_within("/rest/api", "/rest/api/v1.2/x..y"));
+    }
+
+    #[test]
+    fn the_order_is_address_access_paths_routes_and_unknowns_are_refused() {
+        let client: IpAddr = "203.0.113.5".parse().expect("address");
+        let all = Restrictions {
+            access: Access::Read,
+            paths: vec!["/status".into()],
+            routes: vec!["jira".into()],
+            ip_allowlist: IpAllowList::parse(&["10.0.0.0/8"]).expect("list"),
+        };
+        let reach = Reach {
+            method: Some("POST"),
+            path: Some("/admin"),
+            route: Some("wiki"),
+        };
+        assert_eq!(all.outside(client, &reach), Some(Outside::Address));
+        let inside: IpAddr = "10.1.1.1".parse().expect("address");
+        assert_eq!(all.outside(inside, &reach), Some(Outside::Method));
+        let get = Reach {
+            method: Some("GET"),
+            ..reach
+        };
+        assert_eq!(all.outside(inside, &get), Some(Outside::Path));
+        let status = Reach {
+            path: Some("/status/db"),
+            ..get
+        };
+        assert_eq!(all.outside(inside, &status), Some(Outside::Route));
+        let jira = Reach {
+            route: Some("jira"),
+            ..status
+        };
+        assert_eq!(all.outside(inside, &jira), None);
+        assert_eq!(
+            all.outside(inside, &Reach::default()),
+            Some(Outside::Method),
+            "an unknown method is not a read"
+        );
+        assert_eq!(
+            paths(&["/x"]).outside(inside, &Reach::default()),
+            Some(Outside::Path),
+            "an unknown path is outside every prefix"
+        );
+        assert_eq!(
+            Restrictions::default().outside(client, &Reach::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn narrower_restrictions_are_within_wider_ones_and_never_the_reverse() {
+        let open = Restrictions::default();
+        let read = Restrictions {
+            access: Access::Read,
+            ..Restrictions::default()
+        };
+        assert!(read.within(&open));
+        assert!(!open.within(&read));
+        assert!(paths(&["/a/b"]).within(&paths(&["/a"])));
+        assert!(!paths(&["/a"]).within(&paths(&["/a/b"])));
+        assert!(!open.within(&paths(&["/a"])), "no paths = every path");
+        let routes = |list: &[&str]| Restrictions {
+            routes: list.iter().map(|route| (*route).to_owned()).collect(),
+            ..Restrictions::default()
+        };
+        assert!(routes(&["jira"]).within(&routes(&["jira", "wiki"])));
+        assert!(!routes(&["jira", "ci"]).within(&routes(&["jira"])));
+        let addresses = |list: &[&str]| Restrictions {
+            ip_allowlist: IpAllowList::parse(list).expect("list"),
+            ..Restrictions::default()
+        };
+        assert!(addresses(&["10.1.0.0/16"]).within(&addresses(&["10.0.0.0/8"])));
+        assert!(!addresses(&["10.0.0.0/8"]).within(&addresses(&["10.1.0.0/16"])));
+        assert!(!open.within(&addresses(&["10.0.0.0/8"])));
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        for (bad, named) in [
+            (paths(&["relative"]), "relative"),
+            (paths(&["/a b"]), "/a b"),
+            (paths(&["/a/../b"]), "/a/../b"),
+            (paths(&["/a%2fb"]), "/a%2fb"),
+        ] {
+            let problem = bad.validate().expect_err("bad");
+            assert!(problem.contains(named), "{problem}");
+        }
+        let route = Restrictions {
+            routes: vec!["Jira!".into()],
+            ..Restrictions::default()
+        };
+        assert!(route.validate().expect_err("bad").contains("Jira!"));
+        let json = serde_json::json!({"access": "read", "paths": ["/x"], "routes": [], "ip_allowlist": ["10.0.0.0/33"]});
+        assert!(serde_json::from_value::<Restrictions>(json).is_err());
+    }
+}
