@@ -10,12 +10,10 @@ mod ui_support;
 use axum::response::Html;
 use common::TestApp;
 use fantoccini::Client;
-use tokengate_core::groups::UserSource;
 use tokengate_core::manage;
 use tokengate_core::model::TokenFilter;
-use tokengate_core::store::DirectoryProfile;
 use ui_support::browser::{Pages, with_browser};
-use ui_support::ui_app;
+use ui_support::{provision_from_ldap, ui_app};
 
 async fn token_count(app: &TestApp, owner: &str) -> usize {
     let filter = TokenFilter {
@@ -293,23 +291,6 @@ async fn named_token(app: &TestApp, owner: &str, name: &str, validity: &str) -> 
     .await
     .unwrap();
     created.secret.expose().to_owned()
-}
-
-/// A user as the LDAP directory reports them, in the directory group `ldap-devs`.
-async fn provision_from_ldap(app: &TestApp, name: &str) {
-    let profile = DirectoryProfile {
-        name: name.into(),
-        display_name: name.into(),
-        email: Some(format!("{name}@example.com")),
-        source: UserSource::Ldap,
-        groups: vec!["ldap-devs".into()],
-        admin: false,
-    };
-    let now = chrono::Utc::now();
-    let provisioned = manage::provision(app.store.as_ref(), &common::change(now), &profile)
-        .await
-        .unwrap();
-    assert_eq!(provisioned.value.source, UserSource::Ldap);
 }
 
 /// An admin makes a local group and adds a member through the groups page, beside a
