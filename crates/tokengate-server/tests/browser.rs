@@ -1,6 +1,6 @@
 //! The web UI in real headless Chromium (fantoccini over chromedriver): sign-in, a token's
-//! whole life, each setting taking effect, admins-only, lockout, a forged cross-site post and
-//! an XSS attempt. With `TOKENGATE_SCREENSHOTS=1` the tour test also writes the screenshots
+//! whole life, each setting taking effect, admins-only, lockout, a forged cross-site post, an
+//! XSS attempt and a local group made and filled. With `TOKENGATE_SCREENSHOTS=1` the tour test also writes the screenshots
 //! under docs/screenshots. Without Chromium installed every test prints why it did nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,9 +10,10 @@ mod ui_support;
 use axum::response::Html;
 use common::TestApp;
 use fantoccini::Client;
+use tokengate_core::manage;
 use tokengate_core::model::TokenFilter;
 use ui_support::browser::{Pages, with_browser};
-use ui_support::ui_app;
+use ui_support::{provision_from_ldap, ui_app};
 
 async fn token_count(app: &TestApp, owner: &str) -> usize {
     let filter = TokenFilter {
@@ -293,12 +294,62 @@ async fn named_token(app: &TestApp, owner: &str, name: &str, validity: &str) -> 
     created.secret.expose().to_owned()
 }
 
-/// Users, tokens (some used, one made by an admin) and audit records for the tour.
+/// An admin makes a local group and adds a member through the groups page, beside a
+/// directory group shown read-only; then deletes the group after the confirmation dialog.
+#[tokio::test]
+async fn an_admin_creates_a_group_and_adds_a_member_in_the_browser() {
+    let app = ui_app().await;
+    app.add_user("admin", "admin-password", true).await;
+    app.add_user("alice", "alice-password", false).await;
+    provision_from_ldap(&app, "dora").await;
+    with_browser(|client| async move {
+        let page = pages(&client, &app);
+        page.sign_in("admin", "admin-password").await;
+        page.submit("#nav-groups").await;
+        let directory = "tr[data-group='ldap-devs']";
+        assert!(page.text(directory).await.contains("read-only"));
+        assert!(!page.exists(&format!("{directory} form")).await);
+        page.fill("#new-group-name", "api users").await;
+        page.submit("#create-group button[type=submit]").await;
+        assert_eq!(page.text("#notice").await, "The group was added.");
+        let row = "tr[data-group='api users']";
+        page.fill(&format!("{row} input[name=user]"), "alice").await;
+        page.submit(&format!("{row} [data-action=add-member]"))
+            .await;
+        page.css(&format!("{row} li[data-member=alice]")).await;
+        let group = app.store.group("api users").await.unwrap().unwrap();
+        assert_eq!(group.members, ["alice"]);
+        page.submit("#nav-users").await;
+        let alice = page.text("tr[data-user=alice] .user-groups").await;
+        assert_eq!(alice, "api users");
+        page.submit("#nav-groups").await;
+        page.submit_confirmed(&format!("{row} [data-action=delete-group]"))
+            .await;
+        assert_eq!(page.text("#notice").await, "The group was deleted.");
+        assert!(app.store.group("api users").await.unwrap().is_none());
+    })
+    .await;
+}
+
+/// Users (one from the directory), a local group, tokens (some used, one made by an admin) and
+/// audit records for the tour.
 async fn furnish(app: &TestApp) -> String {
     app.add_user("admin", "admin-password", true).await;
     app.add_user("alice", "alice-password", false).await;
     app.add_user("bob", "bob-password", false).await;
     app.add_user("carol", "carol-password", false).await;
+    provision_from_ldap(app, "dora").await;
+    let members = ["alice".to_owned(), "dora".to_owned()];
+    let now = chrono::Utc::now();
+    let group = manage::create_group(
+        app.store.as_ref(),
+        &common::operator_change(now),
+        "api users",
+        &members,
+    )
+    .await
+    .unwrap();
+    assert_eq!(group.value.members, members);
     let used = named_token(app, "alice", "CI on build-01", "1y").await;
     named_token(app, "alice", "Backup script", "never").await;
     named_token(app, "bob", "Grafana dashboard", "6m").await;
@@ -362,6 +413,7 @@ async fn tour_as_an_admin(page: &Pages<'_>) {
     for (path, table, name) in [
         ("/tokengate/admin/tokens", "#admin-tokens", "admin-tokens"),
         ("/tokengate/admin/users", "#users", "admin-users"),
+        ("/tokengate/admin/groups", "#groups", "admin-groups"),
         ("/tokengate/admin/audit", "#audit", "admin-audit"),
     ] {
         page.open(path).await;

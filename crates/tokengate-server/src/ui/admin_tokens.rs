@@ -1,12 +1,15 @@
 //! `/tokengate/admin/tokens`: the token manager. Every user's tokens, filtered (user, name,
 //! expires before, unused since) and paged by id; create a token on behalf of a user (its
-//! secret shown once to the admin); revoke one, or all of a user's.
+//! secret shown once to the admin); revoke one, or all of a user's. A non-admin who holds
+//! `create_tokens_for_others` (a team lead, a service desk) sees only the create form: no
+//! listing of others' tokens, no revoking.
 
-use super::context::{Acting, Visit};
+use super::admin_users::user_names;
+use super::context::Visit;
 use super::forms::{
     Choice, CreateTokenForm, TokenRow, parse_date, query_string, start_of, validity_choices,
 };
-use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
+use super::layout::{ConfirmPage, Nav, UiError, incomplete_form, render, see_other};
 use super::tokens::{NewSecret, current_settings};
 use crate::effects;
 use crate::state::SharedState;
@@ -78,6 +81,8 @@ impl TokenQuery {
 #[template(path = "admin_tokens.html")]
 struct AdminTokensPage {
     nav: Option<Nav>,
+    /// An admin's page (listing, revoking); otherwise a delegate's: the create form only.
+    full: bool,
     csrf: String,
     notice: Option<String>,
     created: Option<NewSecret>,
@@ -94,13 +99,28 @@ struct AdminTokensPage {
     user_names: Vec<String>,
 }
 
-async fn token_manager(
+/// Who may open the token manager: admins see all of it; holders of
+/// `create_tokens_for_others` its create form (`full` false); anyone else gets the 403 page.
+fn manager_page(visit: &Visit) -> Result<(Nav, bool), UiError> {
+    let session = visit.session.as_ref().ok_or_else(|| {
+        UiError::forbidden("Sign in with an administrator account to see this page.")
+    })?;
+    let nav = Nav::new(session, &visit.settings, "admin-tokens");
+    if nav.admin || nav.delegate {
+        let full = nav.admin;
+        return Ok((nav, full));
+    }
+    Err(UiError::forbidden(
+        "This page is for administrators and for users allowed to create tokens for others.",
+    )
+    .with_nav(nav))
+}
+
+async fn listing(
     state: &SharedState,
     visit: &Visit,
-    nav: Nav,
-    query: TokenQuery,
-    settings: &Settings,
-) -> Result<AdminTokensPage, UiError> {
+    query: &TokenQuery,
+) -> Result<(Vec<TokenRow>, Option<String>, Option<String>), UiError> {
     let unavailable = |_| UiError::unavailable();
     let (records, filter_error) = match query.filter() {
         Ok(filter) => (
@@ -119,20 +139,28 @@ async fn token_manager(
         .last()
         .filter(|_| more)
         .map(|last| query.link(&last.id));
-    let first_page = (!query.after.is_empty()).then(|| query.link(""));
-    let mut user_names: Vec<String> = state
-        .store
-        .users()
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|user| user.name)
-        .collect();
-    user_names.truncate(USER_NAMES_OFFERED);
+    Ok((tokens, filter_error, next_page))
+}
+
+async fn token_manager(
+    state: &SharedState,
+    visit: &Visit,
+    (nav, full): (Nav, bool),
+    query: TokenQuery,
+    settings: &Settings,
+) -> Result<AdminTokensPage, UiError> {
+    let (tokens, filter_error, next_page) = if full {
+        listing(state, visit, &query).await?
+    } else {
+        (Vec::new(), None, None)
+    };
+    let first_page = (full && !query.after.is_empty()).then(|| query.link(""));
+    let user_names = user_names(state, USER_NAMES_OFFERED).await?;
     Ok(AdminTokensPage {
         csrf: nav.csrf.clone(),
         nav: Some(nav),
-        notice: query.notice(),
+        full,
+        notice: query.notice().filter(|_| full),
         created: None,
         filter_error,
         tokens,
@@ -154,26 +182,23 @@ pub async fn page(
     visit: Visit,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, UiError> {
-    let (_, nav) = visit.admin_page("admin-tokens")?;
+    let manager = manager_page(&visit)?;
     let query = query.map(|Query(query)| query).unwrap_or_default();
     let settings = current_settings(&state).await?;
-    let page = token_manager(&state, &visit, nav, query, &settings).await?;
+    let page = token_manager(&state, &visit, manager, query, &settings).await?;
     Ok(render(StatusCode::OK, &page))
 }
 
-fn incomplete(_: FormRejection) -> UiError {
-    UiError::bad_request("The form was incomplete. Reload the page and try again.")
-}
-
-/// `POST /tokengate/admin/tokens`: creates a token on behalf of a user.
+/// `POST /tokengate/admin/tokens`: creates a token on behalf of a user. Admins, and holders
+/// of `create_tokens_for_others`; the creator is the change's actor either way.
 pub async fn create(
     State(state): State<SharedState>,
     visit: Visit,
     form: Result<Form<CreateTokenForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(form.csrf.expose())?;
-    acting.admin(&visit.settings)?;
+    let manager = manager_page(&visit)?;
     let settings = current_settings(&state).await?;
     let owner_name = form.user.trim();
     let owner = state
@@ -205,9 +230,8 @@ pub async fn create(
     .await
     {
         Ok(created) => {
-            let nav = admin_nav(&acting, &visit)?;
             let mut page =
-                token_manager(&state, &visit, nav, TokenQuery::default(), &settings).await?;
+                token_manager(&state, &visit, manager, TokenQuery::default(), &settings).await?;
             page.created = Some(NewSecret::new(
                 created,
                 owner.name,
@@ -217,8 +241,8 @@ pub async fn create(
         }
         Err(ManageError::TokensNotPermitted) => {
             let message = format!(
-                "{} may not use API tokens while they are restricted to administrators.",
-                owner.name
+                "{} may not use API tokens: they are restricted to administrators, or {} is in no group allowed to use them.",
+                owner.name, owner.name
             );
             refuse(&state, &visit, &settings, &form, message).await
         }
@@ -231,11 +255,6 @@ pub async fn create(
     }
 }
 
-fn admin_nav(acting: &Acting, visit: &Visit) -> Result<Nav, UiError> {
-    acting.admin(&visit.settings)?;
-    Ok(Nav::new(&acting.session, &visit.settings, "admin-tokens"))
-}
-
 async fn refuse(
     state: &SharedState,
     visit: &Visit,
@@ -243,8 +262,8 @@ async fn refuse(
     form: &CreateTokenForm,
     message: String,
 ) -> Result<Response, UiError> {
-    let (_, nav) = visit.admin_page("admin-tokens")?;
-    let mut page = token_manager(state, visit, nav, TokenQuery::default(), settings).await?;
+    let manager = manager_page(visit)?;
+    let mut page = token_manager(state, visit, manager, TokenQuery::default(), settings).await?;
     page.error = Some(message);
     page.form_user = form.user.clone();
     page.form_name = form.name.clone();
@@ -268,7 +287,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
     if form.confirmed != "yes" {
@@ -306,7 +325,7 @@ pub async fn revoke_user(
     visit: Visit,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     acting.admin(&visit.settings)?;
     let user = form.user.trim();

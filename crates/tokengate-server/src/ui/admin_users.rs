@@ -1,10 +1,12 @@
-//! `/tokengate/admin/users`: list users; add one; make or remove an admin; disable or enable;
-//! set a password; see and reset the failed sign-in count. An admin cannot remove their own
-//! admin flag or disable themselves (core's `refuse_self_lockout`, the same rule as the API's).
+//! `/tokengate/admin/users`: list users with their source, e-mail and groups; add one; make or
+//! remove an admin; disable or enable; set a password or e-mail; set a user's local groups;
+//! see and reset the failed sign-in count. An admin cannot remove their own admin flag or
+//! disable themselves (core's `refuse_self_lockout`, the same rule as the API's); a directory
+//! user's e-mail, admin flag and password belong to the directory (core refuses them).
 
 use super::context::{Acting, Visit};
 use super::forms::{ticked, when};
-use super::layout::{Nav, UiError, render, see_other};
+use super::layout::{Nav, UiError, incomplete_form, render, see_other};
 use crate::effects;
 use crate::session;
 use crate::state::SharedState;
@@ -16,15 +18,29 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use tokengate_core::Secret;
+use tokengate_core::groups::UserSource;
 use tokengate_core::manage::{self, ManageError, UserUpdate};
 
 struct UserRow {
     name: String,
+    source: &'static str,
+    /// From LDAP or OIDC: name, e-mail, admin flag and password are the directory's.
+    directory: bool,
+    email: String,
+    local_groups: Vec<String>,
+    directory_groups: Vec<String>,
+    /// Every local group, ticked when the user is in it (the groups form).
+    group_choices: Vec<GroupChoice>,
     admin: bool,
     disabled: bool,
     failed_logins: u32,
     locked_until: String,
     is_self: bool,
+}
+
+struct GroupChoice {
+    name: String,
+    checked: bool,
 }
 
 #[derive(Template)]
@@ -41,25 +57,42 @@ struct UsersPage {
 }
 
 async fn users_page(state: &SharedState, visit: &Visit, nav: Nav) -> Result<UsersPage, UiError> {
-    let mut users = state
-        .store
-        .users()
-        .await
-        .map_err(|_| UiError::unavailable())?;
+    let unavailable = |_| UiError::unavailable();
+    let mut users = state.store.users().await.map_err(unavailable)?;
     users.sort_by(|left, right| left.name.cmp(&right.name));
+    let groups = state.store.groups().await.map_err(unavailable)?;
     let rows = users
         .into_iter()
-        .map(|user| UserRow {
-            is_self: user.name == nav.user,
-            locked_until: user
-                .locked_until
-                .filter(|until| *until > visit.now)
-                .map(when)
-                .unwrap_or_default(),
-            name: user.name,
-            admin: user.admin,
-            disabled: user.disabled,
-            failed_logins: user.failed_logins,
+        .map(|user| {
+            let group_choices: Vec<GroupChoice> = groups
+                .iter()
+                .map(|group| GroupChoice {
+                    name: group.name.clone(),
+                    checked: group.members.contains(&user.name),
+                })
+                .collect();
+            UserRow {
+                is_self: user.name == nav.user,
+                locked_until: user
+                    .locked_until
+                    .filter(|until| *until > visit.now)
+                    .map(when)
+                    .unwrap_or_default(),
+                source: user.source.as_str(),
+                directory: user.source != UserSource::Local,
+                email: user.email.unwrap_or_default(),
+                local_groups: group_choices
+                    .iter()
+                    .filter(|choice| choice.checked)
+                    .map(|choice| choice.name.clone())
+                    .collect(),
+                directory_groups: user.directory_groups,
+                group_choices,
+                name: user.name,
+                admin: user.admin,
+                disabled: user.disabled,
+                failed_logins: user.failed_logins,
+            }
         })
         .collect();
     Ok(UsersPage {
@@ -72,6 +105,22 @@ async fn users_page(state: &SharedState, visit: &Visit, nav: Nav) -> Result<User
         form_admin: false,
         users: rows,
     })
+}
+
+/// The names offered in the user fields of other pages (a `<datalist>`), sorted, at most
+/// `limit`.
+pub(super) async fn user_names(state: &SharedState, limit: usize) -> Result<Vec<String>, UiError> {
+    let mut names: Vec<String> = state
+        .store
+        .users()
+        .await
+        .map_err(|_| UiError::unavailable())?
+        .into_iter()
+        .map(|user| user.name)
+        .collect();
+    names.sort();
+    names.truncate(limit);
+    Ok(names)
 }
 
 #[derive(Deserialize, Default)]
@@ -87,6 +136,8 @@ impl Done {
             "updated" => Some("The user was updated."),
             "password" => Some("The password was set."),
             "reset" => Some("The failed sign-in count was reset."),
+            "email" => Some("The e-mail address was saved."),
+            "groups" => Some("The user's groups were saved."),
             _ => None,
         }
     }
@@ -107,10 +158,6 @@ pub async fn page(
     Ok(render(StatusCode::OK, &page))
 }
 
-fn incomplete(_: FormRejection) -> UiError {
-    UiError::bad_request("The form was incomplete. Reload the page and try again.")
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CreateUserForm {
@@ -126,7 +173,7 @@ pub async fn create(
     visit: Visit,
     form: Result<Form<CreateUserForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
     let password = Some(Secret::new(form.password.clone())).filter(|secret| !secret.is_empty());
@@ -178,7 +225,7 @@ pub async fn update(
     Path(name): Path<String>,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
     let update = match form.change.as_str() {
@@ -203,15 +250,29 @@ pub async fn update(
     let store = state.store.as_ref();
     let changed = manage::update_user(store, &acting.admin_change(&admin), &name, update).await;
     match effects::on_node(&state, changed).await {
-        Ok(_) => {}
-        Err(error @ ManageError::WouldLockOutCaller) => {
-            let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
-            page.problem = Some(error.to_string());
-            return Ok(render(StatusCode::CONFLICT, &page));
-        }
-        Err(other) => return Err(UiError::from_manage(other)),
+        Ok(_) => Ok(see_other("/tokengate/admin/users?done=updated")),
+        Err(error) => refused(&state, &visit, &acting, error).await,
     }
-    Ok(see_other("/tokengate/admin/users?done=updated"))
+}
+
+/// The users page again with the reason a change was refused (nothing was changed), or the
+/// error page for a failure that has no place on it.
+async fn refused(
+    state: &SharedState,
+    visit: &Visit,
+    acting: &Acting,
+    error: ManageError,
+) -> Result<Response, UiError> {
+    let status = match error {
+        ManageError::WouldLockOutCaller | ManageError::DirectoryManaged(_) => StatusCode::CONFLICT,
+        ManageError::Password(_) | ManageError::InvalidEmail | ManageError::InvalidGroup(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        other => return Err(UiError::from_manage(other)),
+    };
+    let mut page = users_page(state, visit, nav_of(acting, visit)).await?;
+    page.problem = Some(error.to_string());
+    Ok(render(status, &page))
 }
 
 /// `POST /tokengate/admin/users/{name}/password`.
@@ -221,7 +282,7 @@ pub async fn set_password(
     Path(name): Path<String>,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
     let password = Secret::new(form.password);
@@ -234,12 +295,7 @@ pub async fn set_password(
     let changed = manage::update_user(store, &change, &name, update).await;
     let updated = match effects::on_node(&state, changed).await {
         Ok(updated) => updated,
-        Err(error @ ManageError::Password(_)) => {
-            let mut page = users_page(&state, &visit, nav_of(&acting, &visit)).await?;
-            page.problem = Some(error.to_string());
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
-        }
-        Err(other) => return Err(UiError::from_manage(other)),
+        Err(error) => return refused(&state, &visit, &acting, error).await,
     };
     let mut response = see_other("/tokengate/admin/users?done=password");
     if name == acting.name() {
@@ -259,7 +315,7 @@ pub async fn reset_failed_logins(
     Path(name): Path<String>,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
     let changed =
@@ -269,4 +325,63 @@ pub async fn reset_failed_logins(
         .await
         .map_err(UiError::from_manage)?;
     Ok(see_other("/tokengate/admin/users?done=reset"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EmailForm {
+    csrf: String,
+    email: String,
+}
+
+/// `POST /tokengate/admin/users/{name}/email`: sets a local user's e-mail address; an empty
+/// field removes it.
+pub async fn set_email(
+    State(state): State<SharedState>,
+    visit: Visit,
+    Path(name): Path<String>,
+    form: Result<Form<EmailForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(incomplete_form)?;
+    let acting = visit.form(&form.csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    let email = Some(form.email.trim()).filter(|email| !email.is_empty());
+    let update = UserUpdate {
+        email: Some(email),
+        ..UserUpdate::default()
+    };
+    let change = acting.admin_change(&admin);
+    let changed = manage::update_user(state.store.as_ref(), &change, &name, update).await;
+    match effects::on_node(&state, changed).await {
+        Ok(_) => Ok(see_other("/tokengate/admin/users?done=email")),
+        Err(error) => refused(&state, &visit, &acting, error).await,
+    }
+}
+
+/// `POST /tokengate/admin/users/{name}/groups`: makes the user a member of exactly the local
+/// groups ticked (repeated `groups` fields; none ticked: no local group). Directory groups are
+/// the directory's and stay as they are.
+pub async fn set_groups(
+    State(state): State<SharedState>,
+    visit: Visit,
+    Path(name): Path<String>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(fields) = form.map_err(incomplete_form)?;
+    let values = |wanted: &'static str| {
+        fields
+            .iter()
+            .filter(move |(key, _)| key == wanted)
+            .map(|(_, value)| value.clone())
+    };
+    let csrf = values("csrf").next().unwrap_or_default();
+    let acting = visit.form(&csrf)?;
+    let admin = acting.admin(&visit.settings)?;
+    let groups: Vec<String> = values("groups").collect();
+    let change = acting.admin_change(&admin);
+    let changed = manage::set_local_groups(state.store.as_ref(), &change, &name, &groups).await;
+    match effects::on_node(&state, changed).await {
+        Ok(_) => Ok(see_other("/tokengate/admin/users?done=groups")),
+        Err(error) => refused(&state, &visit, &acting, error).await,
+    }
 }

@@ -4,9 +4,10 @@
 
 use crate::session::SessionUser;
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use tokengate_core::manage::ManageError;
+use tokengate_core::manage::{ManageError, may_create_for_others};
 use tokengate_core::model::Settings;
 use tokengate_core::secret::Redacted;
 
@@ -70,16 +71,20 @@ pub struct Nav {
     pub user: String,
     pub admin: bool,
     pub tokens_permitted: bool,
+    /// Not an admin, but holds `create_tokens_for_others`: the token manager's create form.
+    pub delegate: bool,
     pub csrf: String,
     pub current: &'static str,
 }
 
 impl Nav {
     pub fn new(session: &SessionUser, settings: &Settings, current: &'static str) -> Self {
+        let admin = session.user.admin && !session.user.disabled;
         Self {
             user: session.user.name.clone(),
-            admin: session.user.admin && !session.user.disabled,
+            admin,
             tokens_permitted: settings.permits_tokens(&session.user),
+            delegate: !admin && may_create_for_others(settings, &session.user),
             csrf: session.csrf_token.expose().to_owned(),
             current,
         }
@@ -97,6 +102,7 @@ impl std::fmt::Debug for Nav {
             .field("user", &self.user)
             .field("admin", &self.admin)
             .field("tokens_permitted", &self.tokens_permitted)
+            .field("delegate", &self.delegate)
             .field("csrf", &Redacted)
             .field("current", &self.current)
             .finish()
@@ -114,6 +120,11 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
             .into_response(),
         Err(error) => UiError::internal(&error).into_response(),
     }
+}
+
+/// The answer to a form whose fields could not be read (missing, wrong type, not a form).
+pub fn incomplete_form(_: FormRejection) -> UiError {
+    UiError::bad_request("The form was incomplete. Reload the page and try again.")
 }
 
 /// A `303 See Other` to a page of the UI (after a successful form).

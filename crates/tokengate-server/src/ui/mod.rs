@@ -5,6 +5,7 @@
 //! Design notes: docs/design/web-ui.md.
 
 mod admin_audit;
+mod admin_groups;
 mod admin_settings;
 mod admin_tokens;
 mod admin_users;
@@ -72,6 +73,14 @@ fn admin_router() -> Router<SharedState> {
             "/admin/users/{name}/reset-failed-logins",
             post(admin_users::reset_failed_logins),
         )
+        .route("/admin/users/{name}/email", post(admin_users::set_email))
+        .route("/admin/users/{name}/groups", post(admin_users::set_groups))
+        .route(
+            "/admin/groups",
+            get(admin_groups::page).post(admin_groups::create),
+        )
+        .route("/admin/groups/members", post(admin_groups::change_members))
+        .route("/admin/groups/delete", post(admin_groups::delete))
         .route("/admin/audit", get(admin_audit::page))
 }
 

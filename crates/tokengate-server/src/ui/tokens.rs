@@ -4,7 +4,7 @@
 
 use super::context::{Acting, Visit};
 use super::forms::{Choice, CreateTokenForm, TokenRow, maximum_phrase, validity_choices, when};
-use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
+use super::layout::{ConfirmPage, Nav, UiError, incomplete_form, render, see_other};
 use super::login::LoginPage;
 use crate::effects;
 use crate::session::SessionUser;
@@ -142,10 +142,6 @@ pub async fn to_home() -> Response {
     see_other("/tokengate/")
 }
 
-fn incomplete(_: FormRejection) -> UiError {
-    UiError::bad_request("The form was incomplete. Reload the page and try again.")
-}
-
 /// The settings that decide a change, read from the store (the in-memory copy may lag).
 pub async fn current_settings(state: &SharedState) -> Result<Settings, UiError> {
     state
@@ -161,7 +157,7 @@ pub async fn create(
     visit: Visit,
     form: Result<Form<CreateTokenForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(form.csrf.expose())?;
     let settings = current_settings(&state).await?;
     let user = &acting.session.user;
@@ -237,7 +233,7 @@ pub async fn rename(
     Path(id): Path<String>,
     form: Result<Form<RenameForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     let change = acting.change();
     let renamed = manage::rename_token(
@@ -273,7 +269,7 @@ pub async fn delete(
     Path(id): Path<String>,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     if form.confirmed != "yes" {
         let token = state
@@ -311,7 +307,7 @@ pub async fn delete_all(
     visit: Visit,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete)?;
+    let Form(form) = form.map_err(incomplete_form)?;
     let acting = visit.form(&form.csrf)?;
     if form.confirmed != "yes" {
         let page = ConfirmPage {

@@ -4,8 +4,11 @@
 
 pub mod browser;
 
-use crate::common::{TestApp, test_config};
+use crate::common::{TestApp, change, test_config};
 use reqwest::redirect::Policy;
+use tokengate_core::groups::UserSource;
+use tokengate_core::model::{AuditAction, AuditFilter, AuditRecord};
+use tokengate_core::store::DirectoryProfile;
 
 /// A UI test app: the real server without an upstream.
 pub async fn ui_app() -> TestApp {
@@ -145,4 +148,42 @@ pub fn hidden_href(html: &str, id: &str) -> Option<String> {
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+/// A form's fields with the CSRF token first.
+pub fn with_csrf<'a>(csrf: &'a str, pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf)];
+    all.extend_from_slice(pairs);
+    all
+}
+
+/// The audit records of one action, newest first.
+pub async fn audited(app: &TestApp, action: AuditAction) -> Vec<AuditRecord> {
+    let filter = AuditFilter {
+        action: Some(action),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    app.store.audit(&filter).await.unwrap()
+}
+
+/// A user as the LDAP directory reports them: e-mail `NAME@example.com`, in the directory
+/// group `ldap-devs`.
+pub async fn provision_from_ldap(app: &TestApp, name: &str) {
+    let profile = DirectoryProfile {
+        name: name.into(),
+        display_name: name.into(),
+        email: Some(format!("{name}@example.com")),
+        source: UserSource::Ldap,
+        groups: vec!["ldap-devs".into()],
+        admin: false,
+    };
+    let provisioned = tokengate_core::manage::provision(
+        app.store.as_ref(),
+        &change(chrono::Utc::now()),
+        &profile,
+    )
+    .await
+    .unwrap();
+    assert_eq!(provisioned.value.source, UserSource::Ldap);
 }
