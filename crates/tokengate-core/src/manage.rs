@@ -51,6 +51,8 @@ pub enum ManageError {
     #[error("invalid restrictions: {0}")]
     InvalidRestrictions(String),
     #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
     DirectoryManaged(String),
     #[error(transparent)]
     Validity(#[from] ValidityError),
@@ -84,6 +86,7 @@ impl ManageError {
             Self::InvalidEmail => "invalid_email",
             Self::InvalidGroup(_) => "invalid_group",
             Self::InvalidRestrictions(_) => "invalid_restrictions",
+            Self::NotAllowed(_) => "forbidden",
             Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",
@@ -339,6 +342,26 @@ pub fn may_create_own(settings: &Settings, user: &User) -> bool {
 /// `create_tokens_for_others` (a team lead, a service desk).
 pub fn may_create_for_others(settings: &Settings, actor: &User) -> bool {
     !actor.disabled && settings.grants(actor, Permission::CreateTokensForOthers)
+}
+
+/// Whether `actor` may create a token for `owner`: themselves under `create_own_tokens`, an
+/// admin for anyone, a holder of `create_tokens_for_others` for anyone but an admin (a token of
+/// an admin's would let them act as that admin).
+pub fn check_creator(settings: &Settings, actor: &User, owner: &User) -> Result<(), ManageError> {
+    if actor.name == owner.name || (actor.admin && !actor.disabled) {
+        return Ok(());
+    }
+    if !may_create_for_others(settings, actor) {
+        return Err(ManageError::NotAllowed(
+            "creating tokens for other users is for administrators and holders of create_tokens_for_others".into(),
+        ));
+    }
+    if owner.admin {
+        return Err(ManageError::NotAllowed(
+            "only administrators may create tokens for an administrator".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Tokens that exceed the current maximum validity (never expire, or expire after the longest

@@ -417,6 +417,23 @@ async fn a_holder_of_create_tokens_for_others_creates_tokens_for_someone_else_an
         "forbidden",
     )
     .await;
+    let before = api.token_count().await;
+    let for_admin = api
+        .alice(
+            Method::POST,
+            "/admin/users/root/tokens",
+            Some(json!({"name": "root's"})),
+        )
+        .await;
+    let refused = error_body(for_admin, 403, "forbidden").await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("administrator"),
+        "{refused}"
+    );
+    assert_eq!(api.token_count().await, before, "no token for an admin");
 }
 
 #[tokio::test]

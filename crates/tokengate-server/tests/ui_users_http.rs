@@ -274,6 +274,26 @@ async fn a_delegate_sees_only_the_create_form_and_creates_a_token_for_another_us
     assert_eq!(unknown.status, 422);
     assert!(unknown.body.contains("There is no user named"));
     assert!(!unknown.body.contains("id=\"admin-tokens\""));
+    let before = tokens_of(&app, "root").await.len();
+    let for_admin = desk
+        .post(
+            "/tokengate/admin/tokens",
+            &with_csrf(&csrf, &[("user", "root"), ("name", "as root")]),
+        )
+        .await;
+    assert_eq!(for_admin.status, 422, "{}", for_admin.body);
+    assert!(
+        for_admin
+            .body
+            .contains("only administrators may create tokens for an administrator"),
+        "{}",
+        for_admin.body
+    );
+    assert_eq!(
+        tokens_of(&app, "root").await.len(),
+        before,
+        "nothing created"
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ impl From<ManageError> for ApiError {
             | ManageError::Validity(ValidityError::Invalid(_)) => {
                 unprocessable(error.code(), error.to_string())
             }
-            ManageError::TokensNotPermitted => {
+            ManageError::TokensNotPermitted | ManageError::NotAllowed(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, error.code(), error.to_string())
             }
             ManageError::UserDisabled(_)

@@ -214,6 +214,9 @@ pub async fn create(
         Ok(validity) => validity,
         Err(message) => return refuse(&state, &visit, &settings, &form, message).await,
     };
+    if let Err(refused) = manage::check_creator(&settings, &acting.session.user, &owner) {
+        return refuse(&state, &visit, &settings, &form, refused.to_string()).await;
+    }
     let change = acting.change();
     let name = form.name.trim();
     let store = state.store.as_ref();

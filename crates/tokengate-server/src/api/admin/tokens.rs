@@ -113,6 +113,7 @@ async fn create_token_for_user(
         .user(&user)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
+    manage::check_creator(&settings, &caller.user, &owner)?;
     let now = Utc::now();
     let admin_change = admin
         .as_ref()
