@@ -53,6 +53,8 @@ pub enum ManageError {
     #[error("{0}")]
     NotAllowed(String),
     #[error("{0}")]
+    TokenExceedsCaller(String),
+    #[error("{0}")]
     DirectoryManaged(String),
     #[error(transparent)]
     Validity(#[from] ValidityError),
@@ -87,6 +89,7 @@ impl ManageError {
             Self::InvalidGroup(_) => "invalid_group",
             Self::InvalidRestrictions(_) => "invalid_restrictions",
             Self::NotAllowed(_) => "forbidden",
+            Self::TokenExceedsCaller(_) => "token_exceeds_caller",
             Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",
@@ -150,6 +153,55 @@ pub struct CreatedToken {
     pub secret: TokenSecret,
 }
 
+/// A token to create: its name, validity and restrictions, and the token that authenticated
+/// the request that asks for it, if one did (then the new token may not outgrow it).
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub validity: Option<ValidityRequest>,
+    pub restrictions: &'a Restrictions,
+    pub maker: Option<&'a TokenRecord>,
+}
+
+impl<'a> NewToken<'a> {
+    /// A token without restrictions, asked for by a password, session or the CLI.
+    pub fn plain(name: &'a str, validity: Option<ValidityRequest>) -> Self {
+        static NONE: std::sync::LazyLock<Restrictions> =
+            std::sync::LazyLock::new(Restrictions::default);
+        Self {
+            name,
+            validity,
+            restrictions: &NONE,
+            maker: None,
+        }
+    }
+}
+
+/// A token made by a token cannot outgrow it (SPEC §11): same owner, restrictions at least as
+/// narrow, expiry no later. So a leaked token cannot outlive its revocation.
+pub fn check_maker(
+    maker: &TokenRecord,
+    owner: &str,
+    restrictions: &Restrictions,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), ManageError> {
+    let exceeds = |what: &str| Err(ManageError::TokenExceedsCaller(what.to_owned()));
+    if maker.owner != owner {
+        return exceeds("a token can only create tokens for its own owner");
+    }
+    if !restrictions.within(&maker.restrictions) {
+        return exceeds(
+            "the new token's restrictions must be at least as narrow as the calling token's",
+        );
+    }
+    if let Some(limit) = maker.expires_at
+        && expires_at.is_none_or(|expiry| expiry > limit)
+    {
+        return exceeds("the new token may not expire later than the calling token");
+    }
+    Ok(())
+}
+
 /// Creates a token for `owner` under the settings (admins-only, permissions, maximum
 /// validity). The owner must hold `use_tokens`; creating one's own token also needs
 /// `create_own_tokens`. Whether the actor may create for someone else is the caller's
@@ -158,11 +210,15 @@ pub async fn create_token(
     store: &dyn Store,
     change: &Change<'_>,
     owner: &User,
-    name: &str,
-    validity: Option<ValidityRequest>,
-    restrictions: &Restrictions,
+    new: &NewToken<'_>,
     settings: &Settings,
 ) -> Result<CreatedToken, ManageError> {
+    let NewToken {
+        name,
+        validity,
+        restrictions,
+        maker,
+    } = *new;
     if !is_valid_token_name(name) {
         return Err(ManageError::InvalidTokenName);
     }
@@ -176,7 +232,17 @@ pub async fn create_token(
     if !settings.permits_tokens(owner) || (own && !may_create_own(settings, owner)) {
         return Err(ManageError::TokensNotPermitted);
     }
-    let expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
+    let mut expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
+    if let Some(maker) = maker {
+        if validity.is_none()
+            && let Some(limit) = maker.expires_at
+            && expires_at.is_none_or(|expiry| expiry > limit)
+        {
+            // No validity asked for: the default, shortened to the maker's own expiry.
+            expires_at = Some(limit);
+        }
+        check_maker(maker, &owner.name, restrictions, expires_at)?;
+    }
     let secret = TokenSecret::generate()?;
     let record = TokenRecord {
         restrictions: restrictions.clone(),

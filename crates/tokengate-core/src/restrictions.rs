@@ -185,13 +185,13 @@ pub fn path_within(prefix: &str, path: &str) -> bool {
 
 /// A path that may mean another path once a server decodes or normalises it: a `.` or `..`
 /// segment (also before a `;` parameter, as in `..;`), a backslash, or an encoded `.`, `/`,
-/// `\` or `;`.
+/// `\` or `;`, or an encoded `%` (an upstream that decodes twice would see one of those).
 fn is_ambiguous(path: &str) -> bool {
     if path.contains('\\') {
         return true;
     }
     let lower = path.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%3b"]
+    if ["%2e", "%2f", "%5c", "%3b", "%25"]
         .iter()
         .any(|encoded| lower.contains(encoded))
     {
@@ -241,6 +241,7 @@ mod tests {
             "/rest/api/x%3b",
             "/rest/api\\..\\admin",
             "/rest/api/..",
+            "/rest/api/%252e%252e/admin",
         ] {
             assert!(!path_within("/rest/api", path), "{path}");
             assert!(!path_within("/", path), "{path}");

@@ -81,9 +81,13 @@ async fn whoami(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(request.uri().path(), |original| original.0.path());
     let reach = Reach {
         method: Some(request.method().as_str()),
-        path: Some(request.uri().path()),
+        path: Some(path),
         route: Some(crate::gateway::OWN_ROUTE),
     };
     let decision = gate(&state, peer, request.headers(), reach).await;

@@ -284,9 +284,7 @@ async fn named_token(app: &TestApp, owner: &str, name: &str, validity: &str) -> 
         app.store.as_ref(),
         &common::change(chrono::Utc::now()),
         &user,
-        name,
-        Some(validity.parse().unwrap()),
-        &Default::default(),
+        &tokengate_core::manage::NewToken::plain(name, Some(validity.parse().unwrap())),
         &settings,
     )
     .await

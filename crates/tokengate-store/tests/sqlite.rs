@@ -346,9 +346,7 @@ async fn database_file_never_contains_secrets_in_plaintext() {
             &*shared,
             &change,
             &alice,
-            name,
-            None,
-            &Default::default(),
+            &tokengate_core::manage::NewToken::plain(name, None),
             &Settings::default(),
         )
         .await

@@ -48,6 +48,23 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The token this caller authenticated with, as stored (`None` for a password or a
+    /// session): a token it creates may not outgrow it.
+    pub async fn token(
+        &self,
+        store: &dyn tokengate_core::store::Store,
+    ) -> Result<Option<tokengate_core::TokenRecord>, ApiError> {
+        let Some(id) = &self.token_id else {
+            return Ok(None);
+        };
+        match store.token(id).await {
+            Ok(Some(token)) => Ok(Some(token)),
+            // Revoked since the decision: fail closed.
+            Ok(None) => Err(ApiError::unavailable()),
+            Err(_) => Err(ApiError::unavailable()),
+        }
+    }
+
     /// The context of a change made by this caller, with the clock read now.
     pub fn change(&self) -> Change<'_> {
         Change {
@@ -130,9 +147,14 @@ impl FromRequestParts<SharedState> for Caller {
                 origin: origin_of(client),
             });
         }
+        // The path as the client sent it: a nested router sees only the rest of it.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |original| original.0.path());
         let reach = Reach {
             method: Some(parts.method.as_str()),
-            path: Some(parts.uri.path()),
+            path: Some(path),
             route: Some(crate::gateway::OWN_ROUTE),
         };
         let decision = gate(state, peer, &parts.headers, reach).await;

@@ -61,7 +61,9 @@ impl From<ManageError> for ApiError {
             | ManageError::Validity(ValidityError::Invalid(_)) => {
                 unprocessable(error.code(), error.to_string())
             }
-            ManageError::TokensNotPermitted | ManageError::NotAllowed(_) => {
+            ManageError::TokensNotPermitted
+            | ManageError::NotAllowed(_)
+            | ManageError::TokenExceedsCaller(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, error.code(), error.to_string())
             }
             ManageError::UserDisabled(_)

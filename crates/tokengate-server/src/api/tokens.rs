@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokengate_core::allowlist::IpAllowList;
-use tokengate_core::manage::{self, Scope};
+use tokengate_core::manage::{self, NewToken, Scope};
 use tokengate_core::model::{TokenFilter, TokenView};
 use tokengate_core::restrictions::{Access, Restrictions};
 use tokengate_core::store::Store;
@@ -161,16 +161,15 @@ async fn create_token(
     let restrictions = request.restrictions()?;
     let settings = state.settings();
     let change = caller.change();
-    let created = manage::create_token(
-        state.store.as_ref(),
-        &change,
-        &caller.user,
-        &request.name,
+    let maker = caller.token(state.store.as_ref()).await?;
+    let new = NewToken {
+        name: &request.name,
         validity,
-        &restrictions,
-        &settings,
-    )
-    .await?;
+        restrictions: &restrictions,
+        maker: maker.as_ref(),
+    };
+    let created =
+        manage::create_token(state.store.as_ref(), &change, &caller.user, &new, &settings).await?;
     let view = TokenView::from(&created.record).with_secret(&created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }

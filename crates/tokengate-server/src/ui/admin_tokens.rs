@@ -220,18 +220,8 @@ pub async fn create(
     let change = acting.change();
     let name = form.name.trim();
     let store = state.store.as_ref();
-    let unrestricted = tokengate_core::restrictions::Restrictions::default();
-    match manage::create_token(
-        store,
-        &change,
-        &owner,
-        name,
-        validity,
-        &unrestricted,
-        &settings,
-    )
-    .await
-    {
+    let new = manage::NewToken::plain(name, validity);
+    match manage::create_token(store, &change, &owner, &new, &settings).await {
         Ok(created) => {
             let mut page =
                 token_manager(&state, &visit, manager, TokenQuery::default(), &settings).await?;

@@ -174,16 +174,8 @@ pub async fn create(
         Ok(validity) => {
             let change = acting.change();
             let name = form.name.trim();
-            manage::create_token(
-                state.store.as_ref(),
-                &change,
-                user,
-                name,
-                validity,
-                &tokengate_core::restrictions::Restrictions::default(),
-                &settings,
-            )
-            .await
+            let new = manage::NewToken::plain(name, validity);
+            manage::create_token(state.store.as_ref(), &change, user, &new, &settings).await
         }
         Err(message) => {
             return refuse_creation(&state, &visit, &acting, &settings, &form, message).await;

@@ -138,15 +138,19 @@ impl TestApp {
     ) -> (String, String) {
         let user = self.store.user(owner).await.unwrap().unwrap();
         let settings = self.store.settings().await.unwrap();
+        let new = tokengate_core::manage::NewToken {
+            name: "test token",
+            validity: Some(tokengate_core::validity::ValidityRequest::Preset(
+                tokengate_core::validity::MaxValidity::Never,
+            )),
+            restrictions,
+            maker: None,
+        };
         let created = create_token(
             self.store.as_ref(),
             &change(Utc::now()),
             &user,
-            "test token",
-            Some(tokengate_core::validity::ValidityRequest::Preset(
-                tokengate_core::validity::MaxValidity::Never,
-            )),
-            restrictions,
+            &new,
             &settings,
         )
         .await

@@ -81,16 +81,13 @@ async fn create(
     let settings = store.settings().await?;
     let validity = args.validity.or(args.expires.map(ValidityRequest::Until));
     let restrictions = restrictions(&args.restrictions)?;
-    let created = manage::create_token(
-        store,
-        &change.as_change(),
-        &owner,
-        &args.name,
+    let new = manage::NewToken {
+        name: &args.name,
         validity,
-        &restrictions,
-        &settings,
-    )
-    .await?;
+        restrictions: &restrictions,
+        maker: None,
+    };
+    let created = manage::create_token(store, &change.as_change(), &owner, &new, &settings).await?;
     let view = TokenView::from(&created.record);
     if args.json {
         print_json(&view.with_secret(&created.secret))?;

@@ -122,16 +122,15 @@ async fn create_token_for_user(
         Some(admin_change) => admin_change.as_change(),
         None => caller.change(),
     };
-    let created = manage::create_token(
-        state.store.as_ref(),
-        &change,
-        &owner,
-        &request.name,
+    let maker = caller.token(state.store.as_ref()).await?;
+    let new = manage::NewToken {
+        name: &request.name,
         validity,
-        &restrictions,
-        &settings,
-    )
-    .await
+        restrictions: &restrictions,
+        maker: maker.as_ref(),
+    };
+    let created = manage::create_token(state.store.as_ref(), &change, &owner, &new, &settings)
+        .await
     .map_err(|error| match error {
         ManageError::TokensNotPermitted => ApiError::new(
             StatusCode::CONFLICT,

@@ -1,0 +1,355 @@
+//! Token restrictions (SPEC §11) through the whole gateway: chosen at creation over REST, shown
+//! in token lists, enforced on proxied requests (sent as written, every encoding trick we could
+//! think of), on forward-auth (method and path from the trusted proxy's headers) and on
+//! tokengate's own API (the route `tokengate`); and a token cannot make a token that outgrows
+//! it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+mod common;
+
+use api_support::{Api, json_of};
+use common::{TestApp, error_body, raw, trusting_loopback};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokengate_core::allowlist::IpAllowList;
+use tokengate_core::restrictions::{Access, Restrictions};
+
+fn read_only() -> Restrictions {
+    Restrictions {
+        access: Access::Read,
+        ..Restrictions::default()
+    }
+}
+
+fn only_paths(paths: &[&str]) -> Restrictions {
+    Restrictions {
+        paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+        ..Restrictions::default()
+    }
+}
+
+async fn raw_status(app: &TestApp, method: &str, path: &str, token: &str) -> u16 {
+    let bearer = format!("Bearer {token}");
+    raw::send(
+        app.address,
+        &raw::request(method, path, &[("authorization", &bearer)]),
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_post_put_patch_or_delete_through_the_proxy() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_restricted_token("alice", &read_only()).await;
+    for method in ["GET", "HEAD", "OPTIONS"] {
+        assert_eq!(
+            raw_status(&app, method, "/issues", &token).await,
+            200,
+            "{method}"
+        );
+    }
+    for method in ["POST", "PUT", "PATCH", "DELETE", "PROPFIND", "get", "TRACE"] {
+        assert_eq!(
+            raw_status(&app, method, "/issues", &token).await,
+            403,
+            "{method}"
+        );
+    }
+    let refused = app
+        .client
+        .post(app.url("/issues"))
+        .bearer_auth(&token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    error_body(refused, 403, "token_scope_denied").await;
+    let failed = app
+        .store
+        .user("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .failed_logins;
+    assert_eq!(failed, 0, "a restriction is not a failed login");
+}
+
+#[tokio::test]
+async fn a_path_token_never_reaches_a_sibling_path_whatever_the_encoding() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app
+        .add_restricted_token("alice", &only_paths(&["/rest/api/2/issue"]))
+        .await;
+    for allowed in [
+        "/rest/api/2/issue",
+        "/rest/api/2/issue/ABC-1",
+        "/rest/api/2/issue/ABC-1?expand=x/../../user",
+        "/rest/api/2/issue/v1.2",
+    ] {
+        assert_eq!(
+            raw_status(&app, "GET", allowed, &token).await,
+            200,
+            "{allowed}"
+        );
+    }
+    for sibling in [
+        "/rest/api/2/user",
+        "/rest/api/2/issues",
+        "/rest/api/2/issue/../user",
+        "/rest/api/2/issue/./../user",
+        "/rest/api/2/issue/..;/user",
+        "/rest/api/2/issue/%2e%2e/user",
+        "/rest/api/2/issue/%2E%2E/user",
+        "/rest/api/2/issue/.%2e/user",
+        "/rest/api/2/issue%2f..%2fuser",
+        "/rest/api/2/issue%2F..%2Fuser",
+        "/rest/api/2/issue/%252e%252e/user",
+        "/rest/api/2/issue\\..\\user",
+        "/rest/api/2/issue/%5c..%5cuser",
+        "/rest/api/2/issue;/../user",
+        "/rest/api/2/issue%3b/../user",
+        "//rest/api/2/issue/../../user",
+        "/REST/api/2/issue",
+        "/rest/api/2/issue/..",
+    ] {
+        assert_eq!(
+            raw_status(&app, "GET", sibling, &token).await,
+            403,
+            "{sibling}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forward_auth_takes_method_and_path_from_a_trusted_proxy_only() {
+    let app = TestApp::spawn_with(trusting_loopback(), false).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let restrictions = Restrictions {
+        access: Access::Read,
+        paths: vec!["/status".into()],
+        ..Restrictions::default()
+    };
+    let (_, token) = app.add_restricted_token("alice", &restrictions).await;
+    let ask = |method: &'static str, uri: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.get_with(
+                "/tokengate/auth",
+                &[
+                    ("authorization", &format!("Bearer {token}")),
+                    ("x-forwarded-method", method),
+                    ("x-forwarded-uri", uri),
+                ],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    assert_eq!(ask("GET", "/status/db").await, 200);
+    assert_eq!(ask("POST", "/status/db").await, 403);
+    assert_eq!(ask("GET", "/admin").await, 403);
+    assert_eq!(ask("GET", "/status/../admin").await, 403);
+    let unknown = app
+        .get_bearer("/tokengate/auth", &token)
+        .await
+        .status()
+        .as_u16();
+    assert_eq!(
+        unknown, 403,
+        "without the proxy's headers the path is unknown"
+    );
+}
+
+#[tokio::test]
+async fn a_token_restricted_to_other_routes_cannot_manage_tokens() {
+    let api = Api::start().await;
+    let restrictions = Restrictions {
+        routes: vec!["jira".into()],
+        ..Restrictions::default()
+    };
+    let (_, jira_only) = api.app.add_restricted_token("alice", &restrictions).await;
+    let refused = api
+        .call(
+            Method::POST,
+            "/tokens",
+            &jira_only,
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    error_body(refused, 403, "token_scope_denied").await;
+    let restrictions = Restrictions {
+        routes: vec!["tokengate".into()],
+        ..Restrictions::default()
+    };
+    let (_, api_only) = api.app.add_restricted_token("alice", &restrictions).await;
+    let listed = api.call(Method::GET, "/tokens", &api_only, None).await;
+    assert_eq!(listed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn restrictions_are_chosen_at_creation_shown_in_lists_and_bad_ones_refused() {
+    let api = Api::start().await;
+    let created = json_of(
+        api.alice(
+            Method::POST,
+            "/tokens",
+            Some(
+                json!({"name": "ci", "access": "read", "paths": ["/rest/api/2/issue"],
+                "routes": ["jira"], "ip_allowlist": ["10.0.0.0/8"]}),
+            ),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["access"], "read");
+    assert_eq!(created["paths"], json!(["/rest/api/2/issue"]));
+    assert_eq!(created["routes"], json!(["jira"]));
+    assert_eq!(created["ip_allowlist"], json!(["10.0.0.0/8"]));
+    let listed: Value = json_of(
+        api.alice(Method::GET, "/tokens", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let shown = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["name"] == "ci")
+        .unwrap();
+    assert_eq!(shown["access"], "read");
+    let plain = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["name"] != "ci")
+        .unwrap();
+    assert_eq!(plain["access"], "write", "existing tokens keep full access");
+    assert_eq!(plain["paths"], json!([]));
+    let before = api.token_count().await;
+    for bad in [
+        json!({"name": "x", "access": "admin"}),
+        json!({"name": "x", "paths": ["relative"]}),
+        json!({"name": "x", "paths": ["/a/../b"]}),
+        json!({"name": "x", "paths": ["/a%2fb"]}),
+        json!({"name": "x", "routes": ["Jira!"]}),
+        json!({"name": "x", "ip_allowlist": ["10.0.0.300"]}),
+        json!({"name": "x", "paths": "/a"}),
+    ] {
+        let response = api.alice(Method::POST, "/tokens", Some(bad.clone())).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(api.token_count().await, before, "nothing stored");
+}
+
+#[tokio::test]
+async fn a_token_cannot_create_a_token_that_outgrows_it_in_any_dimension() {
+    let api = Api::start().await;
+    let narrow = Restrictions {
+        access: Access::Write,
+        paths: vec!["/rest".into(), "/tokengate/api".into()],
+        routes: vec!["tokengate".into(), "jira".into()],
+        ip_allowlist: IpAllowList::parse(&["127.0.0.0/8"]).unwrap(),
+    };
+    let (_, maker) = api.app.add_restricted_token("alice", &narrow).await;
+    let create = |body: Value| api.call(Method::POST, "/tokens", &maker, Some(body));
+    let paths = json!(["/rest", "/tokengate/api"]);
+    for wider in [
+        json!({"name": "w", "routes": ["tokengate"], "ip_allowlist": ["127.0.0.1"]}),
+        json!({"name": "w", "paths": ["/"], "routes": ["tokengate"], "ip_allowlist": ["127.0.0.1"]}),
+        json!({"name": "w", "paths": ["/rest", "/tokengate"], "routes": ["tokengate"], "ip_allowlist": ["127.0.0.1"]}),
+        json!({"name": "w", "paths": paths, "ip_allowlist": ["127.0.0.1"]}),
+        json!({"name": "w", "paths": paths, "routes": ["tokengate", "ci"], "ip_allowlist": ["127.0.0.1"]}),
+        json!({"name": "w", "paths": paths, "routes": ["tokengate"]}),
+        json!({"name": "w", "paths": paths, "routes": ["tokengate"], "ip_allowlist": ["0.0.0.0/0"]}),
+    ] {
+        let refused = create(wider.clone()).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{wider}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "token_exceeds_caller", "{wider}");
+    }
+    let read = Restrictions {
+        access: Access::Read,
+        ..Restrictions::default()
+    };
+    let (_, read_only) = api.app.add_restricted_token("alice", &read).await;
+    let refused = api
+        .call(
+            Method::POST,
+            "/tokens",
+            &read_only,
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    error_body(refused, 403, "token_scope_denied").await;
+    let admin_route = api
+        .call(
+            Method::POST,
+            "/admin/users/root/tokens",
+            &maker,
+            Some(json!({"name": "as root"})),
+        )
+        .await;
+    assert_eq!(admin_route.status(), StatusCode::FORBIDDEN);
+    let narrower = json_of(
+        create(json!({"name": "n", "access": "read", "paths": ["/rest/api"], "routes": ["tokengate"], "ip_allowlist": ["127.0.0.1"]})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(narrower["paths"], json!(["/rest/api"]));
+}
+
+#[tokio::test]
+async fn a_token_made_by_an_expiring_token_expires_no_later_than_its_maker() {
+    let api = Api::start().await;
+    let created = json_of(
+        api.alice(
+            Method::POST,
+            "/tokens",
+            Some(json!({"name": "30 days", "validity": "30d"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let maker = created["token"].as_str().unwrap().to_owned();
+    let limit = created["expires_at"].as_str().unwrap().to_owned();
+    for later in [
+        json!({"name": "x", "validity": "never"}),
+        json!({"name": "x", "validity": "1y"}),
+    ] {
+        let refused = api
+            .call(Method::POST, "/tokens", &maker, Some(later.clone()))
+            .await;
+        error_body(refused, 403, "token_exceeds_caller").await;
+    }
+    let default = json_of(
+        api.call(Method::POST, "/tokens", &maker, Some(json!({"name": "d"})))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        default["expires_at"].as_str().unwrap(),
+        limit,
+        "shortened to the maker's"
+    );
+    let shorter = json_of(
+        api.call(
+            Method::POST,
+            "/tokens",
+            &maker,
+            Some(json!({"name": "s", "validity": "7d"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(shorter["expires_at"].as_str().unwrap() < limit.as_str());
+}
