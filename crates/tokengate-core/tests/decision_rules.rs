@@ -366,6 +366,8 @@ async fn reason_codes_and_statuses_are_stable() {
         (Reason::TooManyFailures, "too_many_failures", 429),
         (Reason::Unavailable, "unavailable", 503),
         (Reason::DirectoryUnavailable, "directory_unavailable", 503),
+        (Reason::TokenIpNotAllowed, "token_ip_not_allowed", 403),
+        (Reason::TokenScopeDenied, "token_scope_denied", 403),
     ];
     assert_eq!(table.len(), Reason::ALL.len());
     for (reason, code, status) in table {

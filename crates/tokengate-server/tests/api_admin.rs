@@ -14,7 +14,8 @@ use serde_json::json;
 async fn admin_token_manager_filters_and_pages() {
     let api = Api::start().await;
     for index in 0..5 {
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users/alice/tokens",
             Some(json!({"name": format!("batch {index}")})),
@@ -78,7 +79,8 @@ async fn admin_token_manager_filters_and_pages() {
 async fn admin_creates_tokens_on_behalf_of_users_audited_with_actor_and_owner() {
     let api = Api::start().await;
     let created = json_of(
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users/alice/tokens",
             Some(json!({"name": "for alice", "validity": "6m"})),
@@ -110,7 +112,8 @@ async fn admin_creates_tokens_on_behalf_of_users_audited_with_actor_and_owner() 
     );
     assert_eq!(record["ip"], "127.0.0.1");
     error_body(
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users/nobody/tokens",
             Some(json!({"name": "x"})),
@@ -125,7 +128,8 @@ async fn admin_creates_tokens_on_behalf_of_users_audited_with_actor_and_owner() 
     api.app.save_settings(&settings).await;
     api.app.sync().await;
     error_body(
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users/alice/tokens",
             Some(json!({"name": "x"})),
@@ -141,7 +145,8 @@ async fn admin_creates_tokens_on_behalf_of_users_audited_with_actor_and_owner() 
 async fn admin_revokes_one_token_or_all_of_a_users() {
     let api = Api::start().await;
     let created = json_of(
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users/alice/tokens",
             Some(json!({"name": "one"})),

@@ -382,8 +382,13 @@ async fn a_holder_of_create_tokens_for_others_creates_tokens_for_someone_else_an
     api.app.add_user("bob", "bob-pw", false).await;
     let body = json!({"name": "for bob"});
     error_body(
-        api.alice(Method::POST, "/admin/users/bob/tokens", Some(body.clone()))
-            .await,
+        api.with_password(
+            "alice",
+            Method::POST,
+            "/admin/users/bob/tokens",
+            Some(body.clone()),
+        )
+        .await,
         403,
         "forbidden",
     )
@@ -397,7 +402,7 @@ async fn a_holder_of_create_tokens_for_others_creates_tokens_for_someone_else_an
     let permissions = json!({"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": ["service desk"]});
     json_of(put_permissions(&api, permissions).await, StatusCode::OK).await;
     let created = json_of(
-        api.alice(Method::POST, "/admin/users/bob/tokens", Some(body))
+        api.with_password("alice", Method::POST, "/admin/users/bob/tokens", Some(body))
             .await,
         StatusCode::CREATED,
     )
@@ -419,7 +424,8 @@ async fn a_holder_of_create_tokens_for_others_creates_tokens_for_someone_else_an
     .await;
     let before = api.token_count().await;
     let for_admin = api
-        .alice(
+        .with_password(
+            "alice",
             Method::POST,
             "/admin/users/root/tokens",
             Some(json!({"name": "root's"})),

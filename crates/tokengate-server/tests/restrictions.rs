@@ -297,6 +297,25 @@ async fn a_token_cannot_create_a_token_that_outgrows_it_in_any_dimension() {
         )
         .await;
     assert_eq!(admin_route.status(), StatusCode::FORBIDDEN);
+    // Even an admin's token creates tokens only for its own owner: one for another user would
+    // outlive the admin token's revocation. Admins use their password, a session or the CLI.
+    let by_admin_token = api
+        .admin(
+            Method::POST,
+            "/admin/users/alice/tokens",
+            Some(json!({"name": "for alice"})),
+        )
+        .await;
+    error_body(by_admin_token, 403, "token_exceeds_caller").await;
+    let by_admin_password = api
+        .with_password(
+            "root",
+            Method::POST,
+            "/admin/users/alice/tokens",
+            Some(json!({"name": "for alice"})),
+        )
+        .await;
+    assert_eq!(by_admin_password.status(), StatusCode::CREATED);
     let narrower = json_of(
         create(json!({"name": "n", "access": "read", "paths": ["/rest/api"], "routes": ["tokengate"], "ip_allowlist": ["127.0.0.1"]})).await,
         StatusCode::CREATED,

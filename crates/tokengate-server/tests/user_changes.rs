@@ -262,8 +262,13 @@ async fn tokens_and_settings_with_any_invalid_field_store_nothing() {
     ] {
         refused.push(api.alice(Method::POST, "/tokens", Some(body.clone())).await);
         refused.push(
-            api.admin(Method::POST, "/admin/users/alice/tokens", Some(body))
-                .await,
+            api.with_password(
+                "root",
+                Method::POST,
+                "/admin/users/alice/tokens",
+                Some(body),
+            )
+            .await,
         );
     }
     let good = json!({"max_validity": "6m", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false});

@@ -51,6 +51,26 @@ impl Api {
         request.send().await.unwrap()
     }
 
+    /// A call with Basic credentials (a password), for what a token may not do: create tokens
+    /// for other users.
+    pub async fn with_password(
+        &self,
+        user: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.url(&format!("{API}{path}")))
+            .basic_auth(user, Some(format!("{user}-pw")));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn admin(
         &self,
         method: Method,
