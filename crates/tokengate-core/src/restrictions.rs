@@ -38,10 +38,12 @@ impl Access {
     }
 }
 
-/// A token's restrictions. The default restricts nothing.
+/// A token's restrictions. The default restricts nothing. (No `deny_unknown_fields`: the
+/// token object carries these fields flattened beside its own; requests are checked by the
+/// REST layer's own input types.)
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Restrictions {
     pub access: Access,
     /// Path prefixes; empty = every path.
@@ -341,6 +343,8 @@ mod tests {
         };
         assert!(route.validate().expect_err("bad").contains("Jira!"));
         let json = serde_json::json!({"access": "read", "paths": ["/x"], "routes": [], "ip_allowlist": ["10.0.0.0/33"]});
+        assert!(serde_json::from_value::<Restrictions>(json).is_err());
+        let json = serde_json::json!({"access": "none"});
         assert!(serde_json::from_value::<Restrictions>(json).is_err());
     }
 }

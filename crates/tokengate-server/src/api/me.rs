@@ -18,7 +18,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Permissions {
+pub struct CallerPermissions {
     /// May use the admin endpoints.
     pub admin: bool,
     /// May use tokens (false for non-admins while admins-only is on, or outside the groups
@@ -36,7 +36,7 @@ pub struct Me {
     /// `token`, `password` or `session`.
     pub via: String,
     pub token_id: Option<String>,
-    pub permissions: Permissions,
+    pub permissions: CallerPermissions,
     pub max_validity: MaxValidity,
     /// Presets the caller may pick when creating a token.
     pub allowed_validities: Vec<MaxValidity>,
@@ -55,7 +55,7 @@ async fn me(State(state): State<SharedState>, caller: Caller) -> Result<Json<Me>
         user: UserView::from(&caller.user),
         via: caller.via.as_str().to_owned(),
         token_id: caller.token_id.clone(),
-        permissions: Permissions {
+        permissions: CallerPermissions {
             admin: AdminIdentity::for_user(&caller.user).is_some(),
             use_tokens: settings.permits_tokens(&caller.user),
             create_own_tokens: manage::may_create_own(&settings, &caller.user),
