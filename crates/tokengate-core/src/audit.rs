@@ -19,6 +19,10 @@ pub enum AuditAction {
     TokenDeletedAll,
     #[serde(rename = "token.expiry_clamped")]
     TokenExpiryClamped,
+    #[serde(rename = "token.restricted")]
+    TokenRestricted,
+    #[serde(rename = "token.revoked_before")]
+    TokenRevokedBefore,
     #[serde(rename = "settings.changed")]
     SettingsChanged,
     #[serde(rename = "user.created")]
@@ -42,12 +46,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         Self::TokenCreated,
         Self::TokenRenamed,
         Self::TokenDeleted,
         Self::TokenDeletedAll,
         Self::TokenExpiryClamped,
+        Self::TokenRestricted,
+        Self::TokenRevokedBefore,
         Self::SettingsChanged,
         Self::UserCreated,
         Self::UserUpdated,
@@ -67,6 +73,8 @@ impl AuditAction {
             Self::TokenDeleted => "token.deleted",
             Self::TokenDeletedAll => "token.deleted_all",
             Self::TokenExpiryClamped => "token.expiry_clamped",
+            Self::TokenRestricted => "token.restricted",
+            Self::TokenRevokedBefore => "token.revoked_before",
             Self::SettingsChanged => "settings.changed",
             Self::UserCreated => "user.created",
             Self::UserUpdated => "user.updated",

@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 mod effects;
 mod groups;
 mod identity;
+mod restrict;
 mod users;
 
 pub use effects::{Changed, Effect};
@@ -31,6 +32,7 @@ pub use groups::{
     provision, set_local_groups,
 };
 pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
+pub use restrict::{check_maker, restrict_token, revoke_before};
 pub use users::{
     NewUser, UserUpdate, create_user, create_user_with, is_valid_display_name, reset_failed_logins,
     update_user,
@@ -175,31 +177,6 @@ impl<'a> NewToken<'a> {
             maker: None,
         }
     }
-}
-
-/// A token made by a token cannot outgrow it (SPEC §11): same owner, restrictions at least as
-/// narrow, expiry no later. So a leaked token cannot outlive its revocation.
-pub fn check_maker(
-    maker: &TokenRecord,
-    owner: &str,
-    restrictions: &Restrictions,
-    expires_at: Option<DateTime<Utc>>,
-) -> Result<(), ManageError> {
-    let exceeds = |what: &str| Err(ManageError::TokenExceedsCaller(what.to_owned()));
-    if maker.owner != owner {
-        return exceeds("a token can only create tokens for its own owner");
-    }
-    if !restrictions.within(&maker.restrictions) {
-        return exceeds(
-            "the new token's restrictions must be at least as narrow as the calling token's",
-        );
-    }
-    if let Some(limit) = maker.expires_at
-        && expires_at.is_none_or(|expiry| expiry > limit)
-    {
-        return exceeds("the new token may not expire later than the calling token");
-    }
-    Ok(())
 }
 
 /// Creates a token for `owner` under the settings (admins-only, permissions, maximum

@@ -71,6 +71,21 @@ pub trait TokenStore: Send + Sync {
     async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>>;
     async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()>;
     async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool>;
+    /// Replaces a token's restrictions; `false` when there is no such token.
+    async fn restrict_token(
+        &self,
+        id: &str,
+        restrictions: &crate::restrictions::Restrictions,
+        audit: &NewAudit,
+    ) -> StoreResult<bool>;
+    /// Deletes every token created before `before` (of `owner` only, when given), in one
+    /// transaction with its audit record, whose details gain `"count"`.
+    async fn delete_tokens_created_before(
+        &self,
+        before: DateTime<Utc>,
+        owner: Option<&str>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64>;
     async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool>;
     /// Deletes every token of `owner`; the audit record's details gain `"count"`.
     async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64>;

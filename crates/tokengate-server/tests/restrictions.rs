@@ -372,3 +372,154 @@ async fn a_token_made_by_an_expiring_token_expires_no_later_than_its_maker() {
     .await;
     assert!(shorter["expires_at"].as_str().unwrap() < limit.as_str());
 }
+
+#[tokio::test]
+async fn the_owner_narrows_a_token_later_and_the_change_applies_at_once_and_is_audited() {
+    let api = Api::start().await;
+    let id = json_of(
+        api.alice(Method::GET, "/tokens", None).await,
+        StatusCode::OK,
+    )
+    .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, spare) = api.app.add_token("alice").await;
+    let narrowed = json_of(
+        api.call(
+            Method::PATCH,
+            &format!("/tokens/{id}"),
+            &spare,
+            Some(json!({"access": "read"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(narrowed["access"], "read");
+    let status = raw_status(
+        &api.app,
+        "POST",
+        "/tokengate/api/v1/tokens",
+        &api.alice_token,
+    )
+    .await;
+    assert_eq!(status, 403, "the narrowed token can no longer write");
+    let filter = tokengate_core::model::AuditFilter {
+        action: Some(tokengate_core::model::AuditAction::TokenRestricted),
+        limit: 10,
+        ..Default::default()
+    };
+    let records = api.app.store.audit(&filter).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].details["new"]["access"], "read");
+    assert_eq!(records[0].details["old"]["access"], "write");
+    for bad in [
+        json!({"paths": ["x"]}),
+        json!({"ip_allowlist": ["nope"]}),
+        json!({"access": "admin"}),
+    ] {
+        let response = api
+            .call(
+                Method::PATCH,
+                &format!("/tokens/{id}"),
+                &spare,
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let (_, bobs) = {
+        api.app.add_user("bob", "bob-pw", false).await;
+        api.app.add_token("bob").await
+    };
+    let foreign = api
+        .call(
+            Method::PATCH,
+            &format!("/tokens/{id}"),
+            &bobs,
+            Some(json!({"access": "write"})),
+        )
+        .await;
+    assert_eq!(
+        foreign.status(),
+        StatusCode::NOT_FOUND,
+        "another user's token"
+    );
+}
+
+#[tokio::test]
+async fn the_incident_button_revokes_every_token_created_before_a_time() {
+    let api = Api::start().await;
+    api.app.add_user("bob", "bob-pw", false).await;
+    let (_, bobs) = api.app.add_token("bob").await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (_, later) = api.app.add_token("bob").await;
+    let only_bob = json_of(
+        api.with_password(
+            "root",
+            Method::POST,
+            "/admin/revoke-before",
+            Some(json!({"before": cut, "user": "bob"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(only_bob["deleted"], 1);
+    assert_eq!(
+        api.app
+            .get_bearer("/tokengate/whoami", &bobs)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        api.app
+            .get_bearer("/tokengate/whoami", &later)
+            .await
+            .status(),
+        200
+    );
+    let everyone = json_of(
+        api.with_password(
+            "root",
+            Method::POST,
+            "/admin/revoke-before",
+            Some(json!({"before": cut})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(everyone["deleted"], 2, "root's and alice's");
+    assert_eq!(
+        api.app
+            .get_bearer("/tokengate/whoami", &later)
+            .await
+            .status(),
+        200
+    );
+    error_body(
+        api.with_password(
+            "alice",
+            Method::POST,
+            "/admin/revoke-before",
+            Some(json!({"before": cut})),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let ghost = api
+        .with_password(
+            "root",
+            Method::POST,
+            "/admin/revoke-before",
+            Some(json!({"before": cut, "user": "ghost"})),
+        )
+        .await;
+    assert_eq!(ghost.status(), StatusCode::NOT_FOUND);
+}

@@ -163,6 +163,28 @@ pub enum TokenCommand {
         #[arg(long, value_name = "NAME")]
         user: String,
     },
+    /// Replace what a token may reach (the options given; none = no restriction at all).
+    Restrict {
+        id: String,
+        #[command(flatten)]
+        restrictions: RestrictionArgs,
+    },
+    /// The incident button: delete every token created before a time (of one user, or all).
+    RevokeBefore {
+        /// RFC 3339 time (2026-12-01T12:00:00Z) or a date (the day's start, UTC).
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+        before: chrono::DateTime<chrono::Utc>,
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+}
+
+/// An RFC 3339 instant, or a date (its start, UTC).
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&chrono::Utc));
+    }
+    parse_date(text).map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 #[derive(Debug, Args)]

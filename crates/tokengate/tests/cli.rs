@@ -168,6 +168,56 @@ fn local_groups_are_managed_from_the_command_line_and_audited_as_cli() {
 }
 
 #[test]
+fn tokens_are_restricted_at_creation_and_later_and_revoked_before_a_time() {
+    let tokengate = Tokengate::new();
+    tokengate.ok(&["user", "add", "alice"]);
+    let created = tokengate.json(&[
+        "token",
+        "create",
+        "--user",
+        "alice",
+        "--name",
+        "ci",
+        "--access",
+        "read",
+        "--paths",
+        "/rest/api,/status",
+        "--ip-allowlist",
+        "10.0.0.0/8",
+        "--json",
+    ]);
+    assert_eq!(created["access"], "read");
+    assert_eq!(
+        created["paths"],
+        serde_json::json!(["/rest/api", "/status"])
+    );
+    assert_eq!(created["ip_allowlist"], serde_json::json!(["10.0.0.0/8"]));
+    let id = created["id"].as_str().unwrap();
+    let run = tokengate.ok(&["token", "restrict", id, "--routes", "jira"]);
+    assert!(run.stdout.contains("write access; routes jira"), "{run:?}");
+    let bad = tokengate.run(&["token", "restrict", id, "--paths", "no-slash"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("no-slash"), "{bad:?}");
+    let listed = tokengate.json(&["token", "list", "--json"]);
+    assert_eq!(listed[0]["routes"], serde_json::json!(["jira"]));
+    let run = tokengate.ok(&["token", "revoke-before", "--before", "2999-01-01"]);
+    assert!(run.stdout.contains("Deleted 1 token(s)"), "{run:?}");
+    assert_eq!(
+        tokengate.json(&["token", "list", "--json"]),
+        serde_json::json!([])
+    );
+    let ghost = tokengate.run(&[
+        "token",
+        "revoke-before",
+        "--before",
+        "2999-01-01",
+        "--user",
+        "ghost",
+    ]);
+    assert_eq!(ghost.code, 1, "{ghost:?}");
+}
+
+#[test]
 fn an_invalid_allow_list_entry_is_named_and_leaves_the_settings_unchanged() {
     let tokengate = Tokengate::new();
     tokengate.ok(&["settings", "set", "ip-allowlist", "192.168.1.5"]);

@@ -101,8 +101,51 @@ impl CreateToken {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameToken {
+    /// A new name.
     #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New restrictions: each given field replaces the token's; absent ones stay.
+    #[serde(default)]
+    pub access: Option<Access>,
+    #[serde(default)]
+    pub paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub routes: Option<Vec<String>>,
+    #[serde(default)]
+    pub ip_allowlist: Option<Vec<String>>,
+}
+
+impl RenameToken {
+    fn restricts(&self) -> bool {
+        self.access.is_some()
+            || self.paths.is_some()
+            || self.routes.is_some()
+            || self.ip_allowlist.is_some()
+    }
+
+    /// `current` with the given fields replaced, every entry checked.
+    fn restrictions(&self, current: &Restrictions) -> Result<Restrictions, ApiError> {
+        let ip_allowlist = match &self.ip_allowlist {
+            Some(entries) => IpAllowList::parse(entries).map_err(|error| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_restrictions",
+                    format!("ip_allowlist: {error}"),
+                )
+            })?,
+            None => current.ip_allowlist.clone(),
+        };
+        Ok(Restrictions {
+            access: self.access.unwrap_or(current.access),
+            paths: self.paths.clone().unwrap_or_else(|| current.paths.clone()),
+            routes: self
+                .routes
+                .clone()
+                .unwrap_or_else(|| current.routes.clone()),
+            ip_allowlist,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,9 +220,10 @@ async fn create_token(
 /// Renames one of the caller's tokens.
 #[utoipa::path(patch, path = "/tokens/{id}", tag = "tokens", request_body = RenameToken,
     params(("id" = String, Path, description = "Token id")), responses(
-    (status = 200, description = "Renamed", body = TokenView),
+    (status = 200, description = "Renamed and/or restricted", body = TokenView),
+    (status = 403, description = "token_exceeds_caller: through a token, only within its own restrictions", body = ErrorBody),
     (status = 404, description = "No such token of the caller", body = ErrorBody),
-    (status = 422, description = "invalid_name", body = ErrorBody),
+    (status = 422, description = "invalid_name, invalid_restrictions", body = ErrorBody),
 ))]
 async fn rename_token(
     State(state): State<SharedState>,
@@ -188,13 +232,46 @@ async fn rename_token(
     ApiJson(request): ApiJson<RenameToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let change = caller.change();
-    let record = manage::rename_token(
-        state.store.as_ref(),
-        Scope::Own(&change),
-        &id,
-        &request.name,
-    )
-    .await?;
+    let store = state.store.as_ref();
+    let current = store
+        .token(&id)
+        .await?
+        .filter(|token| token.owner == caller.user.name)
+        .ok_or_else(|| ApiError::not_found("No such token."))?;
+    // Everything is checked before the first write.
+    let restrictions = match request.restricts() {
+        true => {
+            let restrictions = request.restrictions(&current.restrictions)?;
+            restrictions
+                .validate()
+                .map_err(manage::ManageError::InvalidRestrictions)?;
+            Some(restrictions)
+        }
+        false => None,
+    };
+    if request
+        .name
+        .as_deref()
+        .is_some_and(|name| !tokengate_core::model::is_valid_token_name(name))
+    {
+        return Err(manage::ManageError::InvalidTokenName.into());
+    }
+    let mut record = current;
+    if let Some(restrictions) = &restrictions {
+        let maker = caller.token(store).await?;
+        let restricted = manage::restrict_token(
+            store,
+            Scope::Own(&change),
+            &id,
+            restrictions,
+            maker.as_ref(),
+        )
+        .await;
+        record = effects::on_node(&state, restricted).await?;
+    }
+    if let Some(name) = &request.name {
+        record = manage::rename_token(store, Scope::Own(&change), &id, name).await?;
+    }
     Ok(Json(TokenView::from(&record)))
 }
 

@@ -91,6 +91,26 @@ impl TokenStore for Switchable {
         self.check()?;
         self.inner.rename_token(id, name, audit).await
     }
+    async fn restrict_token(
+        &self,
+        id: &str,
+        restrictions: &tokengate_core::restrictions::Restrictions,
+        audit: &NewAudit,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.restrict_token(id, restrictions, audit).await
+    }
+    async fn delete_tokens_created_before(
+        &self,
+        before: DateTime<Utc>,
+        owner: Option<&str>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64> {
+        self.check()?;
+        self.inner
+            .delete_tokens_created_before(before, owner, audit)
+            .await
+    }
     async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
         self.check()?;
         self.inner.delete_token(id, audit).await

@@ -196,6 +196,36 @@ impl<D: Driver> TokenStore for SqlStore<D> {
         Ok(self.write(update, with_audit(audit)).await? > 0)
     }
 
+    async fn restrict_token(
+        &self,
+        id: &str,
+        restrictions: &Restrictions,
+        audit: &NewAudit,
+    ) -> StoreResult<bool> {
+        let update = Statement::new("UPDATE tokens SET restrictions = $1 WHERE id = $2")
+            .bind(restrictions_text(restrictions))
+            .bind(id);
+        Ok(self.write(update, with_audit(audit)).await? > 0)
+    }
+
+    async fn delete_tokens_created_before(
+        &self,
+        before: DateTime<Utc>,
+        owner: Option<&str>,
+        audit: &NewAudit,
+    ) -> StoreResult<u64> {
+        let delete = match owner {
+            Some(owner) => {
+                Statement::new("DELETE FROM tokens WHERE created_at < $1 AND owner = $2")
+                    .bind(before)
+                    .bind(owner)
+            }
+            None => Statement::new("DELETE FROM tokens WHERE created_at < $1").bind(before),
+        };
+        // Recorded even when nothing matched: pressing the incident button is itself news.
+        self.write(delete, counted(audit)).await
+    }
+
     async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
         let delete = Statement::new("DELETE FROM tokens WHERE id = $1").bind(id);
         Ok(self.write(delete, with_audit(audit)).await? > 0)

@@ -35,6 +35,42 @@ pub async fn run(
             ))?;
             Ok(())
         }
+        TokenCommand::Restrict { id, restrictions } => {
+            let wanted = self::restrictions(&restrictions)?;
+            let restricted =
+                manage::restrict_token(store, Scope::Admin(change), &id, &wanted, None).await;
+            let token =
+                effects::in_store(store, restricted)
+                    .await
+                    .map_err(|error| match error {
+                        ManageError::NotFound(_) => CommandError::TokenNotFound(id.clone()),
+                        other => CommandError::Manage(other),
+                    })?;
+            print_line(&format!(
+                "Token {} \"{}\" now reaches: {}.",
+                token.id,
+                token.name,
+                describe(&token.restrictions)
+            ))?;
+            Ok(())
+        }
+        TokenCommand::RevokeBefore { before, user } => {
+            let revoked = manage::revoke_before(store, change, before, user.as_deref()).await;
+            let count =
+                effects::in_store(store, revoked)
+                    .await
+                    .map_err(|error| match (error, &user) {
+                        (ManageError::NotFound(_), Some(user)) => {
+                            CommandError::UserNotFound(user.clone())
+                        }
+                        (other, _) => CommandError::Manage(other),
+                    })?;
+            print_line(&format!(
+                "Deleted {count} token(s) created before {}.",
+                before.to_rfc3339()
+            ))?;
+            Ok(())
+        }
         TokenCommand::DeleteAll { user } => {
             existing_user(store, &user).await?;
             let count = manage::delete_all_tokens(store, &change.as_change(), &user).await;
@@ -63,6 +99,27 @@ fn restrictions(args: &RestrictionArgs) -> Result<Restrictions, CommandError> {
         routes: trimmed(&args.routes),
         ip_allowlist: IpAllowList::parse_text(args.ip_allowlist.as_deref().unwrap_or(""))?,
     })
+}
+
+/// Restrictions as a person reads them.
+fn describe(restrictions: &Restrictions) -> String {
+    if restrictions.is_unrestricted() {
+        return "everything its owner may".into();
+    }
+    let mut parts = vec![format!("{} access", restrictions.access.as_str())];
+    if !restrictions.paths.is_empty() {
+        parts.push(format!("paths {}", restrictions.paths.join(", ")));
+    }
+    if !restrictions.routes.is_empty() {
+        parts.push(format!("routes {}", restrictions.routes.join(", ")));
+    }
+    if !restrictions.ip_allowlist.is_empty() {
+        parts.push(format!(
+            "from {}",
+            restrictions.ip_allowlist.to_strings().join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 async fn existing_user(store: &dyn Store, name: &str) -> Result<User, CommandError> {

@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(list_all_tokens))
         .routes(routes!(revoke_token))
         .routes(routes!(create_token_for_user, revoke_tokens_of_user))
+        .routes(routes!(revoke_before))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -179,5 +180,38 @@ async fn revoke_tokens_of_user(
     let change = admin.change();
     let deleted = manage::delete_all_tokens(state.store.as_ref(), &change.as_change(), &user).await;
     let deleted = effects::on_node(&state, deleted).await?;
+    Ok(Json(Deleted { deleted }))
+}
+
+/// The incident button's request: every token created before `before`, of `user` or of all.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBefore {
+    /// RFC 3339 instant.
+    before: DateTime<Utc>,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// Revokes every token created before a time, for one user or everyone, in one audited
+/// transaction (`token.revoked_before` with the count). Admins only.
+#[utoipa::path(post, path = "/admin/revoke-before", tag = "admin", request_body = RevokeBefore, responses(
+    (status = 200, description = "Revoked", body = Deleted),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 422, description = "invalid_body", body = ErrorBody),
+))]
+async fn revoke_before(
+    State(state): State<SharedState>,
+    admin: AdminCaller,
+    ApiJson(request): ApiJson<RevokeBefore>,
+) -> Result<Json<Deleted>, ApiError> {
+    let revoked = manage::revoke_before(
+        state.store.as_ref(),
+        &admin.change(),
+        request.before,
+        request.user.as_deref(),
+    )
+    .await;
+    let deleted = effects::on_node(&state, revoked).await?;
     Ok(Json(Deleted { deleted }))
 }
