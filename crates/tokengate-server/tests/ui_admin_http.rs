@@ -139,6 +139,51 @@ async fn admins_only_hides_the_token_link_and_a_create_from_an_open_page_gets_40
 }
 
 #[tokio::test]
+async fn losing_create_own_tokens_shows_the_info_box_hides_the_form_and_refuses_a_create() {
+    let app = ui_app().await;
+    let (user, csrf) = signed_in(&app, "bob", false).await;
+    app.add_token("bob").await;
+    app.save_settings(&Settings {
+        permissions: tokengate_core::groups::Permissions {
+            create_own_tokens: tokengate_core::groups::GroupList::parse(&["leads"]).unwrap(),
+            ..Default::default()
+        },
+        ..Settings::default()
+    })
+    .await;
+    app.sync().await;
+    let page = user.get("/tokengate/").await;
+    assert!(page.body.contains("id=\"tokens-not-permitted\""));
+    assert!(
+        page.body.contains("You may not create API tokens"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("id=\"create-token\""));
+    assert!(
+        page.body.contains("id=\"nav-tokens\""),
+        "the list stays: tokens still work"
+    );
+    let attempt = user
+        .post(
+            "/tokengate/tokens",
+            &[("csrf", csrf.as_str()), ("name", "sneaky")],
+        )
+        .await;
+    assert_eq!(attempt.status, 403);
+    let filter = tokengate_core::model::TokenFilter {
+        owner: Some("bob".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        app.store.tokens(&filter).await.unwrap().len(),
+        1,
+        "nothing created"
+    );
+}
+
+#[tokio::test]
 async fn lowering_the_maximum_shows_the_tokens_over_it_and_clamping_shortens_them() {
     let app = ui_app().await;
     let (admin, csrf) = signed_in(&app, "root", true).await;
