@@ -25,6 +25,7 @@ fn user(name: &str) -> User {
 fn record(owner: &str) -> TokenGrant {
     TokenGrant {
         restrictions: None,
+        grace_until: None,
         id: "AbCdEfGhIjKlMnOpQrSt".to_owned(),
         owner: owner.to_owned(),
         expires_at: Some(Utc::now() + chrono::Duration::days(90)),

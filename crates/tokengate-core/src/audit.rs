@@ -21,6 +21,8 @@ pub enum AuditAction {
     TokenExpiryClamped,
     #[serde(rename = "token.restricted")]
     TokenRestricted,
+    #[serde(rename = "token.rotated")]
+    TokenRotated,
     #[serde(rename = "token.revoked_before")]
     TokenRevokedBefore,
     #[serde(rename = "settings.changed")]
@@ -46,13 +48,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::TokenCreated,
         Self::TokenRenamed,
         Self::TokenDeleted,
         Self::TokenDeletedAll,
         Self::TokenExpiryClamped,
         Self::TokenRestricted,
+        Self::TokenRotated,
         Self::TokenRevokedBefore,
         Self::SettingsChanged,
         Self::UserCreated,
@@ -74,6 +77,7 @@ impl AuditAction {
             Self::TokenDeletedAll => "token.deleted_all",
             Self::TokenExpiryClamped => "token.expiry_clamped",
             Self::TokenRestricted => "token.restricted",
+            Self::TokenRotated => "token.rotated",
             Self::TokenRevokedBefore => "token.revoked_before",
             Self::SettingsChanged => "settings.changed",
             Self::UserCreated => "user.created",

@@ -154,7 +154,8 @@ pub async fn authenticate(
     let client = prechecked.client;
     let token = match prechecked.token() {
         Some(secret) => match lookup.token_by_digest(&secret.digest()).await {
-            Ok(found) => found,
+            // A rotated token's old secret after its grace is no token at all.
+            Ok(found) => found.filter(|grant| !grant.grace_is_over(now)),
             Err(_) => return unavailable(client, prechecked.steps),
         },
         None => None,

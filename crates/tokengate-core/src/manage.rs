@@ -32,7 +32,7 @@ pub use groups::{
     provision, set_local_groups,
 };
 pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
-pub use restrict::{check_maker, restrict_token, revoke_before};
+pub use restrict::{MAX_GRACE, check_maker, restrict_token, revoke_before, rotate_token};
 pub use users::{
     NewUser, UserUpdate, create_user, create_user_with, is_valid_display_name, reset_failed_logins,
     update_user,
@@ -56,6 +56,8 @@ pub enum ManageError {
     NotAllowed(String),
     #[error("{0}")]
     TokenExceedsCaller(String),
+    #[error("invalid grace: use a duration from 0 to 7 days, such as 30s, 10m, 24h or 7d")]
+    InvalidGrace,
     #[error("{0}")]
     DirectoryManaged(String),
     #[error(transparent)]
@@ -92,6 +94,7 @@ impl ManageError {
             Self::InvalidRestrictions(_) => "invalid_restrictions",
             Self::NotAllowed(_) => "forbidden",
             Self::TokenExceedsCaller(_) => "token_exceeds_caller",
+            Self::InvalidGrace => "invalid_grace",
             Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",

@@ -191,11 +191,18 @@ pub struct TokenGrant {
     pub expires_at: Option<DateTime<Utc>>,
     /// `None` for an unrestricted token (most): a pointer's worth of memory in the cache.
     pub restrictions: Option<Box<Restrictions>>,
+    /// Set when this grant was found by a rotated token's old secret: it works until then.
+    pub grace_until: Option<DateTime<Utc>>,
 }
 
 impl TokenGrant {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|expiry| expiry <= now)
+    }
+
+    /// Whether this grant, found by a rotated token's old secret, no longer admits it.
+    pub fn grace_is_over(&self, now: DateTime<Utc>) -> bool {
+        self.grace_until.is_some_and(|until| until <= now)
     }
 }
 
@@ -204,6 +211,7 @@ impl From<TokenRecord> for TokenGrant {
         Self {
             restrictions: (!record.restrictions.is_unrestricted())
                 .then(|| Box::new(record.restrictions)),
+            grace_until: None,
             id: record.id,
             owner: record.owner,
             expires_at: record.expires_at,

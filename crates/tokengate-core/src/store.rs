@@ -71,6 +71,15 @@ pub trait TokenStore: Send + Sync {
     async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>>;
     async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()>;
     async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool>;
+    /// Gives the token `id` a new secret (its digest and hint) and expiry. With `grace_until`
+    /// the old secret keeps working until then; without, it stops at once. `false` when there
+    /// is no such token.
+    async fn rotate_token(
+        &self,
+        id: &str,
+        rotation: &Rotation,
+        audit: &NewAudit,
+    ) -> StoreResult<bool>;
     /// Replaces a token's restrictions; `false` when there is no such token.
     async fn restrict_token(
         &self,
@@ -166,6 +175,15 @@ pub trait KnownAddressStore: Send + Sync {
         address: IpAddr,
         since: DateTime<Utc>,
     ) -> StoreResult<bool>;
+}
+
+/// A rotation's new secret (digest and hint), new expiry and the old secret's grace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub digest: TokenDigest,
+    pub hint: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub grace_until: Option<DateTime<Utc>>,
 }
 
 /// Local groups and their members (SPEC §1). Every change carries its audit record and moves

@@ -169,6 +169,16 @@ pub enum TokenCommand {
         #[command(flatten)]
         restrictions: RestrictionArgs,
     },
+    /// Give a token a new secret (printed once): same id, name and restrictions.
+    Rotate {
+        id: String,
+        /// How long the old secret keeps working: 30s, 10m, 24h, at most 7d; default 0.
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+        /// Print JSON (including the new secret, as "token").
+        #[arg(long)]
+        json: bool,
+    },
     /// The incident button: delete every token created before a time (of one user, or all).
     RevokeBefore {
         /// RFC 3339 time (2026-12-01T12:00:00Z) or a date (the day's start, UTC).

@@ -200,6 +200,13 @@ fn tokens_are_restricted_at_creation_and_later_and_revoked_before_a_time() {
     assert!(bad.stderr.contains("no-slash"), "{bad:?}");
     let listed = tokengate.json(&["token", "list", "--json"]);
     assert_eq!(listed[0]["routes"], serde_json::json!(["jira"]));
+    let rotated = tokengate.json(&["token", "rotate", id, "--grace", "1h", "--json"]);
+    assert_eq!(rotated["id"], id);
+    assert_eq!(rotated["routes"], serde_json::json!(["jira"]), "restrictions kept");
+    assert_ne!(rotated["token"], created["token"]);
+    let bad = tokengate.run(&["token", "rotate", id, "--grace", "8d"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("invalid grace"), "{bad:?}");
     let run = tokengate.ok(&["token", "revoke-before", "--before", "2999-01-01"]);
     assert!(run.stdout.contains("Deleted 1 token(s)"), "{run:?}");
     assert_eq!(

@@ -2,11 +2,13 @@
 //! cannot make a token that outgrows it, and the incident button that revokes every token
 //! created before a time.
 
-use super::{AdminChange, Changed, ManageError, Scope, token_in_scope};
-use crate::model::{AuditAction, TokenRecord};
+use super::{AdminChange, Changed, CreatedToken, ManageError, Scope, token_in_scope};
+use crate::model::{AuditAction, Settings, TokenRecord};
 use crate::restrictions::Restrictions;
-use crate::store::Store;
-use chrono::{DateTime, Utc};
+use crate::store::{Rotation, Store};
+use crate::token::TokenSecret;
+use crate::validity::{MaxValidity, ValidityRequest, resolve_expiry};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 /// A token made by a token cannot outgrow it (SPEC §11): same owner, restrictions at least as
@@ -67,6 +69,76 @@ pub async fn restrict_token(
         restrictions: restrictions.clone(),
         ..token
     }))
+}
+
+/// The longest grace a rotated token's old secret may have.
+pub const MAX_GRACE: TimeDelta = TimeDelta::days(7);
+
+/// Gives a token a new secret (SPEC §11): same id, name and restrictions, a new expiry under
+/// the current maximum (as long as the token had, or the default for a token that never
+/// expired when the maximum no longer allows that), and the old secret working for `grace`
+/// (at most seven days; zero = it stops now). Through a token (`maker`), only for its owner,
+/// within its restrictions, and the new expiry shortened to the maker's. Audited
+/// `token.rotated`.
+pub async fn rotate_token(
+    store: &dyn Store,
+    scope: Scope<'_>,
+    id: &str,
+    grace: TimeDelta,
+    settings: &Settings,
+    maker: Option<&TokenRecord>,
+) -> Result<Changed<CreatedToken>, ManageError> {
+    if grace < TimeDelta::zero() || grace > MAX_GRACE {
+        return Err(ManageError::InvalidGrace);
+    }
+    let token = token_in_scope(store, id, scope).await?;
+    let change = scope.change();
+    let now = change.at();
+    let wanted = match token.expires_at {
+        Some(expiry) => Some(ValidityRequest::At(now + (expiry - token.created_at))),
+        None if settings.max_validity == MaxValidity::Never => {
+            Some(ValidityRequest::Preset(MaxValidity::Never))
+        }
+        None => None,
+    };
+    let mut expires_at = match resolve_expiry(wanted, settings.max_validity, now) {
+        Ok(expiry) => expiry,
+        // Longer than the maximum allows now: the longest it does.
+        Err(_) => settings.max_validity.expiry_from(now),
+    };
+    if let Some(limit) = maker.and_then(|maker| maker.expires_at)
+        && expires_at.is_none_or(|expiry| expiry > limit)
+    {
+        // Through a token: never later than that token (a token rotating itself keeps its end).
+        expires_at = Some(limit);
+    }
+    if let Some(maker) = maker {
+        check_maker(maker, &token.owner, &token.restrictions, expires_at)?;
+    }
+    let secret = TokenSecret::generate()?;
+    let grace_until = (grace > TimeDelta::zero()).then(|| now + grace);
+    let rotation = Rotation {
+        digest: secret.digest(),
+        hint: secret.hint(),
+        expires_at,
+        grace_until,
+    };
+    let audit = change
+        .audit(AuditAction::TokenRotated)
+        .user(&token.owner)
+        .token(&token.id)
+        .details(json!({"old_hint": token.hint, "hint": rotation.hint,
+            "expires_at": expires_at, "old_secret_until": grace_until.unwrap_or(now)}));
+    if !store.rotate_token(id, &rotation, &audit).await? {
+        return Err(ManageError::NotFound("token"));
+    }
+    let record = TokenRecord {
+        digest: rotation.digest,
+        hint: rotation.hint,
+        expires_at,
+        ..token
+    };
+    Ok(Changed::refreshing(CreatedToken { record, secret }))
 }
 
 /// The incident button (SPEC §11): deletes every token created before `before`, of `owner`

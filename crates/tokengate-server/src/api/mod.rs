@@ -55,6 +55,7 @@ impl From<ManageError> for ApiError {
             | ManageError::InvalidEmail
             | ManageError::InvalidGroup(_)
             | ManageError::InvalidRestrictions(_)
+            | ManageError::InvalidGrace
             | ManageError::Password(_) => unprocessable(error.code(), error.to_string()),
             ManageError::Validity(ValidityError::ExceedsMaximum { .. })
             | ManageError::Validity(ValidityError::InPast)

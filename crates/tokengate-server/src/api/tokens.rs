@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(list_tokens, create_token, delete_all_tokens))
         .routes(routes!(rename_token, delete_token))
+        .routes(routes!(rotate_token))
 }
 
 /// `{name, validity}` or `{name, expires_at}`; neither = the default validity.
@@ -213,6 +214,56 @@ async fn create_token(
     };
     let created =
         manage::create_token(state.store.as_ref(), &change, &caller.user, &new, &settings).await?;
+    let view = TokenView::from(&created.record).with_secret(&created.secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `{grace}`: how long the old secret keeps working (`30s`, `10m`, `24h`, at most `7d`;
+/// default `0`, it stops at once).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateToken {
+    #[serde(default)]
+    #[schema(example = "24h")]
+    pub grace: Option<String>,
+}
+
+/// A new secret for one of the caller's tokens: same id, name and restrictions; the answer
+/// carries the new secret in `token`, shown this once.
+#[utoipa::path(post, path = "/tokens/{id}/rotate", tag = "tokens", request_body = RotateToken,
+    params(("id" = String, Path, description = "Token id")), responses(
+    (status = 201, description = "Rotated; `token` is the new secret", body = TokenView),
+    (status = 403, description = "token_exceeds_caller", body = ErrorBody),
+    (status = 404, description = "No such token of the caller", body = ErrorBody),
+    (status = 422, description = "invalid_grace", body = ErrorBody),
+))]
+async fn rotate_token(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RotateToken>,
+) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let grace = match request.grace.as_deref() {
+        None => chrono::TimeDelta::zero(),
+        Some(text) => crate::config::values::parse_duration(text)
+            .ok()
+            .and_then(|duration| chrono::TimeDelta::from_std(duration).ok())
+            .ok_or(manage::ManageError::InvalidGrace)?,
+    };
+    let change = caller.change();
+    let store = state.store.as_ref();
+    let maker = caller.token(store).await?;
+    let settings = state.settings();
+    let rotated = manage::rotate_token(
+        store,
+        Scope::Own(&change),
+        &id,
+        grace,
+        &settings,
+        maker.as_ref(),
+    )
+    .await;
+    let created = effects::on_node(&state, rotated).await?;
     let view = TokenView::from(&created.record).with_secret(&created.secret);
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -110,7 +110,7 @@ pub mod optional_address {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || {
         format!(
-            "\"{}\" is not a duration like \"30s\", \"10m\" or \"1h\"",
+            "\"{}\" is not a duration like \"30s\", \"10m\", \"1h\" or \"7d\"",
             super::shorten(text)
         )
     };
@@ -121,6 +121,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some("s") => 1,
         Some("m") => 60,
         Some("h") => 3600,
+        Some("d") => 86_400,
         _ => return Err(invalid()),
     };
     let number: u64 = number

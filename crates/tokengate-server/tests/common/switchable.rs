@@ -91,6 +91,15 @@ impl TokenStore for Switchable {
         self.check()?;
         self.inner.rename_token(id, name, audit).await
     }
+    async fn rotate_token(
+        &self,
+        id: &str,
+        rotation: &Rotation,
+        audit: &NewAudit,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.rotate_token(id, rotation, audit).await
+    }
     async fn restrict_token(
         &self,
         id: &str,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokengate_core::model::{NewAudit, TokenFilter, TokenGrant, TokenRecord, TokenUse};
 use tokengate_core::restrictions::Restrictions;
-use tokengate_core::store::{StoreError, StoreResult, TokenStore};
+use tokengate_core::store::{Rotation, StoreError, StoreResult, TokenStore};
 use tokengate_core::token::TokenDigest;
 
 macro_rules! token_columns {
@@ -99,8 +99,20 @@ fn grant_from_row(row: &dyn Columns) -> StoreResult<TokenGrant> {
         owner: row.text("owner")?,
         expires_at: row.optional_time("expires_at")?,
         restrictions: (!restrictions.is_unrestricted()).then(|| Box::new(restrictions)),
+        grace_until: None,
     })
 }
+
+fn previous_grant_from_row(row: &dyn Columns) -> StoreResult<TokenGrant> {
+    Ok(TokenGrant {
+        grace_until: Some(row.time("previous_until")?),
+        ..grant_from_row(row)?
+    })
+}
+
+/// A rotated token found by its old secret (the grant carries the grace's end).
+const GRANT_BY_PREVIOUS_DIGEST: &str = "SELECT id, owner, expires_at, restrictions, previous_until \
+     FROM tokens WHERE previous_digest = $1";
 
 /// The listing query for `filter`: every condition optional, ordered by id, one page.
 fn tokens_query(filter: &TokenFilter, contains: &str) -> Statement {
@@ -165,7 +177,33 @@ impl<D: Driver> TokenStore for SqlStore<D> {
 
     async fn token_grant_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenGrant>> {
         let key = Arg::from(digest.as_bytes());
-        self.lookup(D::GRANT_BY_DIGEST, key, grant_from_row).await
+        if let Some(grant) = self.lookup(D::GRANT_BY_DIGEST, key, grant_from_row).await? {
+            return Ok(Some(grant));
+        }
+        // Only a miss pays for the second lookup: an old secret within its grace.
+        let key = Arg::from(digest.as_bytes());
+        self.lookup(GRANT_BY_PREVIOUS_DIGEST, key, previous_grant_from_row)
+            .await
+    }
+
+    async fn rotate_token(
+        &self,
+        id: &str,
+        rotation: &Rotation,
+        audit: &NewAudit,
+    ) -> StoreResult<bool> {
+        let update = Statement::new(
+            "UPDATE tokens SET previous_digest = CASE WHEN $1 THEN digest ELSE NULL END, \
+             previous_until = $2, digest = $3, hint = $4, expires_at = $5 WHERE id = $6",
+        )
+        .bind(rotation.grace_until.is_some())
+        .bind(rotation.grace_until)
+        .bind(rotation.digest.as_bytes())
+        .bind(rotation.hint.as_str())
+        .bind(rotation.expires_at)
+        .bind(id)
+        .writes("token");
+        Ok(self.write(update, with_audit(audit)).await? > 0)
     }
 
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {

@@ -54,6 +54,7 @@ pub async fn run(
             ))?;
             Ok(())
         }
+        TokenCommand::Rotate { id, grace, json } => rotate(store, change, &id, grace, json).await,
         TokenCommand::RevokeBefore { before, user } => {
             let revoked = manage::revoke_before(store, change, before, user.as_deref()).await;
             let count =
@@ -99,6 +100,42 @@ fn restrictions(args: &RestrictionArgs) -> Result<Restrictions, CommandError> {
         routes: trimmed(&args.routes),
         ip_allowlist: IpAllowList::parse_text(args.ip_allowlist.as_deref().unwrap_or(""))?,
     })
+}
+
+async fn rotate(
+    store: &dyn Store,
+    change: &AdminChange<'_>,
+    id: &str,
+    grace: Option<String>,
+    json: bool,
+) -> Result<(), CommandError> {
+    let grace = match grace.as_deref() {
+        None => chrono::TimeDelta::zero(),
+        Some(text) => tokengate_server::config::values::parse_duration(text)
+            .ok()
+            .and_then(|duration| chrono::TimeDelta::from_std(duration).ok())
+            .ok_or(ManageError::InvalidGrace)?,
+    };
+    let settings = store.settings().await?;
+    let rotated =
+        manage::rotate_token(store, Scope::Admin(change), id, grace, &settings, None).await;
+    let created = effects::in_store(store, rotated)
+        .await
+        .map_err(|error| match error {
+            ManageError::NotFound(_) => CommandError::TokenNotFound(id.to_owned()),
+            other => CommandError::Manage(other),
+        })?;
+    let view = TokenView::from(&created.record).with_secret(&created.secret);
+    if json {
+        print_json(&view)?;
+        return Ok(());
+    }
+    note(&format!(
+        "Rotated token {} \"{}\"; the new secret is shown this once:",
+        created.record.id, created.record.name
+    ))?;
+    print_line(created.secret.expose())?;
+    Ok(())
 }
 
 /// Restrictions as a person reads them.
