@@ -202,7 +202,11 @@ fn tokens_are_restricted_at_creation_and_later_and_revoked_before_a_time() {
     assert_eq!(listed[0]["routes"], serde_json::json!(["jira"]));
     let rotated = tokengate.json(&["token", "rotate", id, "--grace", "1h", "--json"]);
     assert_eq!(rotated["id"], id);
-    assert_eq!(rotated["routes"], serde_json::json!(["jira"]), "restrictions kept");
+    assert_eq!(
+        rotated["routes"],
+        serde_json::json!(["jira"]),
+        "restrictions kept"
+    );
     assert_ne!(rotated["token"], created["token"]);
     let bad = tokengate.run(&["token", "rotate", id, "--grace", "8d"]);
     assert_eq!(bad.code, 1, "{bad:?}");
