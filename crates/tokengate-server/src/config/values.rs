@@ -142,6 +142,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn format_duration(duration: Duration) -> String {
     let seconds = duration.as_secs();
     match seconds {
+        _ if seconds != 0 && seconds.is_multiple_of(86_400) => format!("{}d", seconds / 86_400),
         _ if seconds != 0 && seconds.is_multiple_of(3600) => format!("{}h", seconds / 3600),
         _ if seconds != 0 && seconds.is_multiple_of(60) => format!("{}m", seconds / 60),
         _ => format!("{seconds}s"),
@@ -193,7 +194,13 @@ mod tests {
 
     #[test]
     fn durations_are_a_number_and_a_unit_and_print_back_the_same() {
-        for (text, seconds) in [("30s", 30), ("10m", 600), ("1h", 3600), ("90m", 5400)] {
+        for (text, seconds) in [
+            ("30s", 30),
+            ("10m", 600),
+            ("1h", 3600),
+            ("90m", 5400),
+            ("7d", 604_800),
+        ] {
             let parsed = parse_duration(text).expect(text);
             assert_eq!(parsed, Duration::from_secs(seconds), "{text}");
             assert_eq!(
@@ -209,7 +216,7 @@ mod tests {
             "10 m",
             "-5m",
             "1.5h",
-            "10d",
+            "10w",
             "0s",
             "+3s",
             "99999999999999999999h",
