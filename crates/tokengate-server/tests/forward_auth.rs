@@ -389,14 +389,30 @@ async fn through_the_nginx_recipe_an_unreachable_store_gets_503_not_500() {
         "a token not yet cached is not allowed"
     );
     store.down.store(false, Ordering::SeqCst);
-    let recovered = app
-        .client
-        .get(nginx.url("/x"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(recovered.status(), 200);
+    // Recovery without a restart: within the watcher's next poll of the store.
+    let back = std::time::Instant::now();
+    loop {
+        let recovered = app
+            .client
+            .get(nginx.url("/x"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if recovered.status() == 200 {
+            break;
+        }
+        assert_eq!(
+            recovered.status(),
+            503,
+            "unavailable until then, never anything else"
+        );
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(5),
+            "no recovery"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
