@@ -453,6 +453,8 @@ async fn the_incident_button_revokes_every_token_created_before_a_time() {
     let api = Api::start().await;
     api.app.add_user("bob", "bob-pw", false).await;
     let (_, bobs) = api.app.add_token("bob").await;
+    // Times are stored to the millisecond: the cut lies clearly between the tokens.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let cut = chrono::Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let (_, later) = api.app.add_token("bob").await;
