@@ -81,10 +81,7 @@ async fn whoami(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let path = request
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map_or(request.uri().path(), |original| original.0.path());
+    let path = crate::gateway::sent_path(request.uri(), request.extensions());
     let reach = Reach {
         method: Some(request.method().as_str()),
         path: Some(path),

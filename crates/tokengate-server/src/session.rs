@@ -51,6 +51,13 @@ fn session_id_from(headers: &HeaderMap) -> Option<Secret> {
 
 /// The value of the cookie `wanted` (16 to 128 characters), straight into a [`Secret`].
 fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<Secret> {
+    request_cookie(headers, wanted)
+        .filter(|value| (16..=128).contains(&value.len()))
+        .map(Secret::new)
+}
+
+/// The value of the first cookie named `wanted` among the request's `Cookie` headers.
+pub fn request_cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -58,8 +65,7 @@ fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<Secret> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == wanted)
-        .filter(|(_, value)| (16..=128).contains(&value.len()))
-        .map(|(_, value)| Secret::new(value))
+        .map(|(_, value)| value)
 }
 
 /// The session the request's cookie names, if it is valid now. Expired and idle sessions are

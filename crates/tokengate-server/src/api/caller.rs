@@ -148,10 +148,7 @@ impl FromRequestParts<SharedState> for Caller {
             });
         }
         // The path as the client sent it: a nested router sees only the rest of it.
-        let path = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map_or(parts.uri.path(), |original| original.0.path());
+        let path = crate::gateway::sent_path(&parts.uri, &parts.extensions);
         let reach = Reach {
             method: Some(parts.method.as_str()),
             path: Some(path),

@@ -27,6 +27,13 @@ use tokengate_core::decision::{Effect, Reach, Reason, RequestFacts};
 /// The route name of tokengate's own API and pages, for token restrictions (SPEC §11).
 pub const OWN_ROUTE: &str = "tokengate";
 
+/// The path a client sent, also where a nested router has cut a prefix off the request's URI.
+pub fn sent_path<'r>(uri: &'r http::Uri, extensions: &'r http::Extensions) -> &'r str {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri.path(), |original| original.0.path())
+}
+
 /// How long an address over its failure budget waits for its 429 (see `gate`).
 pub const THROTTLED_ANSWER_DELAY: Duration = Duration::from_secs(1);
 

@@ -149,14 +149,7 @@ pub async fn callback(
 
 /// The sign-in under way, from its cookie.
 fn pending_login(headers: &HeaderMap) -> Option<PendingLogin> {
-    let cookies = headers.get_all(header::COOKIE);
-    let value = cookies
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)
-        .map(|(_, value)| value)?;
+    let value = crate::session::request_cookie(headers, PENDING_COOKIE)?;
     if value.len() > 4096 {
         return None;
     }
