@@ -10,6 +10,7 @@ pub mod groups;
 pub mod lockout;
 pub mod manage;
 pub mod model;
+pub mod notices;
 pub mod password;
 pub mod path;
 pub mod restrictions;

@@ -8,6 +8,9 @@ use crate::model::{
     AuditFilter, AuditRecord, NewAudit, Settings, TokenFilter, TokenGrant, TokenRecord, TokenUse,
     User, UserChange,
 };
+use crate::notices::{
+    Delivery, DeliveryRecord, DeliveryState, NewDelivery, NewNotice, Outcome, StoredNotice,
+};
 use crate::secret::Secret;
 use crate::token::TokenDigest;
 use async_trait::async_trait;
@@ -112,6 +115,59 @@ pub trait TokenStore: Send + Sync {
 pub trait SettingsStore: Send + Sync {
     async fn settings(&self) -> StoreResult<Settings>;
     async fn save_settings(&self, settings: &Settings, audit: &NewAudit) -> StoreResult<()>;
+}
+
+/// The outbox of notifications (SPEC §12). Notices are written with their change (the store
+/// adds the notice of each audit record it writes, `crate::notices::of_audit`); a node then
+/// plans their deliveries and sends each under a claim with a lease, so one node sends it
+/// and a crashed node's claim runs out. At least once: a node that dies after sending and
+/// before [`Outbox::finish_delivery`] leaves that one delivery to be sent again.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds notices, skipping any whose key is already in the outbox; how many were new.
+    async fn add_notices(&self, notices: &[NewNotice]) -> StoreResult<u64>;
+    /// Tokens expiring at or after `from` and before `until`.
+    async fn tokens_expiring_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<TokenRecord>>;
+    /// Takes up to `limit` notices no node has planned yet and writes the deliveries `plan`
+    /// gives each, due at `now`, in one transaction; how many notices were planned.
+    async fn plan_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        plan: &(dyn for<'n> Fn(&'n StoredNotice) -> Vec<NewDelivery> + Send + Sync),
+    ) -> StoreResult<u64>;
+    /// Claims the delivery due longest, for `node` until `lease_until`, counting an attempt;
+    /// `None` when nothing is due or every due delivery is claimed by a live lease.
+    async fn claim_delivery(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Delivery>>;
+    /// Records how the attempt of `node` ended; `false` when its claim was lost meanwhile.
+    async fn finish_delivery(
+        &self,
+        id: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        outcome: &Outcome,
+    ) -> StoreResult<bool>;
+    /// Deliveries in `state`, newest first, at most `limit`.
+    async fn deliveries(
+        &self,
+        state: DeliveryState,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// How many deliveries are in each state.
+    async fn count_deliveries(&self) -> StoreResult<Vec<(DeliveryState, u64)>>;
+    /// Makes a failed delivery pending again, due at `now`; `false` if it is not failed.
+    async fn retry_delivery(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Deletes notices older than `before` whose deliveries are all settled.
+    async fn prune_notices(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -255,6 +311,7 @@ pub trait Store:
     + KnownAddressStore
     + GroupStore
     + DirectoryStore
+    + Outbox
 {
 }
 
@@ -267,7 +324,8 @@ impl<
         + SessionStore
         + KnownAddressStore
         + GroupStore
-        + DirectoryStore,
+        + DirectoryStore
+        + Outbox,
 > Store for T
 {
 }

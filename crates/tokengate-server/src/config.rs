@@ -3,6 +3,7 @@
 
 mod checks;
 pub mod ldap;
+pub mod notify;
 pub mod oidc;
 pub mod routes;
 pub mod values;
@@ -12,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use ldap::LdapConfig;
+use notify::{NotificationsConfig, SmtpConfig, WebhookConfig};
 use oidc::OidcConfig;
 use routes::{RouteConfig, check_routes};
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,12 @@ pub struct Config {
     pub ldap: Option<LdapConfig>,
     /// Sign-in with an OpenID Connect provider (SPEC §10); needs `public_url`.
     pub oidc: Option<OidcConfig>,
+    /// The mail server for notices (SPEC §12); without it no e-mail is sent.
+    pub smtp: Option<SmtpConfig>,
+    /// Receivers of signed webhook events (SPEC §12).
+    pub webhooks: Vec<WebhookConfig>,
+    /// How the outbox of notices is worked.
+    pub notifications: NotificationsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +121,9 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("ldap", &self.ldap)
             .field("oidc", &self.oidc)
+            .field("smtp", &self.smtp)
+            .field("webhooks", &self.webhooks)
+            .field("notifications", &self.notifications)
             .finish()
     }
 }
@@ -182,6 +193,9 @@ impl Default for Config {
             tls: TlsConfig::default(),
             ldap: None,
             oidc: None,
+            smtp: None,
+            webhooks: Vec::new(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -260,6 +274,8 @@ const ENV_KEYS: &[&str] = &[
     "tls__",
     "ldap__",
     "oidc__",
+    "smtp__",
+    "notifications__",
 ];
 
 impl Config {
@@ -293,6 +309,14 @@ impl Config {
         }
         if let Some(oidc) = &mut config.oidc {
             oidc.read_secret_file().map_err(ConfigError::Invalid)?;
+        }
+        if let Some(smtp) = &mut config.smtp {
+            smtp.read_password_file().map_err(ConfigError::Invalid)?;
+        }
+        for (index, webhook) in config.webhooks.iter_mut().enumerate() {
+            let key = format!("webhooks[{index}].secret");
+            notify::secret_or_file(&key, &mut webhook.secret, &webhook.secret_file)
+                .map_err(ConfigError::Invalid)?;
         }
         config.validate()?;
         Ok(config)
@@ -331,6 +355,11 @@ impl Config {
         if let Some(oidc) = &self.oidc {
             oidc.check(&self.public_url).map_err(ConfigError::Invalid)?;
         }
+        if let Some(smtp) = &self.smtp {
+            smtp.check().map_err(ConfigError::Invalid)?;
+        }
+        notify::check_webhooks(&self.webhooks).map_err(ConfigError::Invalid)?;
+        self.notifications.check().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod lanes;
 pub mod metrics;
+pub mod notify;
 pub mod passwords;
 pub mod request_id;
 pub mod routes;

@@ -1,5 +1,6 @@
 //! Prometheus metrics of one gateway instance (no global registry, so every test app has its
-//! own): decisions by reason, authentication latency, cache hits, upstream status classes.
+//! own): decisions by reason, authentication latency, cache hits, upstream status classes,
+//! notification deliveries.
 //! They are served on their own listener (`metrics_listen`, [`serve`]) as the Prometheus text
 //! format 0.0.4 — never on the public port, where decision counts by reason would tell an
 //! attacker which guesses work.
@@ -8,6 +9,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::{Arc, OnceLock};
@@ -32,6 +34,17 @@ struct CacheLabels {
 struct UpstreamLabels {
     route: String,
     class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    state: &'static str,
 }
 
 /// One route's upstream answers by status class (`tokengate_upstream_responses_total`),
@@ -71,6 +84,8 @@ pub struct Metrics {
     auth_seconds: Histogram,
     cache: Family<CacheLabels, Counter>,
     upstream: Family<UpstreamLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    outbox: Family<OutboxLabels, Gauge>,
     /// Handles to the series above, each taken from its family on first use (so the exposition
     /// is unchanged: a series appears once it counts) and then counted without hashing labels
     /// or taking the family's lock on every request.
@@ -149,12 +164,26 @@ impl Metrics {
             "Upstream responses by status class",
             upstream.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "notification_attempts",
+            "Notification delivery attempts by channel and outcome (sent, retry, failed, skipped)",
+            deliveries.clone(),
+        );
+        let outbox = Family::<OutboxLabels, Gauge>::default();
+        registry.register(
+            "notification_deliveries",
+            "Notification deliveries in the outbox by state (all nodes)",
+            outbox.clone(),
+        );
         Self {
             registry,
             decisions,
             auth_seconds,
             cache,
             upstream,
+            deliveries,
+            outbox,
             handles: Handles::default(),
         }
     }
@@ -203,6 +232,20 @@ impl Metrics {
 
     pub fn cache_miss(&self) {
         self.cached(&self.handles.cache_miss, &self.cache, "miss");
+    }
+
+    /// One attempt to deliver a notice over `channel` ended with `outcome`.
+    pub fn delivery(&self, channel: &'static str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { channel, outcome })
+            .inc();
+    }
+
+    /// How many deliveries the outbox holds in `state`.
+    pub fn outbox(&self, state: &'static str, count: u64) {
+        self.outbox
+            .get_or_create(&OutboxLabels { state })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The counters of `route`'s upstream answers.

@@ -270,6 +270,7 @@ impl Bound {
                 stop_rx.clone(),
             ));
         }
+        tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,

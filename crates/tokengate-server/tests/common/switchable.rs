@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokengate_core::lockout::LockoutPolicy;
 use tokengate_core::model::*;
+use tokengate_core::notices::{
+    Delivery, DeliveryRecord, DeliveryState, NewDelivery, NewNotice, Outcome, StoredNotice,
+};
 use tokengate_core::store::*;
 use tokengate_core::token::TokenDigest;
 
@@ -283,6 +286,70 @@ impl KnownAddressStore for Switchable {
     ) -> StoreResult<bool> {
         self.check()?;
         self.inner.is_known_address(user, address, since).await
+    }
+}
+
+#[async_trait]
+impl Outbox for Switchable {
+    async fn add_notices(&self, notices: &[NewNotice]) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.add_notices(notices).await
+    }
+    async fn tokens_expiring_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<TokenRecord>> {
+        self.check()?;
+        self.inner.tokens_expiring_between(from, until).await
+    }
+    async fn plan_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        plan: &(dyn for<'n> Fn(&'n StoredNotice) -> Vec<NewDelivery> + Send + Sync),
+    ) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.plan_deliveries(now, limit, plan).await
+    }
+    async fn claim_delivery(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Delivery>> {
+        self.check()?;
+        self.inner.claim_delivery(node, now, lease_until).await
+    }
+    async fn finish_delivery(
+        &self,
+        id: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        outcome: &Outcome,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.finish_delivery(id, node, now, outcome).await
+    }
+    async fn deliveries(
+        &self,
+        state: DeliveryState,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.check()?;
+        self.inner.deliveries(state, limit).await
+    }
+    async fn count_deliveries(&self) -> StoreResult<Vec<(DeliveryState, u64)>> {
+        self.check()?;
+        self.inner.count_deliveries().await
+    }
+    async fn retry_delivery(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.retry_delivery(id, now).await
+    }
+    async fn prune_notices(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.prune_notices(before).await
     }
 }
 

@@ -65,9 +65,10 @@ impl Driver for PostgresDriver {
         "SELECT id, owner, expires_at, restrictions FROM tokens WHERE digest = $1";
     const CONTAINS: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
     const CLEAR: &'static [&'static str] = &[
-        "TRUNCATE known_addresses, group_members, groups, sessions, tokens, users, settings, audit \
+        "TRUNCATE deliveries, outbox, known_addresses, group_members, groups, sessions, tokens, users, settings, audit \
          RESTART IDENTITY",
         "SELECT tokengate_bump(1)",
     ];

@@ -1,7 +1,7 @@
 //! The audit log: writing a record inside the transaction of the change it records (its
-//! content comes from core: the store adds nothing but the `"count"` of a bulk change), and
-//! reading records newest first with filters and a `before_id` cursor. Records are only
-//! ever added.
+//! content comes from core: the store adds nothing but the `"count"` of a bulk change),
+//! together with the notice it makes (the outbox), and reading records newest first with
+//! filters and a `before_id` cursor. Records are only ever added.
 
 use super::columns::json_text;
 use super::{Arg, Columns, Connection, Driver, SqlStore, Statement};
@@ -14,7 +14,8 @@ use tokengate_core::store::{AuditLog, StoreError, StoreResult};
 pub(crate) const AUDIT_COLUMNS: &str =
     "id, at, actor, action, user_name, token_id, details, ip, request_id";
 
-/// Writes `audit` on `connection` — always the transaction of the change it records.
+/// Writes `audit` on `connection` — always the transaction of the change it records — and
+/// the notice its change makes, if any (the outbox, SPEC §12).
 pub(crate) async fn insert_audit<C: Connection + ?Sized>(
     connection: &mut C,
     audit: &NewAudit,
@@ -34,6 +35,9 @@ pub(crate) async fn insert_audit<C: Connection + ?Sized>(
         ]],
     );
     connection.execute(insert).await?;
+    if let Some(notice) = tokengate_core::notices::of_audit(audit) {
+        super::outbox::insert_notice(connection, &notice).await?;
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod audit;
 mod columns;
 mod groups;
 mod known_addresses;
+mod outbox;
 mod schema;
 mod sessions;
 mod settings;
@@ -66,6 +67,9 @@ pub trait Driver: Clone + fmt::Debug + Send + Sync + 'static {
     /// Appended to the read of a read-modify-write, to lock the rows read until commit
     /// (empty where the write transaction already holds the database's write lock).
     const FOR_UPDATE: &'static str;
+    /// Appended to the read of a claim, so concurrent claimers pass over each other's rows
+    /// instead of waiting for them (empty where one writer at a time is the rule anyway).
+    const SKIP_LOCKED: &'static str;
     /// Empties every table (for `db copy --force`) and moves the change counter.
     const CLEAR: &'static [&'static str];
     /// Run once after a bulk import, so new audit records continue after the imported ids.

@@ -84,8 +84,11 @@ impl Driver for SqliteDriver {
     const CONTAINS: &'static str = "instr";
     /// `BEGIN IMMEDIATE` already holds the database's write lock.
     const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
     /// Row by row, so the change-counter triggers fire and running processes notice.
     const CLEAR: &'static [&'static str] = &[
+        "DELETE FROM deliveries",
+        "DELETE FROM outbox",
         "DELETE FROM known_addresses",
         "DELETE FROM group_members",
         "DELETE FROM groups",

@@ -10,6 +10,7 @@
 pub mod counter;
 pub mod groups;
 pub mod known_addresses;
+pub mod outbox;
 pub mod sessions;
 pub mod settings_audit;
 pub mod tokens;
@@ -73,6 +74,13 @@ macro_rules! conformance_tests {
             groups::directory_users_keep_directory_and_local_groups_apart,
             groups::deprovisioning_disables_and_a_refresh_enables_only_what_it_disabled,
             groups::e_mail_addresses_are_set_and_cleared,
+            outbox::a_notifying_change_writes_its_notice_in_the_same_transaction,
+            outbox::an_expiry_notice_is_added_once_per_key,
+            outbox::a_claimed_delivery_belongs_to_one_node_until_it_finishes,
+            outbox::a_lease_that_runs_out_lets_another_node_send,
+            outbox::a_retry_waits_until_due_and_a_failure_can_be_retried,
+            outbox::pruning_keeps_notices_with_deliveries_still_to_send,
+            outbox::concurrent_claimers_never_share_a_delivery,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
