@@ -65,6 +65,8 @@ pub struct RunningServer {
     /// Ends when every serving thread has stopped.
     accept: Option<tokio::task::JoinHandle<()>>,
     watcher: Option<tokio::task::JoinHandle<()>>,
+    /// Ends after the delivery it is sending, if any (`crate::notify`).
+    notifier: Option<tokio::task::JoinHandle<()>>,
     metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -78,6 +80,9 @@ impl RunningServer {
         }
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.await;
+        }
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.await;
         }
         if let Some(metrics) = self.metrics.take() {
             let _ = metrics.await;
@@ -270,7 +275,7 @@ impl Bound {
                 stop_rx.clone(),
             ));
         }
-        tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
+        let notifier = tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,
@@ -286,6 +291,7 @@ impl Bound {
             stop,
             accept: Some(accept),
             watcher: Some(watcher),
+            notifier: Some(notifier),
             metrics,
         })
     }

@@ -3,10 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod certificate;
+pub mod hooks;
 pub mod ldap;
 pub mod oidc;
 pub mod proxies;
 pub mod raw;
+pub mod smtp;
 pub mod switchable;
 pub mod upstream;
 pub mod websocket;
