@@ -135,6 +135,12 @@ pub enum UserCommand {
         #[arg(value_parser = BoolValueParser::new(), action = ArgAction::Set, value_name = "true|false")]
         admin: bool,
     },
+    /// Set a user's e-mail address (where expiry and token notices go); "" clears it.
+    SetEmail {
+        name: String,
+        /// The address, or "" for none.
+        email: String,
+    },
     /// Disable a user: their tokens and password stop working.
     Disable { name: String },
     /// Enable a disabled user.

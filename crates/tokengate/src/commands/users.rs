@@ -34,6 +34,18 @@ pub async fn run(
             };
             apply(store, change, &name, update, verb).await
         }
+        UserCommand::SetEmail { name, email } => {
+            let address = Some(email.as_str()).filter(|email| !email.is_empty());
+            let update = UserUpdate {
+                email: Some(address),
+                ..UserUpdate::default()
+            };
+            let verb = match address {
+                Some(_) => "has a new e-mail address",
+                None => "has no e-mail address now",
+            };
+            apply(store, change, &name, update, verb).await
+        }
         UserCommand::Disable { name } => {
             let update = UserUpdate {
                 disabled: Some(true),
