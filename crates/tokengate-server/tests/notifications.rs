@@ -9,6 +9,7 @@
 mod common;
 #[path = "multi_node/schema.rs"]
 mod schema;
+mod ui_support;
 
 use chrono::{Duration as Span, Utc};
 use common::hooks::Receiver;
@@ -22,6 +23,7 @@ use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, TokenRecord};
 use tokengate_core::notices::DeliveryState;
 use tokengate_server::config::Config;
 use tokengate_server::config::notify::{SmtpConfig, WebhookConfig};
+use ui_support::UiClient;
 
 const HOOK_SECRET: &str = "hook-secret-for-tests";
 const WAIT: Duration = Duration::from_secs(15);
@@ -284,6 +286,50 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
             "tokengate_notification_attempts_total{channel=\"webhook\",outcome=\"retry\"}"
         )
     );
+
+    // The admin page lists it; "Send again" makes it due once more (and it fails again).
+    let root = UiClient::new(&app);
+    let csrf = root.sign_in("root", "root-password").await;
+    let page = root.get("/tokengate/admin/notifications").await;
+    assert_eq!(page.status, 200);
+    for expected in [
+        dead.as_str(),
+        "cannot connect",
+        "token.created",
+        &failed[0].id,
+    ] {
+        assert!(page.body.contains(expected), "{expected} on the page");
+    }
+    let alice = UiClient::new(&app);
+    alice.sign_in("alice", "alice-password").await;
+    assert_eq!(
+        alice.get("/tokengate/admin/notifications").await.status,
+        403
+    );
+    let retry = format!("/tokengate/admin/notifications/{}/retry", failed[0].id);
+    let forged = root.post(&retry, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let unknown = root
+        .post(
+            "/tokengate/admin/notifications/nope/retry",
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let again = root.post(&retry, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(again.status, 303);
+    until(|| async {
+        let text = reqwest::get(format!("http://{metrics_address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let failed_twice =
+            "tokengate_notification_attempts_total{channel=\"webhook\",outcome=\"failed\"} 2";
+        text.contains(failed_twice).then_some(())
+    })
+    .await;
 }
 
 /// A token of alice's expiring `in_` from now, as she would have made it (no mail of its own).

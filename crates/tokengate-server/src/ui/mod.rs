@@ -6,6 +6,7 @@
 
 mod admin_audit;
 mod admin_groups;
+mod admin_notifications;
 mod admin_settings;
 mod admin_tokens;
 mod admin_users;
@@ -82,6 +83,11 @@ fn admin_router() -> Router<SharedState> {
         .route("/admin/groups/members", post(admin_groups::change_members))
         .route("/admin/groups/delete", post(admin_groups::delete))
         .route("/admin/audit", get(admin_audit::page))
+        .route("/admin/notifications", get(admin_notifications::page))
+        .route(
+            "/admin/notifications/{id}/retry",
+            post(admin_notifications::retry),
+        )
 }
 
 /// `GET /tokengate/` itself. A router nested at `/tokengate` cannot route the path with the
