@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokengate_core::Secret;
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, TokenRecord};
-use tokengate_core::notices::DeliveryState;
+use tokengate_core::notices::{DeliveryRecord, DeliveryState};
 use tokengate_server::config::Config;
 use tokengate_server::config::notify::{SmtpConfig, WebhookConfig};
 use ui_support::UiClient;
@@ -182,15 +182,7 @@ async fn a_user_without_an_e_mail_address_is_skipped_and_owners_get_no_mail_abou
         .unwrap();
     assert_eq!(own.status(), 201);
 
-    let skipped = until(|| async {
-        let skipped = app
-            .store
-            .deliveries(DeliveryState::Skipped, 10)
-            .await
-            .unwrap();
-        (!skipped.is_empty()).then_some(skipped)
-    })
-    .await;
+    let skipped = some_in(&app, DeliveryState::Skipped).await;
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].destination, "alice");
     assert_eq!(
@@ -205,6 +197,24 @@ async fn a_user_without_an_e_mail_address_is_skipped_and_owners_get_no_mail_abou
         .await
         .unwrap();
     assert!(failed.is_empty(), "{failed:?}");
+}
+
+/// The deliveries in `state`, once there are any.
+async fn some_in(app: &TestApp, state: DeliveryState) -> Vec<DeliveryRecord> {
+    until(|| async {
+        let found = app.store.deliveries(state, 10).await.unwrap();
+        (!found.is_empty()).then_some(found)
+    })
+    .await
+}
+
+/// The metrics text of `app`.
+async fn metrics_of(app: &TestApp) -> String {
+    let address = app.server.as_ref().unwrap().metrics_address.unwrap();
+    let answer = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    answer.text().await.unwrap()
 }
 
 /// Polls `probe` every 50 ms until it gives a value (fails after [`WAIT`]).
@@ -246,15 +256,7 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
     );
     assert!(received.iter().all(|r| r.delivery == received[0].delivery));
 
-    let failed = until(|| async {
-        let failed = app
-            .store
-            .deliveries(DeliveryState::Failed, 10)
-            .await
-            .unwrap();
-        (!failed.is_empty()).then_some(failed)
-    })
-    .await;
+    let failed = some_in(&app, DeliveryState::Failed).await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].destination, dead);
     assert_eq!(failed[0].last_error.as_deref(), Some("cannot connect"));
@@ -263,14 +265,8 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
         "retried before giving up: {failed:?}"
     );
 
-    let metrics_address = app.server.as_ref().unwrap().metrics_address.unwrap();
     let metrics = until(|| async {
-        let text = reqwest::get(format!("http://{metrics_address}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_of(&app).await;
         text.contains("tokengate_notification_deliveries{state=\"failed\"} 1")
             .then_some(text)
     })
@@ -319,12 +315,7 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
     let again = root.post(&retry, &[("csrf", csrf.as_str())]).await;
     assert_eq!(again.status, 303);
     until(|| async {
-        let text = reqwest::get(format!("http://{metrics_address}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_of(&app).await;
         let failed_twice =
             "tokengate_notification_attempts_total{channel=\"webhook\",outcome=\"failed\"} 2";
         text.contains(failed_twice).then_some(())
