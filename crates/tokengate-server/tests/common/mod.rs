@@ -9,6 +9,7 @@ pub mod proxies;
 pub mod raw;
 pub mod switchable;
 pub mod upstream;
+pub mod vectors;
 pub mod websocket;
 
 use chrono::{DateTime, Utc};
