@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::proxies::{Proxy, docs, free_port, installed, retry_after, trusting_loopback};
+use common::proxies::{
+    behind_nginx, docs, free_port, nginx_binary, retry_after, start_nginx, trusting_loopback,
+};
 use common::switchable::spawn_switchable;
 use common::{TestApp, error_body};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 
 #[tokio::test]
@@ -96,56 +96,6 @@ async fn nginx_auth_request_headers_are_understood() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-authenticated-via"], "password");
-}
-
-/// The nginx binary, or `None` with a line saying the test is skipped.
-fn nginx_binary() -> Option<PathBuf> {
-    let found = installed(&["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]);
-    if found.is_none() {
-        eprintln!("skipped: nginx is not installed (CI installs it)");
-    }
-    found
-}
-
-/// Runs docs/deploy/nginx.conf as written, with its three ports moved to free ones and its
-/// files kept in `dir`.
-fn start_nginx(binary: &Path, dir: &Path, gateway_port: u16, upstream_port: u16) -> Proxy {
-    let port = free_port();
-    let recipe = std::fs::read_to_string(docs("nginx.conf")).unwrap();
-    let files = format!(
-        "http {{\n    access_log {d}/access.log;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n",
-        d = dir.display()
-    );
-    let config = recipe
-        .replace("127.0.0.1:8700", &format!("127.0.0.1:{gateway_port}"))
-        .replace("127.0.0.1:9000", &format!("127.0.0.1:{upstream_port}"))
-        .replace("listen 127.0.0.1:8080", &format!("listen 127.0.0.1:{port}"))
-        .replace("worker_processes auto;", "worker_processes 1;")
-        .replacen("http {\n", &files, 1);
-    assert!(
-        config.contains(&format!("127.0.0.1:{gateway_port}")),
-        "recipe names the gateway address"
-    );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, config).unwrap();
-    let globals = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log;",
-        d = dir.display()
-    );
-    let child = Command::new(binary)
-        .args([
-            "-p",
-            &dir.display().to_string(),
-            "-c",
-            &path.display().to_string(),
-            "-g",
-            &globals,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Proxy::started(child, port, "nginx", &dir.join("error.log"))
 }
 
 #[tokio::test]
@@ -293,22 +243,6 @@ async fn through_the_nginx_recipe_a_client_cannot_claim_a_public_path_or_an_iden
     assert!(headers.get("x_authenticated_user").is_none(), "{seen}");
     assert!(headers.get("x-authenticated-groups").is_none(), "{seen}");
     assert_eq!(headers["x-real-ip"], serde_json::json!(["127.0.0.1"]));
-}
-
-/// nginx in front of `app` and a fresh upstream, with the recipe as written.
-async fn behind_nginx(
-    binary: &Path,
-    app: &TestApp,
-) -> (Proxy, common::upstream::Upstream, tempfile::TempDir) {
-    let upstream = common::upstream::Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let nginx = start_nginx(
-        binary,
-        dir.path(),
-        app.address.port(),
-        upstream.address.port(),
-    );
-    (nginx, upstream, dir)
 }
 
 /// Asserts a refusal that nginx rebuilt from tokengate's answer: status, JSON body with
@@ -467,4 +401,36 @@ async fn through_the_nginx_recipe_a_gateway_that_does_not_answer_means_500_never
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_fragment_in_the_original_uri_never_makes_a_path_public() {
+    let app = TestApp::spawn_with(trusting_loopback(), false).await;
+    // nginx passes a target with `#` on as written; an upstream that takes the `#` as part of
+    // the path resolves `/public/x#/../../admin` to `/admin`. A public path is in normal form,
+    // which has no `#`.
+    let control = app
+        .get_with("/tokengate/auth", &[("X-Forwarded-Uri", "/public/x?y=#")])
+        .await;
+    assert_eq!(control.status(), 200, "the control case: a public path");
+    for uri in [
+        "/public/x#/../../admin",
+        "/public/x#/%2e%2e/admin",
+        "/public#/../admin",
+        "/public/x#top",
+    ] {
+        let asked = app
+            .get_with("/tokengate/auth", &[("X-Forwarded-Uri", uri)])
+            .await;
+        error_body(asked, 401, "missing_credentials").await;
+    }
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    let (nginx, upstream, _dir) = behind_nginx(&binary, &app).await;
+    let address = ([127, 0, 0, 1], nginx.port).into();
+    let request = common::raw::request("GET", "/public/x#/../../admin", &[]);
+    let through = common::raw::send(address, &request).await;
+    assert_eq!(through.status, 401, "through nginx");
+    assert!(upstream.take_seen().is_empty(), "nothing got through");
 }

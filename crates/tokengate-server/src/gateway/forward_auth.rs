@@ -26,7 +26,7 @@ static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OriginalRequest<'a> {
     pub method: Option<&'a str>,
-    /// The path, without the query.
+    /// The path as sent, without the query (a fragment, if sent, is part of it).
     pub path: Option<&'a str>,
 }
 
@@ -51,7 +51,10 @@ pub fn original_request<'a>(
     };
     OriginalRequest {
         method: single_value(headers, method),
-        path: single_value(headers, uri).map(|uri| uri.split(['?', '#']).next().unwrap_or(uri)),
+        // Cut at the query only: a `#` stays in the path. No client sends a fragment, but nginx
+        // passes `/public/x#/../../admin` on as written, and an upstream that does not cut
+        // there resolves the dot segments after it; kept, they refuse the path.
+        path: single_value(headers, uri).map(|uri| uri.split('?').next().unwrap_or(uri)),
     }
 }
 

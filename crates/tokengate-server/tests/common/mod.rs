@@ -11,6 +11,7 @@ pub mod raw;
 pub mod smtp;
 pub mod switchable;
 pub mod upstream;
+pub mod vectors;
 pub mod websocket;
 
 use chrono::{DateTime, Utc};
