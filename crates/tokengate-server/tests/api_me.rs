@@ -279,3 +279,18 @@ async fn a_browser_session_needs_its_csrf_header_to_change_the_email() {
         Some("x@example.com")
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_patch_me_and_its_refusals() {
+    let api = Api::start().await;
+    let served = api.openapi().await;
+    let patch = &served["paths"]["/me"]["patch"];
+    assert_eq!(
+        patch["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UpdateMe"
+    );
+    for status in ["200", "401", "403", "409", "422"] {
+        assert!(patch["responses"].get(status).is_some(), "{status}");
+    }
+    assert!(served["components"]["schemas"]["UpdateMe"]["properties"]["email"].is_object());
+}
