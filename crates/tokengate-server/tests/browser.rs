@@ -420,6 +420,8 @@ async fn tour_as_a_user(page: &Pages<'_>) {
     page.screenshot("tokens").await;
     page.fill("#create-token input[name=name]", "Release pipeline")
         .await;
+    page.click("#restrict-read-only").await;
+    page.fill("#restrict-paths", "/rest/api/").await;
     page.submit("#create-token button[type=submit]").await;
     page.css("#new-token-secret").await;
     page.screenshot("token-created").await;
