@@ -59,7 +59,7 @@ pub async fn set_email(
     let typed = form.email.trim();
     let email = Some(typed).filter(|email| !email.is_empty());
     let changed = manage::set_own_email(state.store.as_ref(), &acting.change(), email).await;
-    let status = match effects::on_node(&state, changed).await {
+    let (status, message) = match effects::on_node(&state, changed).await {
         Ok(_) => return Ok(see_other("/tokengate/?done=email")),
         Err(ManageError::DirectoryManaged(message)) => (StatusCode::CONFLICT, message),
         Err(error @ ManageError::InvalidEmail) => {
@@ -67,7 +67,6 @@ pub async fn set_email(
         }
         Err(other) => return Err(UiError::from_manage(other)),
     };
-    let (status, message) = status;
     let settings = current_settings(&state).await?;
     let mut page = tokens_page(&state, &visit, &acting.session, &settings).await?;
     page.account.error = Some(capitalised(&message));
