@@ -93,9 +93,10 @@ pub async fn rotate(
     let created = effects::on_node(&state, rotated)
         .await
         .map_err(|error| UiError::from_manage(error).with_nav(nav()))?;
-    let old_until = match grace.is_zero() {
-        true => String::new(),
-        false => when(change.at() + grace),
+    let old_until = if grace.is_zero() {
+        String::new()
+    } else {
+        when(change.at() + grace)
     };
     let mut page = tokens_page(&state, &visit, &acting.session, &settings).await?;
     let mut secret = NewSecret::new(created, String::new(), "/tokengate/");
