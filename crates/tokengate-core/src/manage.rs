@@ -35,7 +35,7 @@ pub use identity::{AdminChange, AdminIdentity, refuse_self_lockout};
 pub use restrict::{MAX_GRACE, check_maker, restrict_token, revoke_before, rotate_token};
 pub use users::{
     NewUser, UserUpdate, create_user, create_user_with, is_valid_display_name, reset_failed_logins,
-    update_user,
+    set_own_email, update_user,
 };
 
 #[derive(Debug, thiserror::Error)]

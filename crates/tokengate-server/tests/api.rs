@@ -329,13 +329,7 @@ async fn bad_bodies_get_4xx_json_and_write_nothing() {
 #[tokio::test]
 async fn the_openapi_document_is_served_and_matches_the_committed_copy() {
     let api = Api::start_with(test_config()).await;
-    let served: Value = api
-        .app
-        .get("/tokengate/api/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let served = api.openapi().await;
     assert_eq!(
         served["openapi"]
             .as_str()

@@ -1,5 +1,5 @@
 //! The web UI in real headless Chromium (fantoccini over chromedriver): sign-in, a token's
-//! whole life, each setting taking effect, admins-only, lockout, a forged cross-site post, an
+//! whole life, a restricted token made and rotated, each setting taking effect, admins-only, lockout, a forged cross-site post, an
 //! XSS attempt and a local group made and filled. With `TOKENGATE_SCREENSHOTS=1` the tour test also writes the screenshots
 //! under docs/screenshots. Without Chromium installed every test prints why it did nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -74,6 +74,50 @@ async fn a_user_signs_in_creates_a_token_uses_it_and_deletes_it() {
         assert_eq!(token_count(&app, "alice").await, 0);
         let refused = app.get_bearer("/tokengate/whoami", &secret).await;
         assert_eq!(refused.status(), 401);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_creates_a_read_only_path_restricted_token_sees_it_listed_and_rotates_it() {
+    let app = ui_app().await;
+    app.add_user("alice", "alice-password", false).await;
+    with_browser(|client| async move {
+        let page = pages(&client, &app);
+        page.sign_in("alice", "alice-password").await;
+        page.fill("#create-token input[name=name]", "status reader")
+            .await;
+        page.click("#restrict-read-only").await;
+        page.fill("#restrict-paths", "/tokengate/whoami").await;
+        page.submit("#create-token button[type=submit]").await;
+        let secret = page.text("#new-token-secret").await;
+        let listed = page.text("#tokens .token-restrictions").await;
+        assert_eq!(listed, "read only · /tokengate/whoami");
+        let inside = app.get_bearer("/tokengate/whoami", &secret).await;
+        assert_eq!(inside.status(), 200);
+        let outside = app.get_bearer("/tokengate/api/v1/me", &secret).await;
+        common::error_body(outside, 403, "token_scope_denied").await;
+        page.click("#tokens details.rotate summary").await;
+        page.select("#tokens details.rotate select[name=grace]", "10m")
+            .await;
+        page.submit("[data-action=rotate-token]").await;
+        let rotated = page.text("#new-token-secret").await;
+        assert!(rotated.starts_with("tg_") && rotated != secret);
+        assert!(
+            page.text("#old-secret")
+                .await
+                .contains("keeps working until")
+        );
+        for working in [&secret, &rotated] {
+            let answer = app.get_bearer("/tokengate/whoami", working).await;
+            assert_eq!(answer.status(), 200, "the old one within its grace");
+        }
+        page.reload().await;
+        assert!(!page.exists("#new-token-secret").await, "shown once");
+        assert!(!client.source().await.unwrap().contains(&rotated));
+        let listed = page.text("#tokens .token-restrictions").await;
+        assert_eq!(listed, "read only · /tokengate/whoami", "kept by rotation");
+        assert_eq!(token_count(&app, "alice").await, 1);
     })
     .await;
 }
@@ -376,6 +420,8 @@ async fn tour_as_a_user(page: &Pages<'_>) {
     page.screenshot("tokens").await;
     page.fill("#create-token input[name=name]", "Release pipeline")
         .await;
+    page.click("#restrict-read-only").await;
+    page.fill("#restrict-paths", "/rest/api/").await;
     page.submit("#create-token button[type=submit]").await;
     page.css("#new-token-secret").await;
     page.screenshot("token-created").await;

@@ -40,7 +40,7 @@ async fn a_method_tokengate_does_not_take_gets_a_json_405_with_allow() {
         ("POST", "/tokengate/whoami"),
         ("DELETE", "/tokengate/healthz"),
         ("PUT", "/tokengate/readyz"),
-        ("PATCH", "/tokengate/api/v1/me"),
+        ("PUT", "/tokengate/api/v1/me"),
         ("DELETE", "/tokengate/api/openapi.json"),
     ] {
         let answer = send(

@@ -55,9 +55,10 @@ async fn the_readme_scripting_examples_run_verbatim() {
         "{stdout}"
     );
     assert_eq!(lines[1], "alice");
-    assert_eq!(lines[2], "nightly export (db01)");
-    assert_eq!(lines[3], "admin", "created_by is the admin");
-    assert_eq!(lines[4], "2", "alice's two tokens");
+    assert_eq!(lines[2], "alice@example.com", "her own e-mail");
+    assert_eq!(lines[3], "nightly export (db01)");
+    assert_eq!(lines[4], "admin", "created_by is the admin");
+    assert_eq!(lines[5], "2", "alice's two tokens");
     assert!(
         lines.contains(&"alice") && lines.iter().filter(|line| **line == "admin").count() >= 2,
         "{stdout}"
@@ -69,4 +70,6 @@ async fn the_readme_scripting_examples_run_verbatim() {
         "the renamed token was revoked, the deploy bot's remains"
     );
     assert_eq!(tokens[0].name, "deploy bot");
+    let alice = app.store.user("alice").await.unwrap().unwrap();
+    assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
 }

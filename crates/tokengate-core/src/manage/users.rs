@@ -1,9 +1,9 @@
 //! Users made in tokengate: creation and changes (admin flag, disabled, display name,
 //! e-mail, password), checked whole before the one write, and the failed-login reset.
 
-use super::{AdminChange, Changed, Effect, ManageError, refuse_self_lockout};
+use super::{AdminChange, Change, Changed, Effect, ManageError, refuse_self_lockout};
 use crate::groups::{UserSource, is_valid_email};
-use crate::model::{AuditAction, User, UserChange, is_valid_token_name, is_valid_user_name};
+use crate::model::{Actor, AuditAction, User, UserChange, is_valid_token_name, is_valid_user_name};
 use crate::password::hash_password;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -142,6 +142,38 @@ pub async fn update_user(
     Ok(changed)
 }
 
+/// A user sets their own e-mail address (`None` clears it). The actor of `change` is the user
+/// changed; audited `user.updated` like an admin's change. A
+/// directory user's address is the directory's: refused ([`ManageError::DirectoryManaged`]).
+pub async fn set_own_email(
+    store: &dyn Store,
+    change: &Change<'_>,
+    email: Option<&str>,
+) -> Result<Changed<User>, ManageError> {
+    let Actor::User(name) = change.actor else {
+        return Err(ManageError::NotAllowed(
+            "only a user has an e-mail address of their own".into(),
+        ));
+    };
+    local_user(store, name, |source| {
+        format!("your e-mail address comes from the {source} directory: change it there")
+    })
+    .await?;
+    if email.is_some_and(|email| !is_valid_email(email)) {
+        return Err(ManageError::InvalidEmail);
+    }
+    let user_change = UserChange {
+        email: Some(email.map(str::to_owned)),
+        ..UserChange::default()
+    };
+    let audit = change
+        .audit(AuditAction::UserUpdated)
+        .user(name)
+        .details(json!({"email": email}));
+    let user = store.update_user(name, &user_change, &audit).await?;
+    Ok(Changed::refreshing(user))
+}
+
 /// A directory user's name, e-mail, admin flag and password belong to the directory: the next
 /// sign-in or sync would overwrite a change, so it is refused. Disabling and local groups
 /// stay tokengate's.
@@ -157,18 +189,31 @@ async fn refuse_directory_fields(
     if !directory_fields {
         return Ok(());
     }
+    local_user(store, name, |source| {
+        format!(
+            "\"{name}\" comes from the {source} directory: change the name, e-mail, admin \
+             rights and password there"
+        )
+    })
+    .await?;
+    Ok(())
+}
+
+/// The user named `name` when tokengate owns their profile; a directory user is refused with
+/// the message `refusal` makes from their source.
+async fn local_user(
+    store: &dyn Store,
+    name: &str,
+    refusal: impl FnOnce(UserSource) -> String,
+) -> Result<User, ManageError> {
     let user = store
         .user(name)
         .await?
         .ok_or(ManageError::NotFound("user"))?;
     if user.source != UserSource::Local {
-        return Err(ManageError::DirectoryManaged(format!(
-            "\"{name}\" comes from the {} directory: change the name, e-mail, admin rights \
-             and password there",
-            user.source
-        )));
+        return Err(ManageError::DirectoryManaged(refusal(user.source)));
     }
-    Ok(())
+    Ok(user)
 }
 
 /// Display names: 1 to 200 characters, not only spaces, no control characters (which some

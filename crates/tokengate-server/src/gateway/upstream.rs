@@ -115,6 +115,14 @@ impl RouteTable {
         self.routes.is_empty()
     }
 
+    /// The names of the routes, in configuration order (offered as token restrictions).
+    pub fn names(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|route| route.name.to_string())
+            .collect()
+    }
+
     /// The route for a request to `path` on the host `host()` names (without port, any case;
     /// asked only when a route names a host): a route with a host beats one without, then the
     /// longest prefix wins.

@@ -2,8 +2,10 @@
 //! expires before, unused since) and paged by id; create a token on behalf of a user (its
 //! secret shown once to the admin); revoke one, or all of a user's. A non-admin who holds
 //! `create_tokens_for_others` (a team lead, a service desk) sees only the create form: no
-//! listing of others' tokens, no revoking.
+//! listing of others' tokens, no revoking. Changing a token's restrictions is in
+//! `token_changes`, the "revoke tokens created before" incident button in `admin_revoke_before`.
 
+use super::admin_revoke_before::RevokeBeforeView;
 use super::admin_users::user_names;
 use super::context::Visit;
 use super::forms::{
@@ -72,6 +74,11 @@ impl TokenQuery {
         match self.done.as_str() {
             "revoked" => Some("The token was revoked.".into()),
             "revoked_all" => Some(format!("{} token(s) revoked.", self.count)),
+            "revoked_before" => Some(format!(
+                "{} token(s) created before the time given were revoked.",
+                self.count
+            )),
+            "restricted" => Some("The token's restrictions were saved.".into()),
             _ => None,
         }
     }
@@ -79,7 +86,7 @@ impl TokenQuery {
 
 #[derive(Template)]
 #[template(path = "admin_tokens.html")]
-struct AdminTokensPage {
+pub(super) struct AdminTokensPage {
     nav: Option<Nav>,
     /// An admin's page (listing, revoking); otherwise a delegate's: the create form only.
     full: bool,
@@ -97,11 +104,12 @@ struct AdminTokensPage {
     form_expires_on: String,
     validity_choices: Vec<Choice>,
     user_names: Vec<String>,
+    pub(super) revoke_before: RevokeBeforeView,
 }
 
 /// Who may open the token manager: admins see all of it; holders of
 /// `create_tokens_for_others` its create form (`full` false); anyone else gets the 403 page.
-fn manager_page(visit: &Visit) -> Result<(Nav, bool), UiError> {
+pub(super) fn manager_page(visit: &Visit) -> Result<(Nav, bool), UiError> {
     let session = visit.session.as_ref().ok_or_else(|| {
         UiError::forbidden("Sign in with an administrator account to see this page.")
     })?;
@@ -142,7 +150,7 @@ async fn listing(
     Ok((tokens, filter_error, next_page))
 }
 
-async fn token_manager(
+pub(super) async fn token_manager(
     state: &SharedState,
     visit: &Visit,
     (nav, full): (Nav, bool),
@@ -173,6 +181,7 @@ async fn token_manager(
         validity_choices: validity_choices(settings.max_validity, None),
         user_names,
         filter: query,
+        revoke_before: RevokeBeforeView::default(),
     })
 }
 

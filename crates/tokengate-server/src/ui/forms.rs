@@ -104,6 +104,29 @@ fn shorten(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// A form's fields as sent, repeated names included (checkbox lists).
+#[derive(Debug, Default)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, or "".
+    pub fn one(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+}
+
 /// The fields of a token creation form (the user's own, or an admin's on behalf of `user`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -116,6 +139,17 @@ pub struct CreateTokenForm {
 }
 
 impl CreateTokenForm {
+    /// The creation fields of a form that also carries other ones (the restrictions).
+    pub fn from_fields(fields: &Fields) -> Self {
+        Self {
+            csrf: Secret::from(fields.one("csrf").to_owned()),
+            user: fields.one("user").to_owned(),
+            name: fields.one("name").to_owned(),
+            validity: fields.one("validity").to_owned(),
+            expires_on: fields.one("expires_on").to_owned(),
+        }
+    }
+
     /// The validity asked for: the date when one is given (it overrides the preset), else the
     /// preset, else none (the default applies).
     pub fn validity_request(&self) -> Result<Option<ValidityRequest>, String> {
@@ -146,6 +180,9 @@ pub struct TokenRow {
     pub last_used: String,
     pub last_used_ip: String,
     pub hint: String,
+    /// The restrictions in short ("read only · /api/", "full access").
+    pub restrictions: String,
+    pub restricted: bool,
 }
 
 impl TokenRow {
@@ -161,6 +198,8 @@ impl TokenRow {
             last_used: token.last_used_at.map_or_else(|| "Never".to_owned(), when),
             last_used_ip: token.last_used_ip.clone().unwrap_or_default(),
             hint: token.hint.clone(),
+            restrictions: super::restrictions::summary(&token.restrictions),
+            restricted: !token.restrictions.is_unrestricted(),
         }
     }
 }

@@ -1,12 +1,14 @@
-//! The web UI (SPEC §3, issue 5): server-rendered pages for a person's API tokens and the admin
+//! The web UI: server-rendered pages for a person's API tokens and the admin
 //! console. Works without JavaScript; forms are POSTs carrying the session's CSRF token and are
 //! refused when cross-site; every answer carries the security headers of `layout`. All changes
 //! go through `tokengate_core::manage`; this module only checks the visitor, renders and maps.
 //! Design notes: docs/design/web-ui.md.
 
+mod account;
 mod admin_audit;
 mod admin_groups;
 mod admin_notifications;
+mod admin_revoke_before;
 mod admin_settings;
 mod admin_tokens;
 mod admin_users;
@@ -15,6 +17,8 @@ mod forms;
 mod layout;
 mod login;
 mod oidc;
+mod restrictions;
+mod token_changes;
 mod tokens;
 
 use crate::state::SharedState;
@@ -38,6 +42,12 @@ pub fn router() -> Router<SharedState> {
         .route("/tokens/{id}/rename", post(tokens::rename))
         .route("/tokens/{id}/delete", post(tokens::delete))
         .route("/tokens/delete-all", post(tokens::delete_all))
+        .route("/tokens/{id}/rotate", post(token_changes::rotate))
+        .route(
+            "/tokens/{id}/restrictions",
+            get(token_changes::own_page).post(token_changes::own_save),
+        )
+        .route("/account/email", post(account::set_email))
         .merge(admin_router())
         .route("/static/app.css", get(layout::stylesheet))
         .route("/static/app.js", get(layout::script))
@@ -61,6 +71,14 @@ fn admin_router() -> Router<SharedState> {
         )
         .route("/admin/tokens/{id}/delete", post(admin_tokens::revoke))
         .route("/admin/tokens/revoke-user", post(admin_tokens::revoke_user))
+        .route(
+            "/admin/tokens/revoke-before",
+            post(admin_revoke_before::revoke_before),
+        )
+        .route(
+            "/admin/tokens/{id}/restrictions",
+            get(token_changes::admin_page).post(token_changes::admin_save),
+        )
         .route(
             "/admin/users",
             get(admin_users::page).post(admin_users::create),

@@ -1,11 +1,18 @@
-//! The "API tokens" page of the signed-in user (`/tokengate/`): list, create (the secret shown
-//! once, in the answer to the creation itself, never in a URL or stored), rename, delete one
-//! (confirmed), delete all. Every change goes through `tokengate_core::manage`.
+//! The "API tokens" page of the signed-in user (`/tokengate/`): list (with each token's
+//! restrictions), create with optional restrictions (the secret shown once, in the answer to
+//! the creation itself, never in a URL or stored), rename, delete one (confirmed), delete all.
+//! Changing restrictions and rotating live in `token_changes`, the e-mail form in `account`.
+//! Every change goes through `tokengate_core::manage`.
 
+use super::account::EmailView;
 use super::context::{Acting, Visit};
-use super::forms::{Choice, CreateTokenForm, TokenRow, maximum_phrase, validity_choices, when};
+use super::forms::{
+    Choice, CreateTokenForm, Fields, TokenRow, maximum_phrase, validity_choices, when,
+};
 use super::layout::{ConfirmPage, Nav, UiError, incomplete_form, render, see_other};
 use super::login::LoginPage;
+use super::restrictions::{RestrictionsForm, RestrictionsView};
+use super::token_changes::grace_choices;
 use crate::effects;
 use crate::session::SessionUser;
 use crate::state::SharedState;
@@ -32,6 +39,8 @@ pub struct NewSecret {
     pub expires: String,
     /// Where reloading the page should lead (see `app.js`).
     pub return_to: &'static str,
+    /// A rotation: until when the old secret keeps working ("" = it stopped at once).
+    pub rotated: Option<String>,
 }
 
 impl NewSecret {
@@ -45,30 +54,34 @@ impl NewSecret {
                 .expires_at
                 .map_or_else(|| "never".to_owned(), when),
             return_to,
+            rotated: None,
         }
     }
 }
 
 #[derive(Template)]
 #[template(path = "tokens.html")]
-struct TokensPage {
+pub(super) struct TokensPage {
     nav: Option<Nav>,
     csrf: String,
     /// May create their own tokens (else the info box).
     permitted: bool,
     admins_only: bool,
-    notice: Option<String>,
-    problem: Option<String>,
-    created: Option<NewSecret>,
+    pub(super) notice: Option<String>,
+    pub(super) problem: Option<String>,
+    pub(super) created: Option<NewSecret>,
     error: Option<String>,
     form_name: String,
     form_expires_on: String,
     validity_choices: Vec<Choice>,
     maximum: &'static str,
+    restrict: RestrictionsView,
+    graces: Vec<Choice>,
+    pub(super) account: EmailView,
     tokens: Vec<TokenRow>,
 }
 
-async fn tokens_page(
+pub(super) async fn tokens_page(
     state: &SharedState,
     visit: &Visit,
     session: &SessionUser,
@@ -98,6 +111,9 @@ async fn tokens_page(
         form_expires_on: String::new(),
         validity_choices: validity_choices(settings.max_validity, None),
         maximum: maximum_phrase(settings.max_validity),
+        restrict: RestrictionsView::new(&RestrictionsForm::default(), &state.routes.names()),
+        graces: grace_choices(),
+        account: EmailView::new(&session.user),
         tokens: records
             .iter()
             .map(|token| TokenRow::new(token, visit.now))
@@ -118,6 +134,8 @@ impl Done {
             "renamed" => Some("The token was renamed.".into()),
             "deleted" => Some("The token was deleted.".into()),
             "deleted_all" => Some(format!("{} token(s) deleted.", self.count)),
+            "restricted" => Some("The token's restrictions were saved.".into()),
+            "email" => Some("Your e-mail address was saved.".into()),
             _ => None,
         }
     }
@@ -151,13 +169,17 @@ pub async fn current_settings(state: &SharedState) -> Result<Settings, UiError> 
         .map_err(|_| UiError::unavailable())
 }
 
-/// `POST /tokengate/tokens`: creates a token and shows its secret once.
+/// `POST /tokengate/tokens`: creates a token, with the restrictions asked for, and shows its
+/// secret once. Bad input shows the form again naming the problem; nothing is created.
 pub async fn create(
     State(state): State<SharedState>,
     visit: Visit,
-    form: Result<Form<CreateTokenForm>, FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, UiError> {
-    let Form(form) = form.map_err(incomplete_form)?;
+    let Form(pairs) = form.map_err(incomplete_form)?;
+    let fields = Fields(pairs);
+    let form = CreateTokenForm::from_fields(&fields);
+    let restrict = RestrictionsForm::from_fields(&fields);
     let acting = visit.form(form.csrf.expose())?;
     let settings = current_settings(&state).await?;
     let user = &acting.session.user;
@@ -170,44 +192,70 @@ pub async fn create(
             )),
         );
     }
-    let outcome = match form.validity_request() {
-        Ok(validity) => {
-            let change = acting.change();
-            let name = form.name.trim();
-            let new = manage::NewToken::plain(name, validity);
-            manage::create_token(state.store.as_ref(), &change, user, &new, &settings).await
-        }
+    let refuse = |message: String| Refused {
+        form: &form,
+        restrict: &restrict,
+        message,
+    };
+    let checked = form
+        .validity_request()
+        .and_then(|validity| Ok((validity, restrict.parse()?)));
+    let (validity, restrictions) = match checked {
+        Ok(checked) => checked,
         Err(message) => {
-            return refuse_creation(&state, &visit, &acting, &settings, &form, message).await;
+            return refuse(message)
+                .page(&state, &visit, &acting, &settings)
+                .await;
         }
     };
-    match outcome {
+    let new = manage::NewToken {
+        name: form.name.trim(),
+        validity,
+        restrictions: &restrictions,
+        maker: None,
+    };
+    let store = state.store.as_ref();
+    match manage::create_token(store, &acting.change(), user, &new, &settings).await {
         Ok(created) => {
             let mut page = tokens_page(&state, &visit, &acting.session, &settings).await?;
             page.created = Some(NewSecret::new(created, String::new(), "/tokengate/"));
             Ok(render(StatusCode::OK, &page))
         }
-        Err(error @ (ManageError::InvalidTokenName | ManageError::Validity(_))) => {
-            refuse_creation(&state, &visit, &acting, &settings, &form, error.to_string()).await
+        Err(
+            error @ (ManageError::InvalidTokenName
+            | ManageError::Validity(_)
+            | ManageError::InvalidRestrictions(_)),
+        ) => {
+            let refused = refuse(error.to_string());
+            refused.page(&state, &visit, &acting, &settings).await
         }
         Err(other) => Err(UiError::from_manage(other)),
     }
 }
 
-async fn refuse_creation(
-    state: &SharedState,
-    visit: &Visit,
-    acting: &Acting,
-    settings: &Settings,
-    form: &CreateTokenForm,
+/// A refused creation: the form again, as it was filled in, with the problem.
+struct Refused<'a> {
+    form: &'a CreateTokenForm,
+    restrict: &'a RestrictionsForm,
     message: String,
-) -> Result<Response, UiError> {
-    let mut page = tokens_page(state, visit, &acting.session, settings).await?;
-    page.error = Some(message);
-    page.form_name = form.name.clone();
-    page.form_expires_on = form.expires_on.clone();
-    page.validity_choices = validity_choices(settings.max_validity, Some(&form.validity));
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+impl Refused<'_> {
+    async fn page(
+        self,
+        state: &SharedState,
+        visit: &Visit,
+        acting: &Acting,
+        settings: &Settings,
+    ) -> Result<Response, UiError> {
+        let mut page = tokens_page(state, visit, &acting.session, settings).await?;
+        page.error = Some(self.message);
+        page.form_name = self.form.name.clone();
+        page.form_expires_on = self.form.expires_on.clone();
+        page.validity_choices = validity_choices(settings.max_validity, Some(&self.form.validity));
+        page.restrict = RestrictionsView::new(self.restrict, &state.routes.names());
+        Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+    }
 }
 
 #[derive(Deserialize)]

@@ -89,6 +89,16 @@ impl Api {
         self.call(method, path, &self.alice_token, body).await
     }
 
+    /// The OpenAPI document as served.
+    pub async fn openapi(&self) -> Value {
+        self.app
+            .get("/tokengate/api/openapi.json")
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn token_count(&self) -> usize {
         self.app
             .store

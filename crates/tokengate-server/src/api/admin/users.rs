@@ -56,19 +56,12 @@ pub struct UpdateUser {
     #[serde(default)]
     display_name: Option<String>,
     /// A new address; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::api::extract::present")]
     #[schema(value_type = Option<String>)]
     email: Option<Option<String>>,
     /// The local groups the user is in, exactly (directory groups come from the directory).
     #[serde(default)]
     groups: Option<Vec<String>>,
-}
-
-/// A key that is present: `Some(value)`, `null` included as `Some(None)`.
-fn present<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Every user. Admins only.
