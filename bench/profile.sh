@@ -7,6 +7,9 @@
 #   bench/profile.sh callgrind   # valgrind --tool=callgrind (instruction counts, reproducible)
 #
 # MODE=forward profiles /tokengate/auth instead (the request nginx auth_request sends).
+# RESTRICT="--access read --paths /api/ --ip-allowlist 127.0.0.1/32" gives the token those
+# restrictions (`tokengate token create` options; the proxied path is /api/items, from
+# 127.0.0.1), to count what checking them costs. Proxy mode only: wrk sends no forwarded path.
 # Reports go to target/bench/profile-<time>/.
 
 source "$(dirname "$0")/lib.sh"
@@ -20,7 +23,8 @@ build_tokengate
 
 DB=$WORK/tokengate.db
 tg user add bench --password-stdin <<<'bench-password-1' >/dev/null
-TOKEN=$(tg token create --user bench --name bench --json | jq -r .token)
+# shellcheck disable=SC2086 # RESTRICT holds several options
+TOKEN=$(tg token create --user bench --name bench ${RESTRICT:-} --json | jq -r .token)
 
 UPSTREAM_PORT=$(free_port)
 TG_PORT=$(free_port)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tokengate beside nginx, same machine, same load (SPEC §7). Starts on free loopback ports, in
 # a temporary folder: an upstream (nginx `return 200`, in an nginx of its own), nginx as a plain keep-alive reverse
-# proxy, tokengate as reverse proxy, nginx auth_request to a 204 service and to tokengate, and
-# nginx auth_basic with bcrypt; measures each with wrk in interleaved rounds; prints a Markdown
+# proxy, tokengate as reverse proxy (also with a restricted token: read only, one path prefix,
+# its own allow-list), nginx auth_request to a 204 service and to tokengate, and nginx auth_basic
+# with bcrypt; measures each with wrk in interleaved rounds; prints a Markdown
 # table with each ratio to its nginx baseline. Stops only what it started.
 #
 #   bench/run.sh                       # 10 s per run, 3 rounds, wrk -t2 -c64
@@ -13,7 +14,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
+ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_bearer_restricted tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
 ensure_tools
@@ -32,6 +33,10 @@ TG_PORT=$(free_port)
 # --- tokengate: its own database, a user with a password and a token ---------------------
 tg user add bench --password-stdin <<<"$PASSWORD" >/dev/null
 TOKEN=$(tg token create --user bench --name bench --json | jq -r .token)
+# The same owner's token with every kind of restriction that applies to a proxied request, each
+# one passing: what the restriction checks cost.
+RESTRICTED_TOKEN=$(tg token create --user bench --name bench-restricted --access read \
+    --paths /api/ --ip-allowlist 127.0.0.1/32 --json | jq -r .token)
 BASIC_TOKEN=$(printf 'bench:%s' "$TOKEN" | base64 -w0)
 BASIC_PASSWORD=$(printf 'bench:%s' "$PASSWORD" | base64 -w0)
 
@@ -98,8 +103,8 @@ NGINX_CONF=$WORK/nginx.conf
             proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI \$request_uri;
-            proxy_set_header X-Original-Method \$request_method;
+            proxy_set_header X-Forwarded-Uri \$request_uri;
+            proxy_set_header X-Forwarded-Method \$request_method;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
         }
         location / {
@@ -127,8 +132,8 @@ NGINX_CONF=$WORK/nginx.conf
             proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI \$request_uri;
-            proxy_set_header X-Original-Method \$request_method;
+            proxy_set_header X-Forwarded-Uri \$request_uri;
+            proxy_set_header X-Forwarded-Method \$request_method;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
         }
         location / {
@@ -184,6 +189,8 @@ URL[tg_public]="$L:$TG_PORT/public/items"
 ARGS[tg_public]=""
 URL[tg_whoami]="$L:$TG_PORT/tokengate/whoami"
 ARGS[tg_whoami]="Authorization: Bearer $TOKEN"
+URL[tg_bearer_restricted]="$L:$TG_PORT/api/items"
+ARGS[tg_bearer_restricted]="Authorization: Bearer $RESTRICTED_TOKEN"
 URL[tg_basic]="$L:$TG_PORT/api/items"
 ARGS[tg_basic]="Authorization: Basic $BASIC_TOKEN"
 URL[tg_bearer]="$L:$TG_PORT/api/items"
@@ -208,6 +215,8 @@ WHAT[tg_whoami]="tokengate /tokengate/whoami, token as Bearer (auth alone, no up
 BASE[tg_whoami]="upstream"
 WHAT[tg_bearer]="tokengate reverse proxy, token as Bearer"
 BASE[tg_bearer]="nginx_proxy"
+WHAT[tg_bearer_restricted]="tokengate reverse proxy, restricted token as Bearer (read, /api/, own allow-list)"
+BASE[tg_bearer_restricted]="tg_bearer"
 WHAT[tg_basic]="tokengate reverse proxy, token as Basic password"
 BASE[tg_basic]="nginx_proxy"
 WHAT[tg_password]="tokengate reverse proxy, password (argon2id)"
@@ -237,6 +246,9 @@ for name in $SCENARIOS; do
     fi
 done
 expect_status 401 "$L:$TG_PORT/api/items"
+# The restricted token's restrictions are in force (write method, path outside its prefix).
+expect_status 403 -X POST -H "Authorization: Bearer $RESTRICTED_TOKEN" "$L:$TG_PORT/api/items"
+expect_status 403 -H "Authorization: Bearer $RESTRICTED_TOKEN" "$L:$TG_PORT/other/items"
 expect_status 401 -H "Authorization: Bearer tg_000000000000000000000000000000000000" "$L:$AUTHREQ_TG_PORT/api/items"
 
 describe_machine | tee "$OUT/machine.txt" >&2
