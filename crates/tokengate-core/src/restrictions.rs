@@ -189,25 +189,89 @@ pub fn path_within(prefix: &str, path: &str) -> bool {
 /// segment (also before a `;` parameter, as in `..;`), a backslash, or an encoded `.`, `/`,
 /// `\` or `;`, or an encoded `%` (an upstream that decodes twice would see one of those).
 fn is_ambiguous(path: &str) -> bool {
-    if path.contains('\\') {
-        return true;
+    // One pass over the bytes, no allocation: this runs on every request of a path-restricted
+    // token. `name_end` is where a `;` ends the current segment's name.
+    let bytes = path.as_bytes();
+    let mut segment_start = 0;
+    let mut name_end = None;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\\' => return true,
+            b'%' if is_encoded_separator(bytes.get(index + 1..index + 3)) => return true,
+            b';' if name_end.is_none() => name_end = Some(index),
+            b'/' => {
+                if is_dot_name(&bytes[segment_start..name_end.unwrap_or(index)]) {
+                    return true;
+                }
+                segment_start = index + 1;
+                name_end = None;
+            }
+            _ => {}
+        }
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%3b", "%25"]
-        .iter()
-        .any(|encoded| lower.contains(encoded))
-    {
-        return true;
+    is_dot_name(&bytes[segment_start..name_end.unwrap_or(bytes.len())])
+}
+
+/// The two hex digits after a `%` that encode `.` (2e), `/` (2f), `%` (25), `\` (5c) or `;`
+/// (3b), in either case.
+fn is_encoded_separator(digits: Option<&[u8]>) -> bool {
+    match digits {
+        Some([first, second]) => matches!(
+            (*first, second.to_ascii_lowercase()),
+            (b'2', b'e' | b'f' | b'5') | (b'5', b'c') | (b'3', b'b')
+        ),
+        _ => false,
     }
-    path.split('/').any(|segment| {
-        let name = segment.split(';').next().unwrap_or(segment);
-        name == "." || name == ".."
-    })
+}
+
+fn is_dot_name(name: &[u8]) -> bool {
+    name == b"." || name == b".."
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule as first written (lower-case copy, five searches, split at `/` and `;`): the
+    /// one-pass [`is_ambiguous`] must agree with it on every path.
+    fn is_ambiguous_by_search(path: &str) -> bool {
+        let lower = path.to_ascii_lowercase();
+        path.contains('\\')
+            || ["%2e", "%2f", "%5c", "%3b", "%25"]
+                .iter()
+                .any(|encoded| lower.contains(encoded))
+            || path.split('/').any(|segment| {
+                let name = segment.split(';').next().unwrap_or(segment);
+                name == "." || name == ".."
+            })
+    }
+
+    #[test]
+    fn the_one_pass_ambiguity_check_agrees_with_the_searching_one_on_every_short_path() {
+        let alphabet = [
+            '/', '.', ';', '%', '2', 'e', 'E', 'f', '5', 'c', 'B', '3', '\\', 'a',
+        ];
+        let mut paths = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = paths
+                .iter()
+                .filter(|path| path.len() == paths.last().map_or(0, String::len))
+                .flat_map(|path| alphabet.iter().map(move |c| format!("{path}{c}")))
+                .collect();
+            paths.extend(longer);
+        }
+        assert!(paths.len() > 500_000);
+        for path in &paths {
+            let with_root = format!("/x{path}");
+            for candidate in [path.as_str(), with_root.as_str()] {
+                assert_eq!(
+                    is_ambiguous(candidate),
+                    is_ambiguous_by_search(candidate),
+                    "{candidate:?}"
+                );
+            }
+        }
+    }
 
     fn paths(list: &[&str]) -> Restrictions {
         Restrictions {
