@@ -45,10 +45,13 @@ pub enum AuditAction {
     GroupDeleted,
     #[serde(rename = "group.changed")]
     GroupChanged,
+    /// Retention deleted the oldest records; carries the last deleted record's hash.
+    #[serde(rename = "audit.pruned")]
+    AuditPruned,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         Self::TokenCreated,
         Self::TokenRenamed,
         Self::TokenDeleted,
@@ -67,6 +70,7 @@ impl AuditAction {
         Self::GroupCreated,
         Self::GroupDeleted,
         Self::GroupChanged,
+        Self::AuditPruned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +93,7 @@ impl AuditAction {
             Self::GroupCreated => "group.created",
             Self::GroupDeleted => "group.deleted",
             Self::GroupChanged => "group.changed",
+            Self::AuditPruned => "audit.pruned",
         }
     }
 
@@ -167,6 +172,31 @@ pub struct AuditRecord {
     pub details: serde_json::Value,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    /// The `hash` of the record before this one (`crate::chain`).
+    pub prev_hash: String,
+    /// SHA-256 of `prev_hash` and this record's canonical JSON, hex.
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// The stored form of `audit` as record `id`, chained after `prev_hash`.
+    pub fn chained(id: i64, audit: &NewAudit, prev_hash: &str) -> Self {
+        let mut record = Self {
+            id,
+            at: audit.at,
+            actor: audit.actor.clone(),
+            action: audit.action,
+            user: audit.user.clone(),
+            token_id: audit.token_id.clone(),
+            details: audit.details.clone(),
+            ip: audit.ip.clone(),
+            request_id: audit.request_id.clone(),
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        record.hash = crate::chain::chain_hash(prev_hash, &record);
+        record
+    }
 }
 
 /// Audit query; newest first. `before_id` is the paging cursor (records with a smaller id).

@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod audit;
 pub mod authenticate;
+pub mod chain;
 pub mod credentials;
 pub mod decision;
 pub mod groups;

@@ -173,6 +173,42 @@ pub trait Outbox: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Writes `records` in one transaction, chained in order (records that belong to no
+    /// other change, such as authentication events).
+    async fn append_audit(&self, records: &[NewAudit]) -> StoreResult<()>;
+    /// Id and hash of the newest record as the chain keeps them; `None` for an empty log.
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>>;
+    /// Up to `limit` records with `after_id < id <= until_id`, oldest first.
+    async fn audit_between(
+        &self,
+        after_id: i64,
+        until_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes the records written before `before` and writes `audit` (an `audit.pruned`
+    /// record, which gains `count`, `last_pruned_id` and `last_pruned_hash`) in the same
+    /// transaction; how many were deleted (0: nothing is written).
+    async fn prune_audit(&self, before: DateTime<Utc>, audit: &NewAudit) -> StoreResult<u64>;
+}
+
+/// Walks the whole audit chain up to its current head (`crate::chain`).
+pub async fn verify_audit(log: &dyn AuditLog) -> StoreResult<crate::chain::Verification> {
+    const PAGE: u32 = 5000;
+    let head = log.audit_head().await?;
+    let until = head.as_ref().map_or(i64::MAX, |(id, _)| *id);
+    let mut verifier = crate::chain::Verifier::new(head);
+    let mut after = 0;
+    loop {
+        let page = log.audit_between(after, until, PAGE).await?;
+        for record in &page {
+            verifier.feed(record);
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = last.id,
+            _ => break,
+        }
+    }
+    Ok(verifier.finish())
 }
 
 /// A counter bumped by every change that can alter an authentication decision (token deleted

@@ -67,6 +67,16 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// How the outbox of notices is worked.
     pub notifications: NotificationsConfig,
+    /// The audit log: how long records are kept.
+    pub audit: AuditConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Records older than this many days are deleted (an `audit.pruned` record keeps the
+    /// chain verifiable); 0 = keep every record.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +134,7 @@ impl std::fmt::Debug for Config {
             .field("smtp", &self.smtp)
             .field("webhooks", &self.webhooks)
             .field("notifications", &self.notifications)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -196,6 +207,7 @@ impl Default for Config {
             smtp: None,
             webhooks: Vec::new(),
             notifications: NotificationsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -276,6 +288,7 @@ const ENV_KEYS: &[&str] = &[
     "oidc__",
     "smtp__",
     "notifications__",
+    "audit__",
 ];
 
 impl Config {

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 pub mod passwords;
 pub mod request_id;
+pub mod retention;
 pub mod routes;
 pub mod serve;
 pub mod session;

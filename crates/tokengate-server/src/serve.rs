@@ -276,6 +276,7 @@ impl Bound {
             ));
         }
         let notifier = tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
+        tokio::spawn(crate::retention::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,

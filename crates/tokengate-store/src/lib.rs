@@ -43,6 +43,8 @@ pub enum OpenError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database schema version {found} is newer than this tokengate supports ({supported})")]
     TooNew { found: i64, supported: i64 },
+    #[error("cannot chain the existing audit records: {0}")]
+    Chain(#[from] tokengate_core::store::StoreError),
 }
 
 /// How to open a database.

@@ -337,3 +337,69 @@ async fn changes_in_another_schema_do_not_wake_the_listener() {
         .await
         .expect("our own change wakes the listener");
 }
+
+/// Ten chained records in a fresh schema, then `statements`: the first bad record verification
+/// names (`None` without PostgreSQL… and for an untouched log).
+async fn tampered(statements: &[String]) -> Option<Option<i64>> {
+    let (store, schema) = fresh_store().await?;
+    conformance::chain::seed_ten(&store).await;
+    let mut connection = schema.connect().await;
+    for statement in statements {
+        sqlx::query(AssertSqlSafe(statement.clone()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    let verdict = tokengate_core::store::verify_audit(store.as_ref())
+        .await
+        .unwrap();
+    Some(verdict.first_bad_id)
+}
+
+#[tokio::test]
+async fn tampering_with_the_audit_log_is_found_at_the_first_bad_record() {
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
+    let records = conformance::chain::seed_ten(&store).await;
+    assert_eq!(tampered(&[]).await, Some(None), "an untouched log verifies");
+    for (what, statements, first_bad) in conformance::chain::tampers(&records) {
+        assert_eq!(tampered(&statements).await, Some(Some(first_bad)), "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_appending_at_once_leave_one_unbroken_chain() {
+    let Some((_, schema)) = fresh_store().await else {
+        return;
+    };
+    // Two stores, each with its own pool: two nodes on one database.
+    let nodes = [
+        tokengate_store::open(&schema.url).await.unwrap(),
+        tokengate_store::open(&schema.url).await.unwrap(),
+    ];
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (node, store) in nodes.iter().enumerate() {
+        for writer in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for index in 0..250 {
+                    let record = conformance::audit(AuditAction::SettingsChanged)
+                        .details(serde_json::json!({"node": node, "writer": writer, "n": index}));
+                    store.append_audit(&[record]).await.unwrap();
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let verdict = tokengate_core::store::verify_audit(nodes[0].as_ref())
+        .await
+        .unwrap();
+    eprintln!("2 nodes × 1,000 appends in {elapsed:?}: {verdict:?}");
+    assert!(verdict.ok, "{verdict:?}");
+    assert_eq!(verdict.records, 2000);
+}

@@ -387,3 +387,59 @@ async fn database_file_never_contains_secrets_in_plaintext() {
         }
     }
 }
+
+/// Ten chained records, then `statements` run on the file: the first bad record verification
+/// names.
+async fn tampered(statements: &[String]) -> Option<i64> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    conformance::chain::seed_ten(&shared).await;
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let verdict = tokengate_core::store::verify_audit(shared.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(verdict.ok, verdict.first_bad_id.is_none());
+    verdict.first_bad_id
+}
+
+#[tokio::test]
+async fn tampering_with_the_audit_log_is_found_at_the_first_bad_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = tokengate_store::open(&database_url(&dir)).await.unwrap();
+    let records = conformance::chain::seed_ten(&store).await;
+    assert_eq!(tampered(&[]).await, None, "an untouched log verifies");
+    for (what, statements, first_bad) in conformance::chain::tampers(&records) {
+        assert_eq!(tampered(&statements).await, Some(first_bad), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn records_written_before_the_chain_are_chained_when_the_database_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&dir);
+    let store = SqliteStore::open(&url).await.unwrap();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    conformance::chain::seed_ten(&shared).await;
+    // As an older tokengate left them: no hashes, no head.
+    for statement in [
+        "UPDATE audit SET prev_hash = NULL, hash = NULL",
+        "UPDATE audit_chain SET last_id = 0, last_hash = 'x'",
+    ] {
+        sqlx::query(statement).execute(store.pool()).await.unwrap();
+    }
+    store.pool().close().await;
+    let reopened: Arc<dyn Store> = tokengate_store::open(&url).await.unwrap();
+    let verdict = tokengate_core::store::verify_audit(reopened.as_ref())
+        .await
+        .unwrap();
+    assert!(verdict.ok, "{verdict:?}");
+    assert_eq!(verdict.records, 10);
+    let head = reopened.audit_head().await.unwrap().unwrap();
+    assert_eq!(head.0, 10);
+}

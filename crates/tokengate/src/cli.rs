@@ -342,6 +342,13 @@ impl From<PasswordAuthArg> for PasswordAuth {
 pub enum AuditCommand {
     /// List audit records, newest first.
     List(AuditListArgs),
+    /// Walk the audit log's hash chain: exits 1 and names the first record that was altered,
+    /// or that follows a removed or inserted one.
+    Verify {
+        /// Print JSON: {"ok", "records", "first_bad_id"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

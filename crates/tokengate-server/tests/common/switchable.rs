@@ -167,6 +167,27 @@ impl AuditLog for Switchable {
         self.check()?;
         self.inner.audit(filter).await
     }
+    async fn append_audit(&self, records: &[NewAudit]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.append_audit(records).await
+    }
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
+        self.check()?;
+        self.inner.audit_head().await
+    }
+    async fn audit_between(
+        &self,
+        after_id: i64,
+        until_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        self.check()?;
+        self.inner.audit_between(after_id, until_id, limit).await
+    }
+    async fn prune_audit(&self, before: DateTime<Utc>, audit: &NewAudit) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.prune_audit(before, audit).await
+    }
 }
 
 #[async_trait]

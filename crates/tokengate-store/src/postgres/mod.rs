@@ -71,10 +71,13 @@ impl Driver for PostgresDriver {
         "TRUNCATE deliveries, outbox, known_addresses, group_members, groups, sessions, tokens, users, settings, audit \
          RESTART IDENTITY",
         "SELECT tokengate_bump(1)",
+        crate::sql::FINISH_CHAIN,
     ];
-    const FINISH_IMPORT: &'static [&'static str] =
-        &["SELECT setval(pg_get_serial_sequence('audit', 'id'), \
-         COALESCE((SELECT MAX(id) FROM audit), 1), (SELECT MAX(id) FROM audit) IS NOT NULL)"];
+    const FINISH_IMPORT: &'static [&'static str] = &[
+        "SELECT setval(pg_get_serial_sequence('audit', 'id'), \
+         COALESCE((SELECT MAX(id) FROM audit), 1), (SELECT MAX(id) FROM audit) IS NOT NULL)",
+        crate::sql::FINISH_CHAIN,
+    ];
 
     async fn connection(&self) -> StoreResult<PoolConnection<Postgres>> {
         self.pool.acquire().await.map_err(unavailable)
@@ -131,7 +134,9 @@ impl SqlStore<PostgresDriver> {
             "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
         )
         .await?;
-        Ok(SqlStore::new(PostgresDriver { pool }))
+        let store = SqlStore::new(PostgresDriver { pool });
+        crate::sql::chain_unchained(&store).await?;
+        Ok(store)
     }
 
     /// The connection pool, for callers that need PostgreSQL itself (tests, maintenance).

@@ -109,7 +109,7 @@ impl<D: Driver> GroupStore for SqlStore<D> {
         for member in &group.members {
             add_member(&mut *transaction, &group.name, member).await?;
         }
-        insert_audit(&mut *transaction, audit).await?;
+        insert_audit::<D, _>(&mut *transaction, audit).await?;
         D::commit(transaction).await
     }
 
@@ -144,7 +144,7 @@ impl<D: Driver> GroupStore for SqlStore<D> {
         let group = Self::read_group(&mut *transaction, name)
             .await?
             .ok_or(StoreError::NotFound("group"))?;
-        insert_audit(&mut *transaction, audit).await?;
+        insert_audit::<D, _>(&mut *transaction, audit).await?;
         D::commit(transaction).await?;
         Ok(group)
     }
@@ -166,7 +166,7 @@ impl<D: Driver> GroupStore for SqlStore<D> {
             add_member(&mut *transaction, group, user).await?;
         }
         let user = Self::read_user(&mut *transaction, user).await?;
-        insert_audit(&mut *transaction, audit).await?;
+        insert_audit::<D, _>(&mut *transaction, audit).await?;
         D::commit(transaction).await?;
         Ok(user)
     }
@@ -199,7 +199,7 @@ impl<D: Driver> DirectoryStore for SqlStore<D> {
         let changed = transaction.execute(update).await? > 0;
         let user = Self::read_user(&mut *transaction, &profile.name).await?;
         if changed {
-            insert_audit(&mut *transaction, audit).await?;
+            insert_audit::<D, _>(&mut *transaction, audit).await?;
         }
         D::commit(transaction).await?;
         Ok((user, changed))

@@ -24,6 +24,7 @@ mod users;
 
 pub use columns::{Columns, Decode};
 pub(crate) use columns::{corrupt, from_millis, statement_error, unavailable};
+pub(crate) use audit::{FINISH_CHAIN, chain_unchained};
 pub(crate) use schema::newest_known;
 pub use statement::{Arg, Statement};
 
@@ -149,7 +150,7 @@ impl<D: Driver> SqlStore<D> {
         let mut transaction = self.driver.begin().await?;
         let changed = transaction.execute(statement).await?;
         if let Some(record) = audit(changed) {
-            audit::insert_audit(&mut *transaction, &record).await?;
+            audit::insert_audit::<D, _>(&mut *transaction, &record).await?;
         }
         D::commit(transaction).await?;
         Ok(changed)

@@ -170,7 +170,7 @@ impl<D: Driver> UserStore for SqlStore<D> {
         let Some(user) = transaction.fetch_optional(read, user_from_row).await? else {
             return Err(StoreError::NotFound("user"));
         };
-        insert_audit(&mut *transaction, audit).await?;
+        insert_audit::<D, _>(&mut *transaction, audit).await?;
         D::commit(transaction).await?;
         Ok(user)
     }
@@ -204,7 +204,7 @@ impl<D: Driver> UserStore for SqlStore<D> {
         .bind(name);
         transaction.execute(update).await?;
         if let Some(record) = locked_record(name, &failure, now) {
-            insert_audit(&mut *transaction, &record).await?;
+            insert_audit::<D, _>(&mut *transaction, &record).await?;
         }
         D::commit(transaction).await?;
         Ok(Some(failure))

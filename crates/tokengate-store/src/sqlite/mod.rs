@@ -98,9 +98,11 @@ impl Driver for SqliteDriver {
         "DELETE FROM settings",
         "DELETE FROM audit",
         "DELETE FROM sqlite_sequence WHERE name = 'audit'",
+        crate::sql::FINISH_CHAIN,
     ];
-    /// AUTOINCREMENT already continues after the largest id inserted.
-    const FINISH_IMPORT: &'static [&'static str] = &[];
+    /// AUTOINCREMENT already continues after the largest id inserted; the chain's head moves
+    /// to the newest record.
+    const FINISH_IMPORT: &'static [&'static str] = &[crate::sql::FINISH_CHAIN];
 
     async fn connection(&self) -> StoreResult<PoolConnection<Sqlite>> {
         self.pool.acquire().await.map_err(unavailable)
@@ -205,7 +207,9 @@ impl SqlStore<SqliteDriver> {
                 None
             }
         });
-        Ok(SqlStore::new(SqliteDriver { pool, readers }))
+        let store = SqlStore::new(SqliteDriver { pool, readers });
+        crate::sql::chain_unchained(&store).await?;
+        Ok(store)
     }
 
     /// The connection pool, for callers that need SQLite itself (tests, maintenance).

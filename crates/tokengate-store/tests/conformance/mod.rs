@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod counter;
 pub mod groups;
 pub mod known_addresses;
@@ -81,6 +82,9 @@ macro_rules! conformance_tests {
             outbox::a_retry_waits_until_due_and_a_failure_can_be_retried,
             outbox::pruning_keeps_notices_with_deliveries_still_to_send,
             outbox::concurrent_claimers_never_share_a_delivery,
+            chain::every_change_is_chained_and_the_log_verifies,
+            chain::batches_and_pruning_keep_the_chain_verifiable,
+            chain::concurrent_writers_leave_one_unbroken_chain,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {

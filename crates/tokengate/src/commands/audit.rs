@@ -1,5 +1,6 @@
 //! `tokengate audit list`: audit records newest first, filtered by user and action, one line
-//! per record or the SPEC §1 JSON shape. Read-only.
+//! per record or their JSON shape; `tokengate audit verify`: the walk of the hash chain.
+//! Read-only.
 
 use super::CommandError;
 use crate::cli::{AuditCommand, AuditListArgs};
@@ -11,6 +12,23 @@ use tokengate_store::MAX_PAGE_SIZE;
 pub async fn run(store: &dyn Store, command: AuditCommand) -> Result<(), CommandError> {
     match command {
         AuditCommand::List(args) => list(store, args).await,
+        AuditCommand::Verify { json } => verify(store, json).await,
+    }
+}
+
+async fn verify(store: &dyn Store, json: bool) -> Result<(), CommandError> {
+    let verdict = tokengate_core::store::verify_audit(store).await?;
+    if json {
+        print_json(&verdict)?;
+    } else if verdict.ok {
+        output::print_line(&format!(
+            "the audit log verifies: {} records, chain intact",
+            verdict.records
+        ))?;
+    }
+    match verdict.first_bad_id {
+        Some(id) => Err(CommandError::AuditBroken(id)),
+        None => Ok(()),
     }
 }
 

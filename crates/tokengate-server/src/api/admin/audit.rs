@@ -1,4 +1,4 @@
-//! The audit log, newest first, filtered and paged.
+//! The audit log, newest first, filtered and paged; and the walk of its hash chain.
 
 use super::page_limit;
 use crate::api::caller::AdminCaller;
@@ -10,13 +10,16 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokengate_core::chain::Verification;
 use tokengate_core::model::{AuditAction, AuditFilter, AuditRecord};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<SharedState> {
-    OpenApiRouter::new().routes(routes!(list_audit))
+    OpenApiRouter::new()
+        .routes(routes!(list_audit))
+        .routes(routes!(verify_audit))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,4 +78,19 @@ async fn list_audit(
         records,
         next_cursor,
     }))
+}
+
+/// Walks the audit log's hash chain from the oldest record to the newest and names the first
+/// record that was altered, or that follows a removed or inserted one. Admins only.
+#[utoipa::path(get, path = "/admin/audit/verify", tag = "admin", responses(
+    (status = 200, description = "The verdict: `ok`, records walked, the first bad record", body = Verification),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+))]
+async fn verify_audit(
+    State(state): State<SharedState>,
+    _admin: AdminCaller,
+) -> Result<Json<Verification>, ApiError> {
+    Ok(Json(
+        tokengate_core::store::verify_audit(state.store.as_ref()).await?,
+    ))
 }
