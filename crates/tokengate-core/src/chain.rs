@@ -145,7 +145,11 @@ impl Verifier {
         }
         if record.action == AuditAction::AuditPruned
             && let Some((_, anchor)) = &self.anchor
-            && record.details.get("last_pruned_hash").and_then(Value::as_str) == Some(anchor)
+            && record
+                .details
+                .get("last_pruned_hash")
+                .and_then(Value::as_str)
+                == Some(anchor)
         {
             self.anchor_confirmed = true;
         }

@@ -20,8 +20,13 @@ pub async fn prune_once(state: &SharedState) -> Result<u64, tokengate_core::stor
     }
     let now = Utc::now();
     let before = now - chrono::Duration::days(i64::from(days));
-    let audit = NewAudit::new(now, &Actor::System, AuditAction::AuditPruned, &Origin::default())
-        .details(json!({"before": before, "retention_days": days}));
+    let audit = NewAudit::new(
+        now,
+        &Actor::System,
+        AuditAction::AuditPruned,
+        &Origin::default(),
+    )
+    .details(json!({"before": before, "retention_days": days}));
     state.store.prune_audit(before, &audit).await
 }
 

@@ -426,12 +426,19 @@ async fn records_written_before_the_chain_are_chained_when_the_database_opens() 
     let store = SqliteStore::open(&url).await.unwrap();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     conformance::chain::seed_ten(&shared).await;
-    // As an older tokengate left them: no hashes, no head.
+    // As migration 0009 leaves the records of an older tokengate: no hashes, an empty head.
+    let empty_head = format!(
+        "UPDATE audit_chain SET last_id = 0, last_hash = '{}'",
+        tokengate_core::chain::GENESIS
+    );
     for statement in [
-        "UPDATE audit SET prev_hash = NULL, hash = NULL",
-        "UPDATE audit_chain SET last_id = 0, last_hash = 'x'",
+        "UPDATE audit SET prev_hash = NULL, hash = NULL".to_owned(),
+        empty_head,
     ] {
-        sqlx::query(statement).execute(store.pool()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(store.pool())
+            .await
+            .unwrap();
     }
     store.pool().close().await;
     let reopened: Arc<dyn Store> = tokengate_store::open(&url).await.unwrap();

@@ -165,6 +165,18 @@ async fn sqlite_to_sqlite_copies_everything_and_exports_identically() {
     let original = export(&from).await;
     assert_eq!(export(&to).await, original);
     assert_eq!(original.audit.last().unwrap().id, 1000);
+    // The chain comes along: the copy verifies, and its next record continues it.
+    let copied: Arc<dyn Store> = tokengate_store::open(&to).await.unwrap();
+    let verdict = tokengate_core::store::verify_audit(copied.as_ref())
+        .await
+        .unwrap();
+    assert!(verdict.ok && verdict.records == 9, "{verdict:?}");
+    add_user(&copied, "after-the-copy").await;
+    let verdict = tokengate_core::store::verify_audit(copied.as_ref())
+        .await
+        .unwrap();
+    assert!(verdict.ok && verdict.records == 10, "{verdict:?}");
+    assert_eq!(copied.audit_head().await.unwrap().unwrap().0, 1001);
     assert_eq!(original.users[0].failed_logins, 2);
     assert!(original.users[0].locked_until.is_some());
 }

@@ -615,3 +615,42 @@ fn help_documents_the_exit_statuses() {
     let add = tokengate.ok(&["user", "add", "--help"]).stdout;
     assert!(add.contains("API tokens"), "{add}");
 }
+
+#[test]
+fn audit_verify_passes_on_an_untouched_log_and_names_the_first_changed_record() {
+    let tg = Tokengate::new();
+    tg.add_user("alice", false, "alice-password-1");
+    tg.create_token("alice", "ci");
+    let run = tg.ok(&["audit", "verify"]);
+    assert!(
+        run.stdout.contains("the audit log verifies: 2 records"),
+        "{run:?}"
+    );
+    let verdict = tg.json(&["audit", "verify", "--json"]);
+    assert_eq!(
+        verdict,
+        serde_json::json!({"ok": true, "records": 2, "first_bad_id": null})
+    );
+
+    let database = tg.dir.path().join("t.db");
+    let edit = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE audit SET details = '{}' WHERE id = 2\"); c.commit()",
+        ])
+        .arg(&database)
+        .status();
+    let Ok(status) = edit else {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    };
+    assert!(status.success());
+    let run = tg.run(&["audit", "verify"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("record 2 was altered"),
+        "{}",
+        run.stderr
+    );
+}

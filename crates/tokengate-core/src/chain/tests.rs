@@ -46,9 +46,15 @@ fn canonical_json_sorts_keys_at_every_level_and_writes_times_to_the_millisecond(
     let text = canonical_json(record);
     assert!(text.starts_with("{\"action\":\"token.created\",\"actor\":\"root\",\"at\":\"2026-"));
     assert!(text.contains(".124Z\""), "{text}");
-    assert!(text.contains("\"nested\":{\"a\":[2,{\"y\":1,\"z\":0}],\"b\":1}"), "{text}");
+    assert!(
+        text.contains("\"nested\":{\"a\":[2,{\"y\":1,\"z\":0}],\"b\":1}"),
+        "{text}"
+    );
     assert!(!text.contains(' '));
-    assert!(!text.contains("hash"), "the hashes are not part of what is hashed");
+    assert!(
+        !text.contains("hash"),
+        "the hashes are not part of what is hashed"
+    );
 }
 
 #[test]

@@ -32,7 +32,9 @@ async fn lock_head<D: Driver, C: Connection + ?Sized>(
         D::FOR_UPDATE
     ));
     connection
-        .fetch_optional(query, |row| Ok((row.integer("last_id")?, row.text("last_hash")?)))
+        .fetch_optional(query, |row| {
+            Ok((row.integer("last_id")?, row.text("last_hash")?))
+        })
         .await?
         .ok_or_else(|| StoreError::Corrupt("the audit chain head is missing".into()))
 }
@@ -186,7 +188,9 @@ impl<D: Driver> AuditLog for SqlStore<D> {
     async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
         let query = Statement::new("SELECT last_id, last_hash FROM audit_chain WHERE id = 1");
         let head = self
-            .one(query, |row| Ok((row.integer("last_id")?, row.text("last_hash")?)))
+            .one(query, |row| {
+                Ok((row.integer("last_id")?, row.text("last_hash")?))
+            })
             .await?;
         Ok(head.filter(|(id, _)| *id > 0))
     }
@@ -209,10 +213,9 @@ impl<D: Driver> AuditLog for SqlStore<D> {
     async fn prune_audit(&self, before: DateTime<Utc>, audit: &NewAudit) -> StoreResult<u64> {
         let mut transaction = self.driver.begin().await?;
         lock_head::<D, _>(&mut *transaction).await?;
-        let last = Statement::new(
-            "SELECT id, hash FROM audit WHERE at < $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(before);
+        let last =
+            Statement::new("SELECT id, hash FROM audit WHERE at < $1 ORDER BY id DESC LIMIT 1")
+                .bind(before);
         let Some((last_id, last_hash)) = transaction
             .fetch_optional(last, |row| Ok((row.integer("id")?, row.text("hash")?)))
             .await?

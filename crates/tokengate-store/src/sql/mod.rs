@@ -22,9 +22,9 @@ mod tokens;
 pub(crate) mod transfer;
 mod users;
 
+pub(crate) use audit::{FINISH_CHAIN, chain_unchained};
 pub use columns::{Columns, Decode};
 pub(crate) use columns::{corrupt, from_millis, statement_error, unavailable};
-pub(crate) use audit::{FINISH_CHAIN, chain_unchained};
 pub(crate) use schema::newest_known;
 pub use statement::{Arg, Statement};
 

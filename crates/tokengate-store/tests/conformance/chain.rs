@@ -26,7 +26,8 @@ pub async fn oldest_first(store: &SharedStore) -> Vec<AuditRecord> {
 pub async fn seed_ten(store: &SharedStore) -> Vec<AuditRecord> {
     let batch: Vec<NewAudit> = (1..=10)
         .map(|index| {
-            audit(AuditAction::SettingsChanged).details(json!({"step": index, "b": {"y": 1, "x": 2}}))
+            audit(AuditAction::SettingsChanged)
+                .details(json!({"step": index, "b": {"y": 1, "x": 2}}))
         })
         .collect();
     store.append_audit(&batch).await.expect("append");
@@ -39,7 +40,11 @@ pub async fn every_change_is_chained_and_the_log_verifies(store: SharedStore) {
     add_user(&store, "alice").await;
     add_token(&store, token("tok-1", "alice", "CI")).await;
     store
-        .rename_token("tok-1", "CD", &audit(AuditAction::TokenRenamed).user("alice"))
+        .rename_token(
+            "tok-1",
+            "CD",
+            &audit(AuditAction::TokenRenamed).user("alice"),
+        )
         .await
         .unwrap();
     let records = oldest_first(&store).await;
@@ -79,9 +84,15 @@ pub async fn batches_and_pruning_keep_the_chain_verifiable(store: SharedStore) {
     assert_eq!(left[0].action, AuditAction::AuditPruned);
     assert_eq!(left[0].details["count"], 10);
     assert_eq!(left[0].details["last_pruned_id"], 10);
-    assert_eq!(left[0].details["last_pruned_hash"], records[9].hash.as_str());
+    assert_eq!(
+        left[0].details["last_pruned_hash"],
+        records[9].hash.as_str()
+    );
     assert_eq!(left[0].id, 11, "ids go on after the pruned ones");
-    store.append_audit(&[audit(AuditAction::SettingsChanged)]).await.unwrap();
+    store
+        .append_audit(&[audit(AuditAction::SettingsChanged)])
+        .await
+        .unwrap();
     let verdict = verify_audit(store.as_ref()).await.unwrap();
     assert!(verdict.ok, "{verdict:?}");
     assert_eq!(verdict.records, 2);
@@ -144,6 +155,10 @@ pub fn tampers(records: &[AuditRecord]) -> Vec<(&'static str, Vec<String>, i64)>
             ],
             4,
         ),
-        ("newest removed", vec!["DELETE FROM audit WHERE id = 10".into()], 10),
+        (
+            "newest removed",
+            vec!["DELETE FROM audit WHERE id = 10".into()],
+            10,
+        ),
     ]
 }

@@ -44,7 +44,9 @@ pub enum CommandError {
     SameDatabase,
     #[error("user \"{0}\" not found")]
     UserNotFound(String),
-    #[error("the audit log does not verify: record {0} was altered, or a record before it was removed or inserted")]
+    #[error(
+        "the audit log does not verify: record {0} was altered, or a record before it was removed or inserted"
+    )]
     AuditBroken(i64),
     #[error("user \"{0}\" already exists")]
     UserExists(String),
