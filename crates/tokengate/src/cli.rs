@@ -342,6 +342,16 @@ impl From<PasswordAuthArg> for PasswordAuth {
 pub enum AuditCommand {
     /// List audit records, newest first.
     List(AuditListArgs),
+    /// Print audit records oldest first, one JSON object per line (with their hashes), for a
+    /// SIEM or an archive.
+    Export {
+        /// Only records at or after this RFC 3339 time (2026-12-01T12:00:00Z) or date.
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// The output format; JSON lines is the one there is.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
     /// Walk the audit log's hash chain: exits 1 and names the first record that was altered,
     /// or that follows a removed or inserted one.
     Verify {
@@ -349,6 +359,13 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How `audit export` writes records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
 }
 
 #[derive(Debug, Args)]

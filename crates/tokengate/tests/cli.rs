@@ -654,3 +654,28 @@ fn audit_verify_passes_on_an_untouched_log_and_names_the_first_changed_record() 
         run.stderr
     );
 }
+
+#[test]
+fn audit_export_prints_every_record_oldest_first_as_json_lines_with_their_hashes() {
+    let tg = Tokengate::new();
+    tg.add_user("alice", false, "alice-password-1");
+    tg.create_token("alice", "ci");
+    tg.create_token("alice", "cd");
+    let run = tg.ok(&["audit", "export"]);
+    let records: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["user.created", "token.created", "token.created"]);
+    assert_eq!(records[1]["prev_hash"], records[0]["hash"]);
+    assert_eq!(records[2]["details"]["name"], "cd");
+    let none = tg.ok(&["audit", "export", "--since", "2999-01-01"]);
+    assert_eq!(none.stdout, "");
+    let bad = tg.run(&["audit", "export", "--format", "csv"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

@@ -1,5 +1,6 @@
 //! `tokengate audit list`: audit records newest first, filtered by user and action, one line
-//! per record or their JSON shape; `tokengate audit verify`: the walk of the hash chain.
+//! per record or their JSON shape; `tokengate audit export`: every record as JSON lines;
+//! `tokengate audit verify`: the walk of the hash chain.
 //! Read-only.
 
 use super::CommandError;
@@ -13,6 +14,32 @@ pub async fn run(store: &dyn Store, command: AuditCommand) -> Result<(), Command
     match command {
         AuditCommand::List(args) => list(store, args).await,
         AuditCommand::Verify { json } => verify(store, json).await,
+        AuditCommand::Export { since, format: _ } => export(store, since).await,
+    }
+}
+
+/// Every record (at or after `since`), oldest first, one JSON line each, read in pages.
+async fn export(
+    store: &dyn Store,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), CommandError> {
+    const PAGE: u32 = 5000;
+    let mut after = 0;
+    loop {
+        let page = store.audit_between(after, i64::MAX, PAGE).await?;
+        let mut lines = String::new();
+        for record in page
+            .iter()
+            .filter(|record| since.is_none_or(|since| record.at >= since))
+        {
+            lines.push_str(&serde_json::to_string(record).map_err(std::io::Error::other)?);
+            lines.push('\n');
+        }
+        output::print(&lines)?;
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = last.id,
+            _ => return Ok(()),
+        }
     }
 }
 
