@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod sessions;
 pub mod settings_audit;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use chrono::{DateTime, Utc};
@@ -81,6 +82,10 @@ macro_rules! conformance_tests {
             outbox::a_retry_waits_until_due_and_a_failure_can_be_retried,
             outbox::pruning_keeps_notices_with_deliveries_still_to_send,
             outbox::concurrent_claimers_never_share_a_delivery,
+            usage::usage_counts_add_up_across_flushes_and_read_back_by_day,
+            usage::usage_is_filtered_by_day_token_and_user_and_summed_over_days,
+            usage::usage_per_day_sums_each_via,
+            usage::pruning_deletes_only_days_before_the_limit,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
