@@ -23,6 +23,9 @@ fn row(user: &str, token: Option<&str>, address: &str, via: Via, count: u64) -> 
     }
 }
 
+/// A refusal as (address, via, reason, requests).
+type Seen = (String, Via, Reason, u64);
+
 fn user(name: &str, admin: bool, groups: &[&str]) -> User {
     User {
         admin,
@@ -77,7 +80,7 @@ fn an_allow_list_and_no_passwords_refuse_exactly_the_affected_requests() {
         ..Settings::default()
     };
     let report = dry_run(&proposed, &usage(), &users(), "alice", now());
-    let summary: Vec<(&str, bool, u64, Vec<(String, Via, Reason, u64)>)> = report
+    let summary: Vec<(&str, bool, u64, Vec<Seen>)> = report
         .users
         .iter()
         .map(|user| {
