@@ -72,7 +72,7 @@ fn by_requests(counts: BTreeMap<String, u64>) -> Vec<AddressCount> {
         .into_iter()
         .map(|(address, requests)| AddressCount { address, requests })
         .collect();
-    list.sort_by(|a, b| b.requests.cmp(&a.requests));
+    list.sort_by_key(|count| std::cmp::Reverse(count.requests));
     list
 }
 
