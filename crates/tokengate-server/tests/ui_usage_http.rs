@@ -182,7 +182,10 @@ async fn the_usage_page_is_for_admins_and_a_tokens_usage_for_its_owner_and_admin
         assert!(page.body.contains(part), "{part}");
     }
     assert!(!page.body.contains(hostile), "escaped");
-    assert!(page.body.contains("&#60;script&#62;alert(1)"), "shown, escaped");
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "shown, escaped"
+    );
     assert_eq!(bob.get("/tokengate/admin/usage").await.status, 403);
     assert_eq!(
         UiClient::new(&app)
