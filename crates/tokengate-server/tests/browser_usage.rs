@@ -96,7 +96,7 @@ async fn furnish(app: &TestApp) -> String {
     app.add_user("bob", "bob-password", false).await;
     app.add_user("carol", "carol-password", false).await;
     let never = ValidityRequest::Preset(MaxValidity::Never);
-    let ci = token(app, "alice", "CI pipeline", 200, never.clone()).await;
+    let ci = token(app, "alice", "CI pipeline", 200, never).await;
     let laptop = token(app, "alice", "Laptop", 20, ValidityRequest::Days(35)).await;
     token(
         app,
