@@ -7,6 +7,7 @@ pub mod authenticate;
 pub mod chain;
 pub mod credentials;
 pub mod decision;
+pub mod dry_run;
 pub mod groups;
 pub mod lockout;
 pub mod manage;
@@ -18,6 +19,7 @@ pub mod restrictions;
 pub mod secret;
 pub mod store;
 pub mod token;
+pub mod usage;
 pub mod validity;
 
 pub use decision::{Decision, Reason, Via};

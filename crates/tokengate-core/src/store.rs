@@ -336,6 +336,26 @@ pub trait DirectoryStore: Send + Sync {
     async fn deprovision_user(&self, name: &str, audit: &NewAudit) -> StoreResult<bool>;
 }
 
+/// Usage counts (SPEC §13): rows added up per user, token, address, via, route and day. Not
+/// audited and not part of the change counter: they alter no decision.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds each row's count to the stored row of the same key (a new key starts at it).
+    async fn add_usage(&self, rows: &[crate::usage::UsageRow]) -> StoreResult<()>;
+    /// The rows `filter` asks for, by day, user, token, address, via and route.
+    async fn usage(
+        &self,
+        filter: &crate::usage::UsageFilter,
+    ) -> StoreResult<Vec<crate::usage::UsageRow>>;
+    /// Requests per day and via since `since`, by day.
+    async fn usage_per_day(
+        &self,
+        since: chrono::NaiveDate,
+    ) -> StoreResult<Vec<crate::usage::DayUsage>>;
+    /// Deletes the rows of days before `before`; how many.
+    async fn prune_usage(&self, before: chrono::NaiveDate) -> StoreResult<u64>;
+}
+
 /// Everything tokengate stores.
 pub trait Store:
     UserStore
@@ -348,6 +368,7 @@ pub trait Store:
     + GroupStore
     + DirectoryStore
     + Outbox
+    + UsageStore
 {
 }
 
@@ -361,7 +382,8 @@ impl<
         + KnownAddressStore
         + GroupStore
         + DirectoryStore
-        + Outbox,
+        + Outbox
+        + UsageStore,
 > Store for T
 {
 }

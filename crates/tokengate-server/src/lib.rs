@@ -27,5 +27,6 @@ pub mod tls;
 pub mod transport;
 pub mod ui;
 pub mod usage;
+pub mod usage_counts;
 pub mod watch;
 pub mod worker;

@@ -72,7 +72,8 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Stops accepting, lets the requests in flight finish, then writes the last-use records
-    /// they noted (the watcher's own last flush may come before they end) and returns.
+    /// and usage counts they noted (the watcher's own last flush may come before they end)
+    /// and returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(accept) = self.accept.take() {
@@ -89,6 +90,11 @@ impl RunningServer {
         }
         if self.state.cache.store_healthy() {
             self.state.usage.flush(&self.state.store).await;
+            let now = chrono::Utc::now();
+            self.state
+                .usage_counts
+                .flush(self.state.store.as_ref(), now)
+                .await;
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::passwords::PasswordPool;
 use crate::sockets::Sockets;
 use crate::throttle::FailureThrottle;
 use crate::usage::UsageRecorder;
+use crate::usage_counts::UsageCounts;
 use std::sync::{Arc, RwLock};
 use tokengate_core::decision::GatePolicy;
 use tokengate_core::model::Settings;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub passwords: PasswordPool,
     pub throttle: Arc<FailureThrottle>,
     pub usage: UsageRecorder,
+    /// Requests per token or user, address, via, route and day (SPEC §13).
+    pub usage_counts: UsageCounts,
     pub metrics: Arc<Metrics>,
     /// Where proxied requests go (SPEC §9).
     pub routes: RouteTable,
@@ -85,6 +88,7 @@ impl AppState {
             identity_headers: config.gateway.identity_headers(),
             settings: RwLock::new(Arc::new(settings)),
             usage: UsageRecorder::default(),
+            usage_counts: UsageCounts::default(),
             store,
             throttle,
             metrics,

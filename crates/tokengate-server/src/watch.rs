@@ -19,6 +19,8 @@ pub const POLL: Duration = Duration::from_millis(250);
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 const FLUSH_EVERY: u32 = 4;
 const FORGET_EVERY: u32 = 240;
+/// Usage counts are written once a minute (SPEC §13).
+const COUNT_EVERY: u32 = 240;
 
 /// One poll: returns the counter seen (or the old one when the store did not answer).
 pub async fn refresh(state: &SharedState, last_seen: Option<i64>) -> Option<i64> {
@@ -130,6 +132,10 @@ pub async fn run(
                 if ticks.is_multiple_of(FLUSH_EVERY) && state.cache.store_healthy() {
                     state.usage.flush(&state.store).await;
                 }
+                if ticks.is_multiple_of(COUNT_EVERY) && state.cache.store_healthy() {
+                    let now = chrono::Utc::now();
+                    state.usage_counts.flush(state.store.as_ref(), now).await;
+                }
                 if ticks.is_multiple_of(FORGET_EVERY) {
                     state.throttle.forget_quiet();
                     if state.cache.store_healthy()
@@ -149,5 +155,7 @@ pub async fn run(
     }
     if state.cache.store_healthy() {
         state.usage.flush(&state.store).await;
+        let now = chrono::Utc::now();
+        state.usage_counts.flush(state.store.as_ref(), now).await;
     }
 }

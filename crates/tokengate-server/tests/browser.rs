@@ -123,7 +123,7 @@ async fn a_user_creates_a_read_only_path_restricted_token_sees_it_listed_and_rot
 }
 
 async fn save_settings_form(page: &Pages<'_>) {
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     page.css("#notice").await;
 }
 
@@ -151,11 +151,11 @@ async fn admins_only_refuses_a_users_token(page: &Pages<'_>, app: &TestApp, toke
 async fn allow_list_refuses_other_addresses(page: &Pages<'_>, app: &TestApp, token: &str) {
     let field = "#settings textarea[name=ip_allowlist]";
     page.fill(field, "10.0.0.0/8\n10.0.0.999").await;
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     let problem = page.text("#ip-allowlist-error").await;
     assert!(problem.contains("10.0.0.999"), "{problem}");
     page.fill(field, "203.0.113.0/24").await;
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     page.css("#lockout-warning").await;
     page.click("#confirm-lockout").await;
     save_settings_form(page).await;
@@ -443,7 +443,7 @@ async fn tour_as_an_admin(page: &Pages<'_>) {
     let list = "127.0.0.1\n10.0.0.0/8\n192.168.1.10-192.168.1.50";
     page.fill("#settings textarea[name=ip_allowlist]", list)
         .await;
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     page.css("#over-maximum").await;
     page.screenshot("admin-settings").await;
     page.fill(
@@ -451,7 +451,7 @@ async fn tour_as_an_admin(page: &Pages<'_>) {
         "127.0.0.1\n10.0.0.0/33",
     )
     .await;
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     page.css("#ip-allowlist-error").await;
     page.screenshot("admin-settings-invalid").await;
     for (path, table, name) in [
@@ -466,7 +466,7 @@ async fn tour_as_an_admin(page: &Pages<'_>) {
     }
     page.open("/tokengate/admin/settings").await;
     page.click("#settings input[name=admins_only]").await;
-    page.submit("#settings button[type=submit]").await;
+    page.submit("#save-settings").await;
     page.sign_out().await;
 }
 

@@ -158,7 +158,11 @@ async fn reopening_a_database_keeps_its_data_and_applies_nothing_twice() {
         .fetch_one(reopened.pool())
         .await
         .unwrap();
-    assert_eq!(applied, PostgresStore::supported_schema_version());
+    // Every migration once (numbers may skip: each is applied by its own number).
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, i64::try_from(migrations).unwrap());
     assert!(
         tokengate_core::store::UserStore::user(&reopened, "alice")
             .await

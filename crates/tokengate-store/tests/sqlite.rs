@@ -75,7 +75,11 @@ async fn reopening_a_database_keeps_its_data_and_applies_nothing_twice() {
         .fetch_one(reopened.pool())
         .await
         .unwrap();
-    assert_eq!(applied, SqliteStore::supported_schema_version());
+    // Every migration once (numbers may skip: each is applied by its own number).
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, i64::try_from(migrations).unwrap());
     assert!(reopened.user("alice").await.unwrap().is_some());
 }
 

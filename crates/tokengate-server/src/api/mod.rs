@@ -9,6 +9,7 @@ pub mod extract;
 pub mod me;
 pub mod openapi;
 pub mod tokens;
+pub mod usage;
 
 use crate::error::ApiError;
 use crate::state::SharedState;
@@ -39,6 +40,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .merge(me::routes())
         .merge(tokens::routes())
+        .merge(usage::routes())
         .merge(admin::routes())
         .merge(explain::routes())
 }

@@ -68,6 +68,7 @@ pub async fn gate(
     reach: Reach<'_>,
 ) -> Decision {
     let started = Instant::now();
+    let route = reach.route;
     let forwarded = forwarded_for(headers);
     let facts = RequestFacts {
         peer: peer.ip(),
@@ -89,6 +90,11 @@ pub async fn gate(
     )
     .await;
     apply_effects(state, &decision, now).await;
+    if let Some(identity) = decision.identity() {
+        state
+            .usage_counts
+            .count(identity, decision.client, route, now);
+    }
     state
         .metrics
         .decision(&decision, started.elapsed().as_secs_f64());

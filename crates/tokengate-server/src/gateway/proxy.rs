@@ -94,7 +94,16 @@ impl ProxyPhases for Gateway<'_> {
         let mut decision = gate(self.state, session.peer, &request.headers, reach).await;
         if session.route.browser_sso && !decision.is_allowed() {
             decision = match sso::browser(self.state, request, decision).await {
-                sso::Browser::Allowed(allowed) => allowed,
+                sso::Browser::Allowed(allowed) => {
+                    if let Some(identity) = allowed.identity() {
+                        let route = Some(&*session.route.name);
+                        let now = chrono::Utc::now();
+                        self.state
+                            .usage_counts
+                            .count(identity, allowed.client, route, now);
+                    }
+                    allowed
+                }
                 sso::Browser::SignIn(redirect) => return Break(redirect),
                 sso::Browser::Refused(refused) => refused,
             };

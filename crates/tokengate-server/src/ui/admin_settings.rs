@@ -1,12 +1,15 @@
 //! `/tokengate/admin/settings`: the system-wide settings. A bad allow-list entry is named
 //! beside the field and nothing is saved; a list that would shut out the admin's own address
 //! needs a ticked confirmation; after a save the running node applies the settings at once.
+//! "Try these settings" shows the dry-run report (SPEC §13) above the form as submitted and
+//! saves nothing.
 //! Shows how many tokens exceed the maximum, with the clamp action.
 
 use super::context::Visit;
 use super::forms::{Choice, maximum_choices, ticked, validity_label};
 use super::layout::{ConfirmPage, Nav, UiError, render, see_other};
 use super::tokens::current_settings;
+use crate::api::admin::dry_run::{self, DryRunAnswer};
 use crate::effects;
 use crate::state::SharedState;
 use askama::Template;
@@ -42,6 +45,8 @@ struct SettingsPage {
     use_tokens: String,
     create_own_tokens: String,
     create_tokens_for_others: String,
+    /// What the submitted settings would have refused ("Try these settings").
+    dry_run: Option<DryRunAnswer>,
 }
 
 impl SettingsPage {
@@ -67,6 +72,30 @@ impl SettingsPage {
                 .create_tokens_for_others
                 .names()
                 .join(", "),
+            dry_run: None,
+        }
+    }
+
+    /// The form's fields as submitted (nothing was saved).
+    fn fill_from(&mut self, form: SettingsForm) {
+        self.admins_only = ticked(&form.admins_only);
+        self.password_auth_enabled = form.password_auth != "disabled";
+        if let Ok(wanted) = form.max_validity.parse::<MaxValidity>() {
+            self.maximum_choices = maximum_choices(wanted);
+        }
+        self.ip_allowlist = form.ip_allowlist;
+        let typed = [
+            (form.use_tokens, &mut self.use_tokens),
+            (form.create_own_tokens, &mut self.create_own_tokens),
+            (
+                form.create_tokens_for_others,
+                &mut self.create_tokens_for_others,
+            ),
+        ];
+        for (value, field) in typed {
+            if let Some(value) = value {
+                *field = value;
+            }
         }
     }
 }
@@ -128,6 +157,8 @@ pub struct SettingsForm {
     use_tokens: Option<String>,
     create_own_tokens: Option<String>,
     create_tokens_for_others: Option<String>,
+    /// `try`: show what these settings would have refused, save nothing.
+    intent: String,
 }
 
 /// A permission's groups as typed (comma-separated; `*` = every user); absent = unchanged.
@@ -175,7 +206,7 @@ enum Problem {
 fn settings_from(
     form: &SettingsForm,
     current: &Settings,
-    client: IpAddr,
+    client: Option<IpAddr>,
 ) -> Result<Settings, Problem> {
     let max_validity = form
         .max_validity
@@ -193,7 +224,8 @@ fn settings_from(
     let ip_allowlist = IpAllowList::parse_text(&form.ip_allowlist)
         .map_err(|invalid| Problem::AllowList(invalid.to_string()))?;
     let permissions = permissions_from(form, &current.permissions)?;
-    if !ip_allowlist.allows(client) && !ticked(&form.confirm_lockout) {
+    let shuts_out = client.is_some_and(|client| !ip_allowlist.allows(client));
+    if shuts_out && !ticked(&form.confirm_lockout) {
         return Err(Problem::WouldLockOut);
     }
     Ok(Settings {
@@ -214,7 +246,10 @@ pub async fn save(
     let Form(form) = form.map_err(|_| UiError::bad_request("The settings form was incomplete."))?;
     let acting = visit.form(&form.csrf)?;
     let admin = acting.admin(&visit.settings)?;
-    match settings_from(&form, &visit.settings, visit.client) {
+    if form.intent == "try" {
+        return try_settings(&state, &visit, form, acting.name()).await;
+    }
+    match settings_from(&form, &visit.settings, Some(visit.client)) {
         Ok(settings) => {
             let changed = manage::change_settings(
                 state.store.as_ref(),
@@ -232,6 +267,30 @@ pub async fn save(
     }
 }
 
+/// "Try these settings": the dry-run report above the form as submitted; nothing is saved.
+/// Your own address needs no confirmation here (the report says who would be refused).
+async fn try_settings(
+    state: &SharedState,
+    visit: &Visit,
+    form: SettingsForm,
+    caller: &str,
+) -> Result<Response, UiError> {
+    let proposed = match settings_from(&form, &visit.settings, None) {
+        Ok(proposed) => proposed,
+        Err(problem) => return refuse(state, visit, form, problem).await,
+    };
+    let report = dry_run::report(state.store.as_ref(), &proposed, caller, visit.now)
+        .await
+        .map_err(|_| UiError::unavailable())?;
+    let (_, nav) = visit.admin_page("settings")?;
+    let stored = current_settings(state).await?;
+    let over_maximum = over_maximum(state, &stored, visit).await?;
+    let mut page = SettingsPage::new(nav, &stored, visit.client, over_maximum);
+    page.fill_from(form);
+    page.dry_run = Some(report);
+    Ok(render(StatusCode::OK, &page))
+}
+
 /// Shows the form again as submitted, with the problem where it belongs.
 async fn refuse(
     state: &SharedState,
@@ -243,12 +302,7 @@ async fn refuse(
     let stored = current_settings(state).await?;
     let over_maximum = over_maximum(state, &stored, visit).await?;
     let mut page = SettingsPage::new(nav, &stored, visit.client, over_maximum);
-    page.ip_allowlist = form.ip_allowlist;
-    page.admins_only = ticked(&form.admins_only);
-    page.password_auth_enabled = form.password_auth != "disabled";
-    if let Ok(wanted) = form.max_validity.parse::<MaxValidity>() {
-        page.maximum_choices = maximum_choices(wanted);
-    }
+    page.fill_from(form);
     let status = match problem {
         Problem::Field(message) => {
             page.error = Some(message);
@@ -336,7 +390,7 @@ mod tests {
         let settings = settings_from(
             &form("192.0.2.0/24\n10.0.0.1"),
             &Settings::default(),
-            admin_address(),
+            Some(admin_address()),
         )
         .expect("valid settings");
         assert_eq!(settings.max_validity, MaxValidity::OneYear);
@@ -353,7 +407,7 @@ mod tests {
         let problem = settings_from(
             &form("10.0.0.0/8\n10.0.0.300"),
             &Settings::default(),
-            admin_address(),
+            Some(admin_address()),
         );
         assert!(
             matches!(problem, Err(Problem::AllowList(message)) if message.contains("10.0.0.300"))
@@ -363,14 +417,18 @@ mod tests {
     #[test]
     fn a_list_without_the_admins_address_needs_confirmation() {
         assert_eq!(
-            settings_from(&form("10.0.0.0/8"), &Settings::default(), admin_address()),
+            settings_from(
+                &form("10.0.0.0/8"),
+                &Settings::default(),
+                Some(admin_address())
+            ),
             Err(Problem::WouldLockOut)
         );
         let confirmed = SettingsForm {
             confirm_lockout: Some("true".into()),
             ..form("10.0.0.0/8")
         };
-        assert!(settings_from(&confirmed, &Settings::default(), admin_address()).is_ok());
-        assert!(settings_from(&form(""), &Settings::default(), admin_address()).is_ok());
+        assert!(settings_from(&confirmed, &Settings::default(), Some(admin_address())).is_ok());
+        assert!(settings_from(&form(""), &Settings::default(), Some(admin_address())).is_ok());
     }
 }

@@ -12,6 +12,7 @@ mod admin_revoke_before;
 mod admin_settings;
 mod admin_tokens;
 mod admin_users;
+mod charts;
 mod context;
 mod forms;
 mod layout;
@@ -20,6 +21,7 @@ mod oidc;
 mod restrictions;
 mod token_changes;
 mod tokens;
+mod usage_pages;
 
 use crate::state::SharedState;
 use axum::Router;
@@ -43,6 +45,7 @@ pub fn router() -> Router<SharedState> {
         .route("/tokens/{id}/delete", post(tokens::delete))
         .route("/tokens/delete-all", post(tokens::delete_all))
         .route("/tokens/{id}/rotate", post(token_changes::rotate))
+        .route("/tokens/{id}/usage", get(usage_pages::token_page))
         .route(
             "/tokens/{id}/restrictions",
             get(token_changes::own_page).post(token_changes::own_save),
@@ -101,6 +104,7 @@ fn admin_router() -> Router<SharedState> {
         .route("/admin/groups/members", post(admin_groups::change_members))
         .route("/admin/groups/delete", post(admin_groups::delete))
         .route("/admin/audit", get(admin_audit::page))
+        .route("/admin/usage", get(usage_pages::admin_page))
         .route("/admin/notifications", get(admin_notifications::page))
         .route(
             "/admin/notifications/{id}/retry",

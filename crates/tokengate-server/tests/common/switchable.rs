@@ -387,3 +387,29 @@ pub async fn spawn_switchable(
     let app = super::TestApp::spawn_on(config, store.clone(), database_url, None, dir).await;
     (app, store)
 }
+
+#[async_trait]
+impl UsageStore for Switchable {
+    async fn add_usage(&self, rows: &[tokengate_core::usage::UsageRow]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.add_usage(rows).await
+    }
+    async fn usage(
+        &self,
+        filter: &tokengate_core::usage::UsageFilter,
+    ) -> StoreResult<Vec<tokengate_core::usage::UsageRow>> {
+        self.check()?;
+        self.inner.usage(filter).await
+    }
+    async fn usage_per_day(
+        &self,
+        since: chrono::NaiveDate,
+    ) -> StoreResult<Vec<tokengate_core::usage::DayUsage>> {
+        self.check()?;
+        self.inner.usage_per_day(since).await
+    }
+    async fn prune_usage(&self, before: chrono::NaiveDate) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.prune_usage(before).await
+    }
+}

@@ -20,6 +20,7 @@ mod settings;
 mod statement;
 mod tokens;
 pub(crate) mod transfer;
+mod usage;
 mod users;
 
 pub(crate) use audit::{FINISH_CHAIN, chain_unchained};

@@ -90,6 +90,7 @@ impl Driver for SqliteDriver {
         "DELETE FROM deliveries",
         "DELETE FROM outbox",
         "DELETE FROM known_addresses",
+        "DELETE FROM usage",
         "DELETE FROM group_members",
         "DELETE FROM groups",
         "DELETE FROM sessions",

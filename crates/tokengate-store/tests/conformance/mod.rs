@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod sessions;
 pub mod settings_audit;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use chrono::{DateTime, Utc};
@@ -85,6 +86,10 @@ macro_rules! conformance_tests {
             chain::every_change_is_chained_and_the_log_verifies,
             chain::batches_and_pruning_keep_the_chain_verifiable,
             chain::concurrent_writers_leave_one_unbroken_chain,
+            usage::usage_counts_add_up_across_flushes_and_read_back_by_day,
+            usage::usage_is_filtered_by_day_token_and_user_and_summed_over_days,
+            usage::usage_per_day_sums_each_via,
+            usage::pruning_deletes_only_days_before_the_limit,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {

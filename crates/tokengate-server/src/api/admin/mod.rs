@@ -2,8 +2,9 @@
 //! enabled admin user. Every change carries the admin as actor into its audit record.
 
 mod audit;
+pub(crate) mod dry_run;
 mod groups;
-mod settings;
+pub(crate) mod settings;
 mod tokens;
 mod users;
 
@@ -17,6 +18,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(groups::routes())
+        .merge(dry_run::routes())
 }
 
 /// A page size from a query: default 100, at most 1000.

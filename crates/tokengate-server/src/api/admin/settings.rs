@@ -39,6 +39,31 @@ pub struct SettingsInput {
     permissions: Option<Permissions>,
 }
 
+impl SettingsInput {
+    /// The settings asked for, every entry checked (422 naming a bad allow-list entry);
+    /// absent permissions are the stored ones.
+    pub(crate) async fn into_settings(self, state: &SharedState) -> Result<Settings, ApiError> {
+        let ip_allowlist = IpAllowList::parse(&self.ip_allowlist).map_err(|error| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_ip_allowlist",
+                error.to_string(),
+            )
+        })?;
+        let permissions = match self.permissions {
+            Some(permissions) => permissions,
+            None => state.store.settings().await?.permissions,
+        };
+        Ok(Settings {
+            max_validity: self.max_validity,
+            ip_allowlist,
+            password_auth: self.password_auth,
+            admins_only: self.admins_only,
+            permissions,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -72,24 +97,7 @@ async fn put_settings(
     ApiQuery(query): ApiQuery<ForceQuery>,
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> Result<Json<Settings>, ApiError> {
-    let ip_allowlist = IpAllowList::parse(&input.ip_allowlist).map_err(|error| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_ip_allowlist",
-            error.to_string(),
-        )
-    })?;
-    let permissions = match input.permissions {
-        Some(permissions) => permissions,
-        None => state.store.settings().await?.permissions,
-    };
-    let settings = Settings {
-        max_validity: input.max_validity,
-        ip_allowlist,
-        password_auth: input.password_auth,
-        admins_only: input.admins_only,
-        permissions,
-    };
+    let settings = input.into_settings(&state).await?;
     let client = admin.caller.client;
     if !settings.ip_allowlist.allows(client) && query.force != Some(true) {
         return Err(ApiError::new(
