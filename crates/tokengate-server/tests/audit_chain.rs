@@ -74,13 +74,13 @@ async fn retention_prunes_old_records_and_the_chain_still_verifies() {
     app.store.append_audit(&records).await.unwrap();
     app.add_user("root", "root-password", true).await;
 
+    // The node prunes at start-up too and may get there first: either way the five old
+    // records go in one pruning, and another finds nothing.
     let state = common::state(&app);
-    assert_eq!(
-        tokengate_server::retention::prune_once(state)
-            .await
-            .unwrap(),
-        5
-    );
+    let first = tokengate_server::retention::prune_once(state)
+        .await
+        .unwrap();
+    assert!(first == 5 || first == 0, "{first}");
     assert_eq!(
         tokengate_server::retention::prune_once(state)
             .await
@@ -101,6 +101,11 @@ async fn retention_prunes_old_records_and_the_chain_still_verifies() {
         .await
         .unwrap();
     let page: Value = answer.json().await.unwrap();
+    assert_eq!(
+        page["records"].as_array().unwrap().len(),
+        1,
+        "one pruning: {page}"
+    );
     let pruned = &page["records"][0];
     assert_eq!(pruned["actor"], "system");
     assert_eq!(pruned["details"]["count"], 5);
