@@ -95,7 +95,8 @@ impl Provider {
                 }
             }
         });
-        match receiver.recv_timeout(Duration::from_secs(20)) {
+        // Node starts in about a second; a machine busy with builds can take much longer.
+        match receiver.recv_timeout(Duration::from_secs(90)) {
             Ok(Some(port)) => Some(Self { child, port }),
             other => {
                 let _ = child.kill();
