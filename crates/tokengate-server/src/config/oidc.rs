@@ -95,25 +95,11 @@ impl OidcConfig {
     /// Reads `client_secret_file` into `client_secret` (the first line, without its line end).
     /// The message names the key and the file, never the content.
     pub(super) fn read_secret_file(&mut self) -> Result<(), String> {
-        if self.client_secret_file.is_empty() {
-            return Ok(());
-        }
-        if self.client_secret.is_some() {
-            return Err(
-                "oidc.client_secret_file: set client_secret_file or client_secret, not both".into(),
-            );
-        }
-        let text = std::fs::read_to_string(&self.client_secret_file).map_err(|error| {
-            format!(
-                "oidc.client_secret_file: cannot read {}: {}",
-                shorten(&self.client_secret_file),
-                error.kind()
-            )
-        })?;
-        let secret = Secret::new(text.lines().next().unwrap_or_default().trim_end());
-        drop(Secret::new(text));
-        self.client_secret = Some(secret);
-        Ok(())
+        super::notify::secret_or_file(
+            "oidc.client_secret",
+            &mut self.client_secret,
+            &self.client_secret_file,
+        )
     }
 
     /// Every check of `[oidc]`; the message starts with the key it is about.
