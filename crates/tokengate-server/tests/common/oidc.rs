@@ -76,6 +76,23 @@ impl Provider {
             eprintln!("skipped: {reason}");
             return None;
         }
+        // One start at a time: fourteen node processes generating RSA keys at once on a small
+        // machine starve each other. A start that hangs is killed and tried again.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::spawn(port, env) {
+                Ok(provider) => return Some(provider),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("the OIDC provider did not start: {failures:#?}");
+    }
+
+    /// Runs server.js and waits up to 45 s for its "listening PORT" line.
+    fn spawn(port: u16, env: &[(&str, &str)]) -> Result<Self, String> {
+        let errors = tempfile::NamedTempFile::new().expect("a file for node's stderr");
         let mut child = Command::new("node")
             .arg("server.js")
             .arg(port.to_string())
@@ -83,7 +100,7 @@ impl Provider {
             .env("OIDC_REDIRECT_URI", REDIRECT_URI)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(errors.reopen().expect("node's stderr"))
             .spawn()
             .expect("node starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -95,12 +112,13 @@ impl Provider {
                 }
             }
         });
-        // Node starts in about a second; a machine busy with builds can take much longer.
-        match receiver.recv_timeout(Duration::from_secs(90)) {
-            Ok(Some(port)) => Some(Self { child, port }),
+        match receiver.recv_timeout(Duration::from_secs(45)) {
+            Ok(Some(port)) => Ok(Self { child, port }),
             other => {
                 let _ = child.kill();
-                panic!("the OIDC provider did not start: {other:?}");
+                let _ = child.wait();
+                let stderr = std::fs::read_to_string(errors.path()).unwrap_or_default();
+                Err(format!("{other:?}; stderr: {stderr}"))
             }
         }
     }
