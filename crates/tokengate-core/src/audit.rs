@@ -48,10 +48,19 @@ pub enum AuditAction {
     /// Retention deleted the oldest records; carries the last deleted record's hash.
     #[serde(rename = "audit.pruned")]
     AuditPruned,
+    /// Opt-in: a request authenticated with credentials (`crate::auth_events`).
+    #[serde(rename = "auth.succeeded")]
+    AuthSucceeded,
+    /// Opt-in: credentials refused, or the address refused by the allow-list.
+    #[serde(rename = "auth.failed")]
+    AuthFailed,
+    /// Opt-in: a permission or a token restriction refused the request.
+    #[serde(rename = "auth.denied")]
+    AuthDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 22] = [
         Self::TokenCreated,
         Self::TokenRenamed,
         Self::TokenDeleted,
@@ -71,6 +80,9 @@ impl AuditAction {
         Self::GroupDeleted,
         Self::GroupChanged,
         Self::AuditPruned,
+        Self::AuthSucceeded,
+        Self::AuthFailed,
+        Self::AuthDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +106,9 @@ impl AuditAction {
             Self::GroupDeleted => "group.deleted",
             Self::GroupChanged => "group.changed",
             Self::AuditPruned => "audit.pruned",
+            Self::AuthSucceeded => "auth.succeeded",
+            Self::AuthFailed => "auth.failed",
+            Self::AuthDenied => "auth.denied",
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod auth_events;
 pub mod authenticate;
 pub mod chain;
 pub mod credentials;

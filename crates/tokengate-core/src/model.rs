@@ -307,6 +307,31 @@ pub struct Settings {
     /// Which groups may use tokens, create their own, create them for others (`groups.rs`).
     #[serde(default)]
     pub permissions: Permissions,
+    /// Which authentication events are written to the audit log (`crate::auth_events`).
+    #[serde(default)]
+    pub audit_auth_events: AuthEvents,
+}
+
+/// The opt-in authentication events (SPEC §13): all off by default.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthEvents {
+    /// `auth.succeeded`: a request authenticated with a token or a password.
+    #[serde(default)]
+    pub success: bool,
+    /// `auth.failed`: credentials refused, or the address refused by the allow-list.
+    #[serde(default)]
+    pub failure: bool,
+    /// `auth.denied`: a permission or a token restriction refused the request.
+    #[serde(default)]
+    pub denied: bool,
+}
+
+impl AuthEvents {
+    pub fn any(self) -> bool {
+        self.success || self.failure || self.denied
+    }
 }
 
 impl Default for Settings {
@@ -317,6 +342,7 @@ impl Default for Settings {
             password_auth: PasswordAuth::Enabled,
             admins_only: false,
             permissions: Permissions::default(),
+            audit_auth_events: AuthEvents::default(),
         }
     }
 }
@@ -387,7 +413,8 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false,
-                "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
+                "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []},
+                "audit_auth_events": {"success": false, "failure": false, "denied": false}})
         );
         let bad = serde_json::from_value::<Settings>(serde_json::json!({
             "max_validity": "1y", "ip_allowlist": ["10.0.0.300"], "password_auth": "enabled", "admins_only": false

@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod api;
 pub mod attempts;
+pub mod auth_events;
 pub mod cache;
 pub mod config;
 pub mod directory;

@@ -86,6 +86,7 @@ pub struct Metrics {
     upstream: Family<UpstreamLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     outbox: Family<OutboxLabels, Gauge>,
+    auth_events_dropped: Counter,
     /// Handles to the series above, each taken from its family on first use (so the exposition
     /// is unchanged: a series appears once it counts) and then counted without hashing labels
     /// or taking the family's lock on every request.
@@ -176,8 +177,15 @@ impl Metrics {
             "Notification deliveries in the outbox by state (all nodes)",
             outbox.clone(),
         );
+        let auth_events_dropped = Counter::default();
+        registry.register(
+            "auth_events_dropped",
+            "Authentication events dropped because too many waited to be written",
+            auth_events_dropped.clone(),
+        );
         Self {
             registry,
+            auth_events_dropped,
             decisions,
             auth_seconds,
             cache,
@@ -232,6 +240,11 @@ impl Metrics {
 
     pub fn cache_miss(&self) {
         self.cached(&self.handles.cache_miss, &self.cache, "miss");
+    }
+
+    /// An authentication event could not be kept (`crate::auth_events::MAX_PENDING`).
+    pub fn auth_event_dropped(&self) {
+        self.auth_events_dropped.inc();
     }
 
     /// One attempt to deliver a notice over `channel` ended with `outcome`.

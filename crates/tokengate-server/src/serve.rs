@@ -67,6 +67,8 @@ pub struct RunningServer {
     watcher: Option<tokio::task::JoinHandle<()>>,
     /// Ends after the delivery it is sending, if any (`crate::notify`).
     notifier: Option<tokio::task::JoinHandle<()>>,
+    /// Writes authentication events until stopped (`crate::auth_events`).
+    auth_events: Option<tokio::task::JoinHandle<()>>,
     metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -88,6 +90,14 @@ impl RunningServer {
         if let Some(metrics) = self.metrics.take() {
             let _ = metrics.await;
         }
+        if let Some(auth_events) = self.auth_events.take() {
+            let _ = auth_events.await;
+        }
+        // Also when the store looked unhealthy: these are audit records; a failure is logged.
+        self.state
+            .auth_events
+            .write(self.state.store.as_ref())
+            .await;
         if self.state.cache.store_healthy() {
             self.state.usage.flush(&self.state.store).await;
             let now = chrono::Utc::now();
@@ -282,6 +292,7 @@ impl Bound {
             ));
         }
         let notifier = tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
+        let auth_events = tokio::spawn(crate::auth_events::run(state.clone(), stop_rx.clone()));
         tokio::spawn(crate::retention::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
@@ -299,6 +310,7 @@ impl Bound {
             accept: Some(accept),
             watcher: Some(watcher),
             notifier: Some(notifier),
+            auth_events: Some(auth_events),
             metrics,
         })
     }

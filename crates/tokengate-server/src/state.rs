@@ -2,6 +2,7 @@
 //! in-memory settings and caches, the password pool, the failure throttle, metrics.
 
 use crate::access_log::AccessLogger;
+use crate::auth_events::AuthEventLog;
 use crate::cache::AuthCache;
 use crate::config::Config;
 use crate::directory::Ldap;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub usage: UsageRecorder,
     /// Requests per token or user, address, via, route and day (SPEC §13).
     pub usage_counts: UsageCounts,
+    /// Opt-in authentication events waiting to be written (SPEC §13).
+    pub auth_events: AuthEventLog,
     pub metrics: Arc<Metrics>,
     /// Where proxied requests go (SPEC §9).
     pub routes: RouteTable,
@@ -89,6 +92,7 @@ impl AppState {
             settings: RwLock::new(Arc::new(settings)),
             usage: UsageRecorder::default(),
             usage_counts: UsageCounts::default(),
+            auth_events: AuthEventLog::default(),
             store,
             throttle,
             metrics,

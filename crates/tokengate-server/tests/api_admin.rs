@@ -202,7 +202,8 @@ async fn admin_settings_put_validates_everything_and_changes_nothing_on_error() 
     assert_eq!(
         current,
         json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled", "admins_only": false,
-            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []},
+            "audit_auth_events": {"success": false, "failure": false, "denied": false}})
     );
     let audit_before = api.audit_count().await;
     let bad = json!({"max_validity": "1y", "ip_allowlist": ["127.0.0.1", "10.0.0.300"], "password_auth": "disabled", "admins_only": true});
@@ -244,7 +245,8 @@ async fn admin_settings_put_validates_everything_and_changes_nothing_on_error() 
         .await,
         json!({"max_validity": "1y", "ip_allowlist": ["127.0.0.0/8"], "password_auth": "disabled",
             "admins_only": false,
-            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}}),
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []},
+            "audit_auth_events": {"success": false, "failure": false, "denied": false}}),
         "a PUT without permissions keeps them"
     );
     error_body(

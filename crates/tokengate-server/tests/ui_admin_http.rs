@@ -425,3 +425,52 @@ async fn the_audit_log_filters_by_action_and_pages_back() {
     let bad = admin.get("/tokengate/admin/audit?since=soon").await;
     assert!(bad.body.contains("id=\"filter-error\""));
 }
+
+#[tokio::test]
+async fn the_settings_page_switches_authentication_events_on_and_off_and_shows_them() {
+    let app = ui_app().await;
+    let (admin, csrf) = signed_in(&app, "root", true).await;
+    let page = admin.get("/tokengate/admin/settings").await;
+    for name in ["audit_success", "audit_failure", "audit_denied"] {
+        assert!(page.body.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+    assert!(!page.body.contains("value=\"true\" checked> Successful"));
+    let mut form = settings_form(&csrf, "");
+    form.extend([("audit_success", "true"), ("audit_denied", "true")]);
+    assert_eq!(
+        admin.post("/tokengate/admin/settings", &form).await.status,
+        303
+    );
+    let events = app.store.settings().await.unwrap().audit_auth_events;
+    assert!(events.success && !events.failure && events.denied);
+    let page = admin.get("/tokengate/admin/settings").await;
+    assert!(
+        page.body
+            .contains("name=\"audit_success\" value=\"true\" checked")
+    );
+    assert!(page.body.contains("name=\"audit_failure\" value=\"true\">"));
+    assert!(
+        page.body
+            .contains("name=\"audit_denied\" value=\"true\" checked")
+    );
+    let audit = app
+        .store
+        .audit(&tokengate_core::model::AuditFilter {
+            action: Some(AuditAction::SettingsChanged),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audit[0].details["audit_auth_events"]["new"],
+        serde_json::json!({"success": true, "failure": false, "denied": true})
+    );
+    // Unticking every box switches them all off.
+    let form = settings_form(&csrf, "");
+    assert_eq!(
+        admin.post("/tokengate/admin/settings", &form).await.status,
+        303
+    );
+    assert!(!app.store.settings().await.unwrap().audit_auth_events.any());
+}

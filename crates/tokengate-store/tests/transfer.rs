@@ -101,6 +101,11 @@ async fn seed(url: &str) {
             use_tokens: GroupList::parse(&["api users"]).unwrap(),
             ..Permissions::default()
         },
+        audit_auth_events: tokengate_core::model::AuthEvents {
+            success: true,
+            failure: false,
+            denied: true,
+        },
     };
     let save = audit(AuditAction::SettingsChanged)
         .details(json!({"admins_only": {"old": false, "new": true}, "note": "ünïcode ✓"}));

@@ -7,7 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::str::FromStr;
-use tokengate_core::model::{AuditAction, PasswordAuth};
+use tokengate_core::model::{AuditAction, AuthEvents, PasswordAuth};
 use tokengate_core::validity::{MaxValidity, ValidityRequest};
 
 /// tokengate: API token authentication gateway.
@@ -300,6 +300,12 @@ pub enum SetCommand {
         #[arg(value_name = "GROUPS")]
         value: String,
     },
+    /// Which authentication events are written to the audit log: comma-separated
+    /// success, failure, denied; "none" for none.
+    AuditAuthEvents {
+        #[arg(value_parser = parse_auth_events, value_name = "success,failure,denied|none")]
+        value: AuthEvents,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +415,26 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
 fn parse_max_validity(text: &str) -> Result<MaxValidity, String> {
     text.parse()
         .map_err(|_| "use 6m, 1y, 2y or never".to_owned())
+}
+
+fn parse_auth_events(text: &str) -> Result<AuthEvents, String> {
+    let mut events = AuthEvents::default();
+    if text.trim() == "none" {
+        return Ok(events);
+    }
+    for kind in text.split(',').map(str::trim) {
+        match kind {
+            "success" => events.success = true,
+            "failure" => events.failure = true,
+            "denied" => events.denied = true,
+            _ => {
+                return Err(
+                    "use a comma-separated list of success, failure, denied, or none".into(),
+                );
+            }
+        }
+    }
+    Ok(events)
 }
 
 fn parse_action(text: &str) -> Result<AuditAction, String> {

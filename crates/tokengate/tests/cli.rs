@@ -89,7 +89,8 @@ fn each_setting_can_be_changed_and_settings_show_reflects_it() {
         tokengate.json(&["settings", "show", "--json"]),
         serde_json::json!({"max_validity": "never", "ip_allowlist": [],
             "password_auth": "enabled", "admins_only": false,
-            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []}})
+            "permissions": {"use_tokens": ["*"], "create_own_tokens": ["*"], "create_tokens_for_others": []},
+            "audit_auth_events": {"success": false, "failure": false, "denied": false}})
     );
     tokengate.ok(&["settings", "set", "max-validity", "6m"]);
     tokengate.ok(&["settings", "set", "ip-allowlist", "10.0.0.0/8,192.168.1.5"]);
@@ -98,12 +99,26 @@ fn each_setting_can_be_changed_and_settings_show_reflects_it() {
     tokengate.ok(&["settings", "set", "use-tokens", "api users, devs"]);
     tokengate.ok(&["settings", "set", "create-own-tokens", ""]);
     tokengate.ok(&["settings", "set", "create-tokens-for-others", "*"]);
+    let said = tokengate.ok(&["settings", "set", "audit-auth-events", "failure, denied"]);
+    assert!(
+        said.stdout
+            .contains("audit-auth-events is now failure, denied."),
+        "{said:?}"
+    );
     assert_eq!(
         tokengate.json(&["settings", "show", "--json"]),
         serde_json::json!({"max_validity": "6m", "ip_allowlist": ["10.0.0.0/8", "192.168.1.5"],
             "password_auth": "disabled", "admins_only": true,
             "permissions": {"use_tokens": ["api users", "devs"], "create_own_tokens": [],
-                "create_tokens_for_others": ["*"]}})
+                "create_tokens_for_others": ["*"]},
+            "audit_auth_events": {"success": false, "failure": true, "denied": true}})
+    );
+    let shown = tokengate.ok(&["settings", "show"]).stdout;
+    assert!(shown.contains("audit-auth-events"), "{shown}");
+    tokengate.ok(&["settings", "set", "audit-auth-events", "none"]);
+    assert_eq!(
+        tokengate.json(&["settings", "show", "--json"])["audit_auth_events"],
+        serde_json::json!({"success": false, "failure": false, "denied": false})
     );
     let refused = tokengate.run(&["settings", "set", "use-tokens", "a;b"]);
     assert_eq!(refused.code, 1, "{refused:?}");
@@ -554,6 +569,8 @@ fn usage_errors_exit_with_status_2() {
         &["token", "create", "--user", "bob"][..],
         &["settings", "set", "max-validity", "7m"],
         &["settings", "set", "admins-only", "yes"],
+        &["settings", "set", "audit-auth-events", "success,everything"],
+        &["settings", "set", "audit-auth-events", ""],
         &["settings", "set", "password-auth", "maybe"],
         &["user", "set-admin", "bob", "1"],
         &[

@@ -13,6 +13,7 @@ pub mod upstream;
 
 use crate::attempts::{GuardedAttempts, apply_user_effect};
 use crate::error::ApiError;
+use crate::request_id::current_request_id;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -21,8 +22,10 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokengate_core::Decision;
+use tokengate_core::auth_events::AuthEvent;
 use tokengate_core::authenticate::authenticate;
 use tokengate_core::decision::{Effect, Reach, Reason, RequestFacts};
+use tokengate_core::model::AuthEvents;
 
 /// The route name of tokengate's own API and pages, for token restrictions (SPEC §11).
 pub const OWN_ROUTE: &str = "tokengate";
@@ -90,6 +93,10 @@ pub async fn gate(
     )
     .await;
     apply_effects(state, &decision, now).await;
+    let switches = settings.audit_auth_events;
+    if switches.any() {
+        note_event(state, &decision, &reach, switches, now);
+    }
     if let Some(identity) = decision.identity() {
         state
             .usage_counts
@@ -108,6 +115,23 @@ pub async fn gate(
         tokio::time::sleep(THROTTLED_ANSWER_DELAY).await;
     }
     decision
+}
+
+/// Keeps the decision's authentication event, when its kind is switched on, for the next
+/// batch write (`crate::auth_events`).
+fn note_event(
+    state: &AppState,
+    decision: &Decision,
+    reach: &Reach<'_>,
+    switches: AuthEvents,
+    now: chrono::DateTime<Utc>,
+) {
+    let request_id = || Some(current_request_id()).filter(|id| id != "-");
+    if let Some(event) = AuthEvent::of(decision, reach, switches, now, request_id)
+        && !state.auth_events.note(event)
+    {
+        state.metrics.auth_event_dropped();
+    }
 }
 
 /// Applies what the decision left to apply (password attempts settle their own effects

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::groups::{GroupList, Permissions};
 use tokengate_core::manage;
-use tokengate_core::model::{PasswordAuth, Settings};
+use tokengate_core::model::{AuthEvents, PasswordAuth, Settings};
 use tokengate_core::validity::MaxValidity;
 
 #[derive(Template)]
@@ -45,6 +45,8 @@ struct SettingsPage {
     use_tokens: String,
     create_own_tokens: String,
     create_tokens_for_others: String,
+    /// Which authentication events are audited.
+    auth_events: AuthEvents,
     /// What the submitted settings would have refused ("Try these settings").
     dry_run: Option<DryRunAnswer>,
 }
@@ -72,6 +74,7 @@ impl SettingsPage {
                 .create_tokens_for_others
                 .names()
                 .join(", "),
+            auth_events: settings.audit_auth_events,
             dry_run: None,
         }
     }
@@ -79,6 +82,7 @@ impl SettingsPage {
     /// The form's fields as submitted (nothing was saved).
     fn fill_from(&mut self, form: SettingsForm) {
         self.admins_only = ticked(&form.admins_only);
+        self.auth_events = auth_events_from(&form);
         self.password_auth_enabled = form.password_auth != "disabled";
         if let Ok(wanted) = form.max_validity.parse::<MaxValidity>() {
             self.maximum_choices = maximum_choices(wanted);
@@ -157,6 +161,9 @@ pub struct SettingsForm {
     use_tokens: Option<String>,
     create_own_tokens: Option<String>,
     create_tokens_for_others: Option<String>,
+    audit_success: Option<String>,
+    audit_failure: Option<String>,
+    audit_denied: Option<String>,
     /// `try`: show what these settings would have refused, save nothing.
     intent: String,
 }
@@ -192,6 +199,15 @@ fn permissions_from(form: &SettingsForm, current: &Permissions) -> Result<Permis
             "Create tokens for others",
         )?,
     })
+}
+
+/// The authentication-event boxes as ticked (an unticked box is absent from a form).
+fn auth_events_from(form: &SettingsForm) -> AuthEvents {
+    AuthEvents {
+        success: ticked(&form.audit_success),
+        failure: ticked(&form.audit_failure),
+        denied: ticked(&form.audit_denied),
+    }
 }
 
 /// Why a submitted settings form was not saved.
@@ -234,6 +250,7 @@ fn settings_from(
         password_auth,
         admins_only: ticked(&form.admins_only),
         permissions,
+        audit_auth_events: auth_events_from(form),
     })
 }
 

@@ -15,6 +15,10 @@ use tokengate_core::store::{AuditLog, StoreError, StoreResult};
 pub(crate) const AUDIT_COLUMNS: &str =
     "id, at, actor, action, user_name, token_id, details, ip, request_id, prev_hash, hash";
 
+/// Records per insert statement in a batch append (11 values each: far below the bind
+/// parameter limits of SQLite and PostgreSQL).
+const APPEND_CHUNK: usize = 500;
+
 /// Points the audit chain's head at the newest record (after emptying or importing a
 /// database: the drivers' `CLEAR` and `FINISH_IMPORT`).
 pub(crate) const FINISH_CHAIN: &str = "UPDATE audit_chain SET \
@@ -178,9 +182,25 @@ impl<D: Driver> AuditLog for SqlStore<D> {
         if records.is_empty() {
             return Ok(());
         }
+        // One head lock, then the records chained in memory and written in multi-row inserts:
+        // authentication events arrive by the thousand.
         let mut transaction = self.driver.begin().await?;
-        for record in records {
-            insert_audit::<D, _>(&mut *transaction, record).await?;
+        let (mut last_id, mut last_hash) = lock_head::<D, _>(&mut *transaction).await?;
+        for chunk in records.chunks(APPEND_CHUNK) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for audit in chunk {
+                let record = AuditRecord::chained(last_id + 1, audit, &last_hash);
+                rows.push(record_values(&record)?);
+                (last_id, last_hash) = (record.id, record.hash);
+            }
+            let insert = Statement::insert("audit", AUDIT_COLUMNS, rows);
+            transaction.execute(insert).await?;
+        }
+        set_head(&mut *transaction, last_id, &last_hash).await?;
+        for audit in records {
+            if let Some(notice) = tokengate_core::notices::of_audit(audit) {
+                super::outbox::insert_notice(&mut *transaction, &notice).await?;
+            }
         }
         D::commit(transaction).await
     }

@@ -23,6 +23,7 @@ fn settings_from_row(row: &dyn Columns) -> StoreResult<Settings> {
         "password_auth": row.text("password_auth")?,
         "admins_only": row.flag("admins_only")?,
         "permissions": json_column("permissions")?,
+        "audit_auth_events": json_column("audit_auth_events")?,
     }))
     .map_err(|error| StoreError::Corrupt(format!("settings: {error}")))
 }
@@ -31,24 +32,26 @@ fn settings_from_row(row: &dyn Columns) -> StoreResult<Settings> {
 pub(crate) fn upsert_settings(settings: &Settings) -> StoreResult<Statement> {
     Ok(Statement::new(
         "INSERT INTO settings (id, max_validity, ip_allowlist, password_auth, admins_only, \
-         permissions) VALUES (1, $1, $2, $3, $4, $5) \
+         permissions, audit_auth_events) VALUES (1, $1, $2, $3, $4, $5, $6) \
          ON CONFLICT (id) DO UPDATE SET max_validity = excluded.max_validity, \
          ip_allowlist = excluded.ip_allowlist, password_auth = excluded.password_auth, \
-         admins_only = excluded.admins_only, permissions = excluded.permissions",
+         admins_only = excluded.admins_only, permissions = excluded.permissions, \
+         audit_auth_events = excluded.audit_auth_events",
     )
     .bind(settings.max_validity.as_str())
     .bind(json_text(&settings.ip_allowlist)?)
     .bind(settings.password_auth.as_str())
     .bind(settings.admins_only)
-    .bind(json_text(&settings.permissions)?))
+    .bind(json_text(&settings.permissions)?)
+    .bind(json_text(&settings.audit_auth_events)?))
 }
 
 impl<D: Driver> SqlStore<D> {
     /// The saved settings row, or `None` while the defaults apply.
     pub(crate) async fn stored_settings_row(&self) -> StoreResult<Option<Settings>> {
         let query = Statement::new(
-            "SELECT max_validity, ip_allowlist, password_auth, admins_only, permissions \
-             FROM settings WHERE id = 1",
+            "SELECT max_validity, ip_allowlist, password_auth, admins_only, permissions, \
+             audit_auth_events FROM settings WHERE id = 1",
         );
         self.one(query, settings_from_row).await
     }

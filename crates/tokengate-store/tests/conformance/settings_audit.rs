@@ -6,7 +6,9 @@ use serde_json::json;
 use tokengate_core::Settings;
 use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::groups::{GroupList, Permissions};
-use tokengate_core::model::{AuditAction, AuditFilter, NewAudit, PasswordAuth, TokenFilter};
+use tokengate_core::model::{
+    AuditAction, AuditFilter, AuthEvents, NewAudit, PasswordAuth, TokenFilter,
+};
 use tokengate_core::validity::MaxValidity;
 
 pub async fn settings_are_the_defaults_until_first_saved(store: SharedStore) {
@@ -31,6 +33,11 @@ pub async fn settings_round_trip(store: SharedStore) {
             use_tokens: GroupList::parse(&["api-users", "Domain Users"]).expect("valid"),
             create_own_tokens: GroupList::everyone(),
             create_tokens_for_others: GroupList::parse(&["service desk"]).expect("valid"),
+        },
+        audit_auth_events: AuthEvents {
+            success: false,
+            failure: true,
+            denied: true,
         },
     };
     let change = audit(AuditAction::SettingsChanged)

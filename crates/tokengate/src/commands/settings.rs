@@ -44,10 +44,11 @@ enum Key {
     PasswordAuth,
     AdminsOnly,
     Permission(Permission),
+    AuditAuthEvents,
 }
 
 impl Key {
-    const ALL: [Key; 7] = [
+    const ALL: [Key; 8] = [
         Self::MaxValidity,
         Self::IpAllowList,
         Self::PasswordAuth,
@@ -55,6 +56,7 @@ impl Key {
         Self::Permission(Permission::UseTokens),
         Self::Permission(Permission::CreateOwnTokens),
         Self::Permission(Permission::CreateTokensForOthers),
+        Self::AuditAuthEvents,
     ];
 
     fn name(self) -> &'static str {
@@ -66,6 +68,7 @@ impl Key {
             Self::Permission(Permission::UseTokens) => "use-tokens",
             Self::Permission(Permission::CreateOwnTokens) => "create-own-tokens",
             Self::Permission(Permission::CreateTokensForOthers) => "create-tokens-for-others",
+            Self::AuditAuthEvents => "audit-auth-events",
         }
     }
 
@@ -85,6 +88,22 @@ impl Key {
                     "(empty: administrators only)".to_owned()
                 } else {
                     names.join(", ")
+                }
+            }
+            Self::AuditAuthEvents => {
+                let events = settings.audit_auth_events;
+                let on: Vec<&str> = [
+                    (events.success, "success"),
+                    (events.failure, "failure"),
+                    (events.denied, "denied"),
+                ]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
+                if on.is_empty() {
+                    "none".to_owned()
+                } else {
+                    on.join(", ")
                 }
             }
         }
@@ -135,6 +154,10 @@ async fn update(
         SetCommand::CreateTokensForOthers { value } => {
             settings.permissions.create_tokens_for_others = groups(&value)?;
             Key::Permission(Permission::CreateTokensForOthers)
+        }
+        SetCommand::AuditAuthEvents { value } => {
+            settings.audit_auth_events = value;
+            Key::AuditAuthEvents
         }
     };
     let changed = manage::change_settings(store, change, &settings).await;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokengate_core::allowlist::IpAllowList;
 use tokengate_core::groups::Permissions;
 use tokengate_core::manage;
-use tokengate_core::model::{PasswordAuth, Settings};
+use tokengate_core::model::{AuthEvents, PasswordAuth, Settings};
 use tokengate_core::validity::MaxValidity;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -37,11 +37,14 @@ pub struct SettingsInput {
     /// Which groups hold each permission; absent = unchanged.
     #[serde(default)]
     permissions: Option<Permissions>,
+    /// Which authentication events are audited; absent = unchanged.
+    #[serde(default)]
+    audit_auth_events: Option<AuthEvents>,
 }
 
 impl SettingsInput {
     /// The settings asked for, every entry checked (422 naming a bad allow-list entry);
-    /// absent permissions are the stored ones.
+    /// absent permissions and event switches are the stored ones.
     pub(crate) async fn into_settings(self, state: &SharedState) -> Result<Settings, ApiError> {
         let ip_allowlist = IpAllowList::parse(&self.ip_allowlist).map_err(|error| {
             ApiError::new(
@@ -50,9 +53,15 @@ impl SettingsInput {
                 error.to_string(),
             )
         })?;
-        let permissions = match self.permissions {
-            Some(permissions) => permissions,
-            None => state.store.settings().await?.permissions,
+        let (permissions, audit_auth_events) = match (self.permissions, self.audit_auth_events) {
+            (Some(permissions), Some(events)) => (permissions, events),
+            (permissions, events) => {
+                let stored = state.store.settings().await?;
+                (
+                    permissions.unwrap_or(stored.permissions),
+                    events.unwrap_or(stored.audit_auth_events),
+                )
+            }
         };
         Ok(Settings {
             max_validity: self.max_validity,
@@ -60,6 +69,7 @@ impl SettingsInput {
             password_auth: self.password_auth,
             admins_only: self.admins_only,
             permissions,
+            audit_auth_events,
         })
     }
 }

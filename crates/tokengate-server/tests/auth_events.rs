@@ -1,0 +1,410 @@
+//! Authentication events (SPEC §13) over HTTP: switched on through the REST API, one
+//! `auth.succeeded` / `auth.failed` / `auth.denied` record per request of a kind switched on,
+//! written in batches off the request path (and by a stop), chained, never holding a secret.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+mod common;
+
+use api_support::{Api, json_of};
+use common::{TestApp, error_body, state, trusting_loopback};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokengate_core::model::{AuditAction, AuditFilter, AuditRecord};
+use tokengate_core::restrictions::{Access, Restrictions};
+
+const EVENTS: [AuditAction; 3] = [
+    AuditAction::AuthSucceeded,
+    AuditAction::AuthFailed,
+    AuditAction::AuthDenied,
+];
+
+/// root (admin) and alice with a token each, bob with a password, and a real upstream.
+async fn start() -> Api {
+    let app = TestApp::spawn_with(trusting_loopback(), true).await;
+    app.add_user("root", "root-pw", true).await;
+    app.add_user("alice", "alice-pw", false).await;
+    app.add_user("bob", "bob-pw", false).await;
+    let (_, admin_token) = app.add_token("root").await;
+    let (_, alice_token) = app.add_token("alice").await;
+    Api {
+        app,
+        admin_token,
+        alice_token,
+    }
+}
+
+async fn switch(api: &Api, events: Value) -> Value {
+    let body = json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled",
+        "admins_only": false, "audit_auth_events": events});
+    json_of(
+        api.admin(Method::PUT, "/admin/settings", Some(body)).await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Every authentication event stored, oldest first.
+async fn events(api: &Api) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    for action in EVENTS {
+        let filter = AuditFilter {
+            action: Some(action),
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        records.extend(api.app.store.audit(&filter).await.unwrap());
+    }
+    records.sort_by_key(|record| record.id);
+    records
+}
+
+/// Waits until `count` events are stored (they are written every half second).
+async fn wait_for(api: &Api, count: usize) -> Vec<AuditRecord> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stored = events(api).await;
+        if stored.len() >= count || Instant::now() > deadline {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A GET of `/rest/x` from `client` (loopback is a trusted proxy); its status.
+async fn send(api: &Api, client: &str, auth: Option<(&str, Option<&str>)>) -> u16 {
+    send_method(api, "GET", client, auth).await
+}
+
+async fn send_method(
+    api: &Api,
+    method: &str,
+    client: &str,
+    auth: Option<(&str, Option<&str>)>,
+) -> u16 {
+    let mut request = api
+        .app
+        .client
+        .request(
+            method.parse().unwrap(),
+            api.app.url("/rest/x?secret=query-value"),
+        )
+        .header("x-forwarded-for", client);
+    request = match auth {
+        Some((token, None)) => request.bearer_auth(token),
+        Some((user, Some(password))) => request.basic_auth(user, Some(password)),
+        None => request,
+    };
+    request.send().await.unwrap().status().as_u16()
+}
+
+fn summary(record: &AuditRecord) -> (String, Option<String>, Option<String>, String) {
+    let reason = record.details["reason"].as_str().unwrap_or("-").to_owned();
+    (
+        record.action.as_str().to_owned(),
+        record.user.clone(),
+        record.details["via"].as_str().map(str::to_owned),
+        reason,
+    )
+}
+
+fn row(
+    action: &str,
+    user: Option<&str>,
+    via: Option<&str>,
+    reason: &str,
+) -> (String, Option<String>, Option<String>, String) {
+    (
+        action.into(),
+        user.map(str::to_owned),
+        via.map(str::to_owned),
+        reason.into(),
+    )
+}
+
+#[tokio::test]
+async fn with_all_three_on_each_request_becomes_one_event_of_its_kind_without_a_secret() {
+    let api = start().await;
+    let settings = switch(
+        &api,
+        json!({"success": true, "failure": true, "denied": true}),
+    )
+    .await;
+    assert_eq!(
+        settings["audit_auth_events"],
+        json!({"success": true, "failure": true, "denied": true})
+    );
+    let read_only = Restrictions {
+        access: Access::Read,
+        ..Restrictions::default()
+    };
+    let (read_only_id, read_only_token) = api.app.add_restricted_token("bob", &read_only).await;
+    let alice = api.alice_token.clone();
+    let wrong_token = format!("{}x", &alice[..alice.len() - 1]);
+
+    assert_eq!(send(&api, "10.0.0.1", Some((&alice, None))).await, 200);
+    assert_eq!(
+        send(&api, "10.0.0.2", Some(("bob", Some("bob-pw")))).await,
+        200
+    );
+    assert_eq!(
+        send(&api, "10.0.0.3", Some((&wrong_token, None))).await,
+        401
+    );
+    assert_eq!(
+        send(&api, "10.0.0.3", Some(("bob", Some("wrong-pw-1")))).await,
+        401
+    );
+    assert_eq!(
+        send(&api, "10.0.0.3", Some(("hunter2-pw-in-name", Some("x")))).await,
+        401
+    );
+    assert_eq!(
+        send(&api, "10.0.0.4", None).await,
+        401,
+        "no attempt, no event"
+    );
+    assert_eq!(
+        send_method(&api, "POST", "10.0.0.5", Some((&read_only_token, None))).await,
+        403
+    );
+    let stored = wait_for(&api, 6).await;
+    let seen: Vec<_> = stored.iter().map(summary).collect();
+    assert_eq!(
+        seen,
+        [
+            row("auth.succeeded", Some("alice"), Some("token"), "-"),
+            row("auth.succeeded", Some("bob"), Some("password"), "-"),
+            row("auth.failed", None, Some("token"), "invalid_credentials"),
+            row(
+                "auth.failed",
+                Some("bob"),
+                Some("password"),
+                "invalid_credentials"
+            ),
+            row("auth.failed", None, Some("password"), "invalid_credentials"),
+            row(
+                "auth.denied",
+                Some("bob"),
+                Some("token"),
+                "token_scope_denied"
+            ),
+        ]
+    );
+    let addresses: Vec<_> = stored
+        .iter()
+        .map(|record| record.ip.clone().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.3", "10.0.0.3", "10.0.0.5"
+        ]
+    );
+    let denied = stored.last().unwrap();
+    assert_eq!(denied.token_id.as_deref(), Some(read_only_id.as_str()));
+    assert_eq!(denied.details["restriction"], "access");
+    assert_eq!(denied.details["method"], "POST");
+    assert_eq!(denied.details["path"], "/rest/x");
+    assert_eq!(denied.details["route"], "default");
+    assert!(stored.iter().all(|record| record.request_id.is_some()));
+
+    let everything = serde_json::to_string(&stored).unwrap();
+    for secret in [
+        alice.as_str(),
+        wrong_token.as_str(),
+        read_only_token.as_str(),
+        "bob-pw",
+        "wrong-pw-1",
+        "hunter2",
+        "query-value",
+    ] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+    let verified = tokengate_core::store::verify_audit(api.app.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "the events are chained like every record");
+}
+
+#[tokio::test]
+async fn the_allow_list_refusal_is_a_failure_and_a_disabled_switch_a_denial() {
+    let api = start().await;
+    let body = json!({"max_validity": "never", "ip_allowlist": ["127.0.0.1", "10.0.0.0/8"],
+        "password_auth": "disabled", "admins_only": false,
+        "audit_auth_events": {"failure": true, "denied": true}});
+    json_of(
+        api.admin(Method::PUT, "/admin/settings", Some(body)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        send(&api, "192.0.2.7", Some((&api.alice_token, None))).await,
+        403
+    );
+    assert_eq!(
+        send(&api, "10.1.1.1", Some(("bob", Some("bob-pw")))).await,
+        403
+    );
+    assert_eq!(
+        send(&api, "10.1.1.1", Some((&api.alice_token, None))).await,
+        200
+    );
+    let stored = wait_for(&api, 2).await;
+    let seen: Vec<_> = stored.iter().map(summary).collect();
+    assert_eq!(
+        seen,
+        [
+            row("auth.failed", None, None, "ip_not_allowed"),
+            row(
+                "auth.denied",
+                None,
+                Some("password"),
+                "password_auth_disabled"
+            ),
+        ],
+        "success is off; the refused address is recorded before any credentials are read"
+    );
+    assert_eq!(stored[0].ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(stored[0].actor, "anonymous");
+}
+
+#[tokio::test]
+async fn events_are_off_by_default_and_each_switch_records_only_its_kind() {
+    let api = start().await;
+    let current = json_of(
+        api.admin(Method::GET, "/admin/settings", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        current["audit_auth_events"],
+        json!({"success": false, "failure": false, "denied": false})
+    );
+    assert_eq!(
+        send(&api, "10.0.0.1", Some((&api.alice_token, None))).await,
+        200
+    );
+    assert_eq!(
+        send(&api, "10.0.0.1", Some(("bob", Some("nope")))).await,
+        401
+    );
+    assert_eq!(state(&api.app).auth_events.pending(), 0);
+
+    switch(&api, json!({"denied": true})).await;
+    assert_eq!(
+        send(&api, "10.0.0.1", Some((&api.alice_token, None))).await,
+        200
+    );
+    assert_eq!(
+        send(&api, "10.0.0.1", Some(("bob", Some("nope")))).await,
+        401
+    );
+    let settings = api.app.store.settings().await.unwrap();
+    let mut restricted = settings.clone();
+    restricted.permissions.use_tokens =
+        tokengate_core::groups::GroupList::parse(&["nobody"]).unwrap();
+    api.app.save_settings(&restricted).await;
+    api.app.sync().await;
+    assert_eq!(
+        send(&api, "10.0.0.1", Some((&api.alice_token, None))).await,
+        403
+    );
+    let stored = wait_for(&api, 1).await;
+    let seen: Vec<_> = stored.iter().map(summary).collect();
+    assert_eq!(
+        seen,
+        [row(
+            "auth.denied",
+            Some("alice"),
+            Some("token"),
+            "tokens_not_permitted"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_put_without_the_switches_keeps_them_and_bad_switches_change_nothing() {
+    let api = start().await;
+    switch(&api, json!({"success": true})).await;
+    let without = json!({"max_validity": "1y", "ip_allowlist": [], "password_auth": "enabled",
+        "admins_only": false});
+    let answer = json_of(
+        api.admin(Method::PUT, "/admin/settings", Some(without))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        answer["audit_auth_events"],
+        json!({"success": true, "failure": false, "denied": false})
+    );
+    let before = api.app.store.settings().await.unwrap();
+    for bad in [
+        json!({"success": "yes"}),
+        json!({"sucess": true}),
+        json!(["success"]),
+        json!("all"),
+        json!({"success": true, "failure": 1}),
+    ] {
+        let body = json!({"max_validity": "never", "ip_allowlist": [], "password_auth": "enabled",
+            "admins_only": false, "audit_auth_events": bad});
+        error_body(
+            api.admin(Method::PUT, "/admin/settings", Some(body)).await,
+            422,
+            "invalid_body",
+        )
+        .await;
+    }
+    assert_eq!(api.app.store.settings().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_stop_writes_every_event_noted_by_the_requests_it_let_finish() {
+    let mut api = start().await;
+    switch(
+        &api,
+        json!({"success": true, "failure": true, "denied": true}),
+    )
+    .await;
+    let mut requests = Vec::new();
+    for index in 0..300 {
+        let client = api.app.client.clone();
+        let url = api.app.url("/rest/x");
+        let token = if index % 3 == 0 {
+            "tg_wrong".to_owned()
+        } else {
+            api.alice_token.clone()
+        };
+        requests.push(tokio::spawn(async move {
+            client
+                .get(url)
+                .header("x-forwarded-for", format!("10.2.0.{}", index % 250))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut answered = 0;
+    for request in requests {
+        let status = request.await.unwrap();
+        assert!(status == 200 || status == 401 || status == 429, "{status}");
+        answered += 1;
+    }
+    api.app.server.take().unwrap().shutdown().await;
+    let stored = events(&api).await;
+    assert_eq!(answered, 300);
+    assert_eq!(
+        stored.len(),
+        300,
+        "one event per request, none lost by the stop"
+    );
+    let verified = tokengate_core::store::verify_audit(api.app.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok);
+}
