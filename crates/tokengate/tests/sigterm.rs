@@ -1,6 +1,7 @@
 //! SPEC §8 graceful stop: `SIGTERM` to the real `tokengate serve` while token requests are in
 //! flight to a slow upstream. The requests in flight finish with 200, the process exits 0,
-//! and the last-use batch is written before it does.
+//! and the last-use batch and the authentication events (SPEC §13, all three switched on)
+//! are written before it does: one `auth.succeeded` record per answered request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod process;
@@ -84,12 +85,19 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_under_load_finishes_requests_in_flight_flushes_last_use_and_exits_0() {
+async fn sigterm_under_load_finishes_requests_in_flight_writes_last_use_and_every_event_and_exits_0()
+ {
     let upstream = SlowUpstream::default();
     let mut installation = Installation::sqlite(None);
     installation
         .env
         .push(("TOKENGATE_GATEWAY__UPSTREAM".into(), upstream.start().await));
+    installation.cli(&[
+        "settings",
+        "set",
+        "audit-auth-events",
+        "success,failure,denied",
+    ]);
     let mut server = installation.serve();
     let busy = installation.cli(&["token", "create", "--user", "admin", "--name", "busy"]);
     let late = installation.cli(&["token", "create", "--user", "admin", "--name", "late"]);
@@ -176,6 +184,28 @@ async fn sigterm_under_load_finishes_requests_in_flight_flushes_last_use_and_exi
     assert!(
         statuses.iter().all(|status| *status == 200),
         "every answer given was 200: {statuses:?}"
+    );
+
+    let events = installation.audit("auth.succeeded");
+    let answered = IN_FLIGHT + 1 + statuses.len();
+    assert_eq!(
+        events.len(),
+        answered,
+        "one event per answered request, none lost by the stop"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|event| event["details"]["path"] == "/late"),
+        "the request decided after the signal has its event"
+    );
+    for kind in ["auth.failed", "auth.denied"] {
+        assert!(installation.audit(kind).is_empty(), "{kind}");
+    }
+    let verified = installation.cli(&["audit", "verify"]);
+    assert!(
+        verified.contains("verified") || verified.contains("intact"),
+        "{verified}"
     );
 
     let tokens = installation.tokens();
