@@ -79,7 +79,9 @@ impl Provider {
         // One start at a time: fourteen node processes generating RSA keys at once on a small
         // machine starve each other. A start that hangs is killed and tried again.
         static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = STARTING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut failures = Vec::new();
         for _ in 0..3 {
             match Self::spawn(port, env) {
