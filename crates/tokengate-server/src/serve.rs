@@ -67,6 +67,8 @@ pub struct RunningServer {
     watcher: Option<tokio::task::JoinHandle<()>>,
     /// Ends after the delivery it is sending, if any (`crate::notify`).
     notifier: Option<tokio::task::JoinHandle<()>>,
+    /// Ends after the queue of records for syslog is sent or a few seconds (`crate::syslog`).
+    forwarder: Option<tokio::task::JoinHandle<()>>,
     metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -84,6 +86,9 @@ impl RunningServer {
         }
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.await;
+        }
+        if let Some(forwarder) = self.forwarder.take() {
+            let _ = forwarder.await;
         }
         if let Some(metrics) = self.metrics.take() {
             let _ = metrics.await;
@@ -283,6 +288,7 @@ impl Bound {
         }
         let notifier = tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
         tokio::spawn(crate::retention::run(state.clone(), stop_rx.clone()));
+        let forwarder = tokio::spawn(crate::syslog::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,
@@ -299,6 +305,7 @@ impl Bound {
             accept: Some(accept),
             watcher: Some(watcher),
             notifier: Some(notifier),
+            forwarder: Some(forwarder),
             metrics,
         })
     }
