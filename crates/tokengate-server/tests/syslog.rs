@@ -284,6 +284,35 @@ async fn a_receiver_that_is_down_at_start_gets_the_records_once_it_listens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_restarts_gets_every_record_written_while_it_was_away() {
+    let receiver = Receiver::tcp().await;
+    let address = receiver.address;
+    let (app, began) = app_with_history(forwarding_to(&receiver.url("tcp"))).await;
+    app.add_user("alice", "alice-password", false).await;
+    let before = records_after(&app, began).await;
+    receiver.at_least(before.len()).await;
+    receiver.stop().await;
+    for _ in 0..3 {
+        app.add_token("alice").await;
+    }
+    let head = app.store.audit_head().await.unwrap().unwrap().0;
+    let started = Instant::now();
+    while cursor(&app.database_url).await != Some(head) {
+        assert!(started.elapsed() < WAIT, "the records were never taken");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let restarted = Receiver::tcp_on(address).await;
+    let missed = app
+        .store
+        .audit_between(before.last().unwrap().id, head, 100)
+        .await
+        .unwrap();
+    assert_eq!(missed.len(), 3);
+    let messages = restarted.at_least(missed.len()).await;
+    assert_are_records(&messages, &missed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_stops_reading_costs_counted_drops_and_never_slow_requests() {
     let (receiver, _held) = Receiver::tcp_not_reading().await;
     let (app, began) = app_with_history(forwarding_to(&receiver.url("tcp"))).await;

@@ -58,6 +58,7 @@ impl Link {
     async fn send(&mut self, message: &str) -> std::io::Result<()> {
         match self {
             Link::Tcp(stream) => {
+                ensure_open(stream)?;
                 let frame = octet_counted(message);
                 tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame))
                     .await
@@ -65,6 +66,23 @@ impl Link {
             }
             Link::Udp(socket) => socket.send(message.as_bytes()).await.map(|_| ()),
         }
+    }
+}
+
+/// Fails when the receiver has closed the connection. A receiver never writes, so a readable
+/// stream means its end came: writing into it would succeed into the kernel's buffer and the
+/// message would be lost with the connection (a receiver restarting), where reconnecting first
+/// loses nothing.
+fn ensure_open(stream: &TcpStream) -> std::io::Result<()> {
+    let mut probe = [0u8; 256];
+    match stream.try_read(&mut probe) {
+        Ok(0) => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the receiver closed the connection",
+        )),
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

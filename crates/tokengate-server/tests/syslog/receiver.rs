@@ -18,6 +18,14 @@ pub struct Receiver {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl Receiver {
+    /// Stops listening and closes every connection, as a receiver that is shut down.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
@@ -64,10 +72,12 @@ impl Receiver {
         let address = listener.local_addr().unwrap();
         let messages = Arc::new(Mutex::new(Vec::new()));
         let kept = messages.clone();
+        // The connections end with the receiver (the set is dropped with the task).
         let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
-                tokio::spawn(read_frames(stream, kept.clone()));
+                connections.spawn(read_frames(stream, kept.clone()));
             }
         });
         Self {
