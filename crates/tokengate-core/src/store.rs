@@ -191,6 +191,31 @@ pub trait AuditLog: Send + Sync {
     async fn prune_audit(&self, before: DateTime<Utc>, audit: &NewAudit) -> StoreResult<u64>;
 }
 
+/// Where forwarding of new audit records (SPEC §13, `[audit] syslog`) has got to: the id of
+/// the last record taken, and the node that holds the right to take more until its lease runs
+/// out. One node at a time forwards, so every record is taken once whatever the number of
+/// nodes; records are read with [`AuditLog::audit_head`] and [`AuditLog::audit_between`].
+#[async_trait]
+pub trait AuditForwarding: Send + Sync {
+    /// Takes the lease for `holder` until `lease_until` when nobody holds it, its lease ran out
+    /// by `now`, or `holder` holds it already (a renewal); the cursor (the id of the last
+    /// record taken) when `holder` holds the lease afterwards, `None` when another node does.
+    /// The very first claim starts the cursor at the chain's head: earlier records are for
+    /// `tokengate audit export`, not for forwarding.
+    async fn claim_audit_forwarding(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
+    /// Moves the cursor from `from` to `to` when `holder` still holds the lease, the cursor is
+    /// still `from` and `to` is after it; whether it moved. The cursor never moves back.
+    async fn advance_audit_forwarding(&self, holder: &str, from: i64, to: i64)
+    -> StoreResult<bool>;
+    /// Gives the lease up (a node that stops), so another node takes over at once.
+    async fn release_audit_forwarding(&self, holder: &str) -> StoreResult<()>;
+}
+
 /// Walks the whole audit chain up to its current head (`crate::chain`).
 pub async fn verify_audit(log: &dyn AuditLog) -> StoreResult<crate::chain::Verification> {
     const PAGE: u32 = 5000;
@@ -369,6 +394,7 @@ pub trait Store:
     + DirectoryStore
     + Outbox
     + UsageStore
+    + AuditForwarding
 {
 }
 
@@ -383,7 +409,8 @@ impl<
         + GroupStore
         + DirectoryStore
         + Outbox
-        + UsageStore,
+        + UsageStore
+        + AuditForwarding,
 > Store for T
 {
 }

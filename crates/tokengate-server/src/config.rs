@@ -6,6 +6,7 @@ pub mod ldap;
 pub mod notify;
 pub mod oidc;
 pub mod routes;
+pub mod syslog;
 pub mod values;
 
 use checks::{check_database_url, check_public_url, check_upstream, one_line, shorten};
@@ -67,7 +68,7 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// How the outbox of notices is worked.
     pub notifications: NotificationsConfig,
-    /// The audit log: how long records are kept.
+    /// The audit log: how long records are kept, where new ones are forwarded.
     pub audit: AuditConfig,
 }
 
@@ -77,6 +78,10 @@ pub struct AuditConfig {
     /// Records older than this many days are deleted (an `audit.pruned` record keeps the
     /// chain verifiable); 0 = keep every record.
     pub retention_days: u32,
+    /// The syslog receiver new records are forwarded to (RFC 5424): `tcp://host:port` or
+    /// `udp://host:port`; "" = none.
+    #[serde(with = "syslog::optional")]
+    pub syslog: Option<syslog::SyslogTarget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod serve;
 pub mod session;
 pub mod sockets;
 pub mod state;
+pub mod syslog;
 pub mod throttle;
 pub mod tls;
 pub mod transport;

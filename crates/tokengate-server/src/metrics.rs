@@ -43,6 +43,11 @@ struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SyslogDropLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutboxLabels {
     state: &'static str,
 }
@@ -87,6 +92,8 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     outbox: Family<OutboxLabels, Gauge>,
     auth_events_dropped: Counter,
+    syslog_sent: Counter,
+    syslog_dropped: Family<SyslogDropLabels, Counter>,
     /// Handles to the series above, each taken from its family on first use (so the exposition
     /// is unchanged: a series appears once it counts) and then counted without hashing labels
     /// or taking the family's lock on every request.
@@ -183,6 +190,18 @@ impl Metrics {
             "Authentication events dropped because too many waited to be written",
             auth_events_dropped.clone(),
         );
+        let syslog_sent = Counter::default();
+        registry.register(
+            "syslog_sent",
+            "Audit records written to the syslog receiver",
+            syslog_sent.clone(),
+        );
+        let syslog_dropped = Family::<SyslogDropLabels, Counter>::default();
+        registry.register(
+            "syslog_dropped",
+            "Audit records not forwarded to syslog, by reason (queue_full, too_large)",
+            syslog_dropped.clone(),
+        );
         Self {
             registry,
             auth_events_dropped,
@@ -192,6 +211,8 @@ impl Metrics {
             upstream,
             deliveries,
             outbox,
+            syslog_sent,
+            syslog_dropped,
             handles: Handles::default(),
         }
     }
@@ -259,6 +280,18 @@ impl Metrics {
         self.outbox
             .get_or_create(&OutboxLabels { state })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// One audit record written to the syslog receiver.
+    pub fn syslog_sent(&self) {
+        self.syslog_sent.inc();
+    }
+
+    /// `count` audit records not forwarded to syslog for `reason`; 0 shows the series.
+    pub fn syslog_dropped(&self, reason: &'static str, count: u64) {
+        self.syslog_dropped
+            .get_or_create(&SyslogDropLabels { reason })
+            .inc_by(count);
     }
 
     /// The counters of `route`'s upstream answers.

@@ -69,6 +69,8 @@ pub struct RunningServer {
     notifier: Option<tokio::task::JoinHandle<()>>,
     /// Writes authentication events until stopped (`crate::auth_events`).
     auth_events: Option<tokio::task::JoinHandle<()>>,
+    /// Ends after the queue of records for syslog is sent or a few seconds (`crate::syslog`).
+    forwarder: Option<tokio::task::JoinHandle<()>>,
     metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -86,6 +88,9 @@ impl RunningServer {
         }
         if let Some(notifier) = self.notifier.take() {
             let _ = notifier.await;
+        }
+        if let Some(forwarder) = self.forwarder.take() {
+            let _ = forwarder.await;
         }
         if let Some(metrics) = self.metrics.take() {
             let _ = metrics.await;
@@ -294,6 +299,7 @@ impl Bound {
         let notifier = tokio::spawn(crate::notify::run(state.clone(), stop_rx.clone()));
         let auth_events = tokio::spawn(crate::auth_events::run(state.clone(), stop_rx.clone()));
         tokio::spawn(crate::retention::run(state.clone(), stop_rx.clone()));
+        let forwarder = tokio::spawn(crate::syslog::run(state.clone(), stop_rx.clone()));
         let metrics = self.metrics.map(|listener| {
             tokio::spawn(crate::metrics::serve(
                 listener,
@@ -311,6 +317,7 @@ impl Bound {
             watcher: Some(watcher),
             notifier: Some(notifier),
             auth_events: Some(auth_events),
+            forwarder: Some(forwarder),
             metrics,
         })
     }

@@ -208,15 +208,6 @@ async fn some_in(app: &TestApp, state: DeliveryState) -> Vec<DeliveryRecord> {
     .await
 }
 
-/// The metrics text of `app`.
-async fn metrics_of(app: &TestApp) -> String {
-    let address = app.server.as_ref().unwrap().metrics_address.unwrap();
-    let answer = reqwest::get(format!("http://{address}/metrics"))
-        .await
-        .unwrap();
-    answer.text().await.unwrap()
-}
-
 /// Polls `probe` every 50 ms until it gives a value (fails after [`WAIT`]).
 async fn until<T, F, Fut>(mut probe: F) -> T
 where
@@ -266,7 +257,7 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
     );
 
     let metrics = until(|| async {
-        let text = metrics_of(&app).await;
+        let text = app.metrics().await;
         text.contains("tokengate_notification_deliveries{state=\"failed\"} 1")
             .then_some(text)
     })
@@ -315,7 +306,7 @@ async fn a_failing_webhook_is_retried_until_it_answers_and_a_dead_one_is_given_u
     let again = root.post(&retry, &[("csrf", csrf.as_str())]).await;
     assert_eq!(again.status, 303);
     until(|| async {
-        let text = metrics_of(&app).await;
+        let text = app.metrics().await;
         let failed_twice =
             "tokengate_notification_attempts_total{channel=\"webhook\",outcome=\"failed\"} 2";
         text.contains(failed_twice).then_some(())

@@ -139,6 +139,27 @@ fn configuration_errors_are_one_line_naming_the_key_exit_2_and_write_nothing() {
             &[("TOKENGATE_DATABASE_URL", "mysql://app:hunter2@db/tokens")],
             "database_url",
         ),
+        (
+            "[audit]\nsyslog = \"tcp://siem.example.com\"\n",
+            &[],
+            "audit.syslog",
+        ),
+        (
+            "[audit]\nsyslog = \"tls://siem:6514\"\n",
+            &[],
+            "audit.syslog",
+        ),
+        (
+            "[audit]\nsyslog = \"udp://siem:514/logs\"\n",
+            &[],
+            "audit.syslog",
+        ),
+        ("[audit]\nsyslog = \"siem:514\"\n", &[], "audit.syslog"),
+        (
+            "",
+            &[("TOKENGATE_AUDIT__SYSLOG", "udp://:514")],
+            "audit.syslog",
+        ),
     ];
     for (config, env, key) in cases {
         let (code, stderr, dir) = refused_start(config, env);

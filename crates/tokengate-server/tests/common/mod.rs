@@ -207,6 +207,15 @@ impl TestApp {
         }
         request.send().await.unwrap()
     }
+
+    /// The text of `GET /metrics` on the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let address = self.server.as_ref().unwrap().metrics_address.unwrap();
+        let answer = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap();
+        answer.text().await.unwrap()
+    }
 }
 
 /// Asserts the SPEC §1 error body and returns it.

@@ -413,3 +413,31 @@ impl UsageStore for Switchable {
         self.inner.prune_usage(before).await
     }
 }
+
+#[async_trait]
+impl AuditForwarding for Switchable {
+    async fn claim_audit_forwarding(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        self.check()?;
+        self.inner
+            .claim_audit_forwarding(holder, now, lease_until)
+            .await
+    }
+    async fn advance_audit_forwarding(
+        &self,
+        holder: &str,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.advance_audit_forwarding(holder, from, to).await
+    }
+    async fn release_audit_forwarding(&self, holder: &str) -> StoreResult<()> {
+        self.check()?;
+        self.inner.release_audit_forwarding(holder).await
+    }
+}

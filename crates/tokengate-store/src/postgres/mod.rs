@@ -68,8 +68,8 @@ impl Driver for PostgresDriver {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
     const CLEAR: &'static [&'static str] = &[
-        "TRUNCATE deliveries, outbox, known_addresses, usage, group_members, groups, sessions, tokens, users, settings, audit \
-         RESTART IDENTITY",
+        "TRUNCATE deliveries, outbox, known_addresses, usage, group_members, groups, sessions, tokens, users, settings, audit, \
+         audit_forwarding RESTART IDENTITY",
         "SELECT tokengate_bump(1)",
         crate::sql::FINISH_CHAIN,
     ];

@@ -11,6 +11,7 @@ mod driver;
 
 mod audit;
 mod columns;
+mod forwarding;
 mod groups;
 mod known_addresses;
 mod outbox;

@@ -98,6 +98,7 @@ impl Driver for SqliteDriver {
         "DELETE FROM users",
         "DELETE FROM settings",
         "DELETE FROM audit",
+        "DELETE FROM audit_forwarding",
         "DELETE FROM sqlite_sequence WHERE name = 'audit'",
         crate::sql::FINISH_CHAIN,
     ];

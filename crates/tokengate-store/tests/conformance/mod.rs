@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod counter;
+pub mod forwarding;
 pub mod groups;
 pub mod known_addresses;
 pub mod outbox;
@@ -90,6 +91,12 @@ macro_rules! conformance_tests {
             usage::usage_is_filtered_by_day_token_and_user_and_summed_over_days,
             usage::usage_per_day_sums_each_via,
             usage::pruning_deletes_only_days_before_the_limit,
+            forwarding::forwarding_starts_at_the_chain_head_and_reads_only_later_records,
+            forwarding::forwarding_on_an_empty_log_starts_at_zero,
+            forwarding::a_held_forwarding_lease_is_refused_to_another_node_until_it_runs_out,
+            forwarding::a_released_forwarding_lease_is_taken_over_at_once,
+            forwarding::the_forwarding_cursor_only_moves_forward_from_where_it_is,
+            forwarding::concurrent_claimers_never_both_hold_the_forwarding_lease,
         );
     };
     (@cases $fresh_store:path; $($module:ident :: $case:ident),* $(,)?) => {
