@@ -10,6 +10,8 @@
 # RESTRICT="--access read --paths /api/ --ip-allowlist 127.0.0.1/32" gives the token those
 # restrictions (`tokengate token create` options; the proxied path is /api/items, from
 # 127.0.0.1), to count what checking them costs. Proxy mode only: wrk sends no forwarded path.
+# EVENTS=success,failure,denied switches those authentication events on (an audit record per
+# request, written in batches by the same process), to count what they cost.
 # Reports go to target/bench/profile-<time>/.
 
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +27,9 @@ DB=$WORK/tokengate.db
 tg user add bench --password-stdin <<<'bench-password-1' >/dev/null
 # shellcheck disable=SC2086 # RESTRICT holds several options
 TOKEN=$(tg token create --user bench --name bench ${RESTRICT:-} --json | jq -r .token)
+if [ -n "${EVENTS:-}" ]; then
+    tg settings set audit-auth-events "$EVENTS" >/dev/null
+fi
 
 UPSTREAM_PORT=$(free_port)
 TG_PORT=$(free_port)
@@ -81,6 +86,8 @@ case "$TOOL" in
         callgrind_control -i on "$PID_tokengate" >/dev/null
         # Few connections: valgrind runs one thread at a time.
         wrk_run profiled -t1 -c4 -d"${SECONDS_PROFILED}s" -H "Authorization: Bearer $TOKEN" "$URL"
+        # Work the requests left behind (the batch writes of last use and events) is counted too.
+        sleep 1.5
         callgrind_control -i off "$PID_tokengate" >/dev/null
         requests=$(awk '/requests in/ {print $1}' "$OUT"/profiled.1.txt)
         kill -TERM "$PID_tokengate"

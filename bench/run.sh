@@ -2,7 +2,8 @@
 # tokengate beside nginx, same machine, same load (SPEC §7). Starts on free loopback ports, in
 # a temporary folder: an upstream (nginx `return 200`, in an nginx of its own), nginx as a plain keep-alive reverse
 # proxy, tokengate as reverse proxy (also with a restricted token: read only, one path prefix,
-# its own allow-list), nginx auth_request to a 204 service and to tokengate, and nginx auth_basic
+# its own allow-list; and a second tokengate, on a copy of the database, with every
+# authentication event audited), nginx auth_request to a 204 service and to tokengate, and nginx auth_basic
 # with bcrypt; measures each with wrk in interleaved rounds; prints a Markdown
 # table with each ratio to its nginx baseline. Stops only what it started.
 #
@@ -14,7 +15,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_bearer_restricted tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
+ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_bearer_restricted tg_bearer_events tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
 ensure_tools
@@ -27,6 +28,7 @@ AUTH204_PORT=$(free_port)
 NGINX_PROXY_PORT=$(free_port)
 AUTHREQ_204_PORT=$(free_port)
 AUTHREQ_TG_PORT=$(free_port)
+TG_EVENTS_PORT=$(free_port)
 BASIC_PORT=$(free_port)
 TG_PORT=$(free_port)
 
@@ -40,11 +42,23 @@ RESTRICTED_TOKEN=$(tg token create --user bench --name bench-restricted --access
 BASIC_TOKEN=$(printf 'bench:%s' "$TOKEN" | base64 -w0)
 BASIC_PASSWORD=$(printf 'bench:%s' "$PASSWORD" | base64 -w0)
 
+# The same users and tokens in a database of its own, with auth.succeeded, auth.failed and
+# auth.denied all switched on: what writing an audit record per request costs.
+DB_EVENTS=$WORK/events.db
+tg db backup "$DB_EVENTS" >/dev/null
+(cd "$WORK" && TOKENGATE_DATABASE_URL="sqlite://$DB_EVENTS" "$BIN" settings set \
+    audit-auth-events success,failure,denied >/dev/null)
+
 start_tokengate tokengate "$TG_PORT" \
     TOKENGATE_ADMIN_PASSWORD=bench-admin-password \
     TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" \
     TOKENGATE_GATEWAY__TRUSTED_PROXIES='["127.0.0.1/32"]' \
     TOKENGATE_GATEWAY__PUBLIC_PATHS='["/public/"]' \
+    TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
+start_tokengate tokengate_events "$TG_EVENTS_PORT" \
+    TOKENGATE_DATABASE_URL="sqlite://$DB_EVENTS" \
+    TOKENGATE_GATEWAY__UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT" \
+    TOKENGATE_GATEWAY__TRUSTED_PROXIES='["127.0.0.1/32"]' \
     TOKENGATE_SECURITY__FAILURES_PER_MINUTE=0
 
 # --- the services behind the gateways, in an nginx of their own --------------------------
@@ -191,6 +205,8 @@ URL[tg_whoami]="$L:$TG_PORT/tokengate/whoami"
 ARGS[tg_whoami]="Authorization: Bearer $TOKEN"
 URL[tg_bearer_restricted]="$L:$TG_PORT/api/items"
 ARGS[tg_bearer_restricted]="Authorization: Bearer $RESTRICTED_TOKEN"
+URL[tg_bearer_events]="$L:$TG_EVENTS_PORT/api/items"
+ARGS[tg_bearer_events]="Authorization: Bearer $TOKEN"
 URL[tg_basic]="$L:$TG_PORT/api/items"
 ARGS[tg_basic]="Authorization: Basic $BASIC_TOKEN"
 URL[tg_bearer]="$L:$TG_PORT/api/items"
@@ -217,6 +233,8 @@ WHAT[tg_bearer]="tokengate reverse proxy, token as Bearer"
 BASE[tg_bearer]="nginx_proxy"
 WHAT[tg_bearer_restricted]="tokengate reverse proxy, restricted token as Bearer (read, /api/, own allow-list)"
 BASE[tg_bearer_restricted]="tg_bearer"
+WHAT[tg_bearer_events]="tokengate reverse proxy, token as Bearer, every authentication event audited"
+BASE[tg_bearer_events]="tg_bearer"
 WHAT[tg_basic]="tokengate reverse proxy, token as Basic password"
 BASE[tg_basic]="nginx_proxy"
 WHAT[tg_password]="tokengate reverse proxy, password (argon2id)"
@@ -278,4 +296,11 @@ done
     done
     echo
     echo "tokengate RSS after the runs: $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PID_tokengate/status")"
+    case " $SCENARIOS " in
+    *" tg_bearer_events "*)
+        sleep 1 # the last batch of events
+        echo "audit log of the instance with events: $(cd "$WORK" &&
+            TOKENGATE_DATABASE_URL="sqlite://$DB_EVENTS" "$BIN" audit verify)"
+        ;;
+    esac
 } | tee "$OUT/summary.md"

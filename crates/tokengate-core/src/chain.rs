@@ -7,6 +7,7 @@
 //! hash), or missing at the end (the chain head the store keeps names a later record).
 
 use crate::audit::{AuditAction, AuditRecord};
+use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -17,49 +18,80 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The fields of a record that its hash covers, in their canonical JSON form: keys sorted at
 /// every level, no whitespace, times as RFC 3339 UTC with milliseconds.
 pub fn canonical_json(record: &AuditRecord) -> String {
-    let value = serde_json::json!({
-        "id": record.id,
-        "at": record.at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "actor": record.actor,
-        "action": record.action.as_str(),
-        "user": record.user,
-        "token_id": record.token_id,
-        "details": record.details,
-        "ip": record.ip,
-        "request_id": record.request_id,
-    });
-    let mut out = String::new();
-    write_canonical(&value, &mut out);
+    String::from_utf8_lossy(&canonical_bytes(record)).into_owned()
+}
+
+/// [`canonical_json`] as bytes, written straight from the record: the top-level keys in their
+/// sorted order (`action` < `actor` < `at` < `details` < `id` < `ip` < `request_id` <
+/// `token_id` < `user`), strings and numbers escaped and written as serde_json writes them.
+fn canonical_bytes(record: &AuditRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(320);
+    out.extend_from_slice(b"{\"action\":");
+    push_string(&mut out, record.action.as_str());
+    out.extend_from_slice(b",\"actor\":");
+    push_string(&mut out, &record.actor);
+    out.extend_from_slice(b",\"at\":");
+    push_string(
+        &mut out,
+        &record.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+    );
+    out.extend_from_slice(b",\"details\":");
+    write_canonical(&record.details, &mut out);
+    out.extend_from_slice(b",\"id\":");
+    out.extend_from_slice(record.id.to_string().as_bytes());
+    for (key, value) in [
+        (&b",\"ip\":"[..], &record.ip),
+        (b",\"request_id\":", &record.request_id),
+        (b",\"token_id\":", &record.token_id),
+        (b",\"user\":", &record.user),
+    ] {
+        out.extend_from_slice(key);
+        match value {
+            Some(text) => push_string(&mut out, text),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// `value` as serde_json writes it (quoted and escaped, or a number, `true`, `null`).
+fn push_scalar<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing JSON to a Vec cannot fail for these types.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn push_string(out: &mut Vec<u8>, text: &str) {
+    push_scalar(out, text);
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
+                push_string(out, key);
+                out.push(b':');
+                write_canonical(item, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => push_scalar(out, scalar),
     }
 }
 
@@ -67,7 +99,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 pub fn chain_hash(prev_hash: &str, record: &AuditRecord) -> String {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
-    hasher.update(canonical_json(record).as_bytes());
+    hasher.update(canonical_bytes(record));
     hex_of(&hasher.finalize())
 }
 

@@ -1,5 +1,5 @@
 //! How long `audit verify` takes over a long chain: writes RECORDS audit records (100,000 by
-//! default) to a SQLite file (or the PostgreSQL database in TOKENGATE_BENCH_POSTGRES_URL) in
+//! default; authentication events, the records that come by the thousand) to a SQLite file (or the PostgreSQL database in TOKENGATE_BENCH_POSTGRES_URL) in
 //! batches, then walks the chain five times and prints each time. Run by
 //! `bench/audit_verify.sh`: `cargo bench -p tokengate-store --bench audit_verify`.
 
@@ -32,12 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     NewAudit::new(
                         chrono::Utc::now(),
                         &Actor::User("admin".into()),
-                        AuditAction::TokenCreated,
+                        AuditAction::AuthSucceeded,
                         &origin,
                     )
                     .user("alice")
                     .token(&format!("tok{batch}x{index}"))
-                    .details(serde_json::json!({"name": format!("token {index}"), "hint": "tg_ab…yz", "expires_at": null}))
+                    .details(serde_json::json!({"via": "token", "method": "GET", "path": format!("/api/items/{index}"), "route": "default"}))
                 })
                 .collect();
             store.append_audit(&audits).await?;

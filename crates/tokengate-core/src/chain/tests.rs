@@ -140,3 +140,45 @@ fn a_pruned_start_verifies_only_when_an_audit_pruned_record_carries_its_hash() {
     kept.push(pruned);
     assert!(verify(&kept, head_of(&kept)).ok);
 }
+
+/// A record with everything JSON can make awkward, and optional fields both set and absent.
+fn awkward(id: i64, optional: bool) -> AuditRecord {
+    AuditRecord {
+        id,
+        at: Utc.timestamp_millis_opt(1_790_000_000_007).unwrap(),
+        actor: "ädmin \"quoted\"".into(),
+        action: AuditAction::AuthDenied,
+        user: optional.then(|| "bob\\".into()),
+        token_id: optional.then(|| "tok\u{1}".into()),
+        details: json!({
+            "zeta": [1.5, -2, 18_446_744_073_709_551_615_u64, null, true, false],
+            "Älpha": "tab\tnew\nline </script> \u{2028} 😀",
+            "alpha": {"b": [], "a": {}, "": "empty key"},
+            "path": "/a%2Fb?x=1#f",
+        }),
+        ip: optional.then(|| "2001:db8::1".into()),
+        request_id: optional.then(|| "req-1".into()),
+        prev_hash: GENESIS.into(),
+        hash: String::new(),
+    }
+}
+
+#[test]
+fn the_canonical_form_and_hash_stay_what_existing_chains_were_written_with() {
+    let full = awkward(41, true);
+    let bare = awkward(42, false);
+    // Known answers: a change to the canonical form would break every chain already written.
+    assert_eq!(
+        chain_hash(GENESIS, &full),
+        "26fbc611ac283747b0c475d3d8bf4bad6d7723a235adb0cbb8630d6caad47b60"
+    );
+    assert_eq!(
+        chain_hash(GENESIS, &bare),
+        "5510a337559ad98c37cca8fab54088fcebbf58e3e9b29b46e779c402a63ce0b4"
+    );
+    assert!(
+        canonical_json(&bare).ends_with(
+            ",\"id\":42,\"ip\":null,\"request_id\":null,\"token_id\":null,\"user\":null}"
+        )
+    );
+}

@@ -66,6 +66,14 @@ impl Driver for PostgresDriver {
     const CONTAINS: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    /// Milliseconds as an interval (exact), not `to_timestamp` (a float).
+    const INSERT_AUDIT_ROWS: &'static str = "INSERT INTO audit (id, at, actor, action, user_name, \
+         token_id, details, ip, request_id, prev_hash, hash) \
+         SELECT id, TIMESTAMPTZ 'epoch' + at_ms * INTERVAL '1 millisecond', actor, action, \"user\", \
+         token_id, details, ip, request_id, prev_hash, hash \
+         FROM jsonb_to_recordset($1::text::jsonb) AS r(id BIGINT, at_ms BIGINT, actor TEXT, \
+         action TEXT, \"user\" TEXT, token_id TEXT, details TEXT, ip TEXT, request_id TEXT, \
+         prev_hash TEXT, hash TEXT)";
     /// TRUNCATE fires no row triggers: move the counter (and wake the nodes) by hand.
     const CLEAR: &'static [&'static str] = &[
         "TRUNCATE deliveries, outbox, known_addresses, usage, group_members, groups, sessions, tokens, users, settings, audit, \

@@ -9,15 +9,12 @@ use crate::paging::page_size;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokengate_core::model::{AuditAction, AuditFilter, AuditRecord, NewAudit};
+use tokengate_core::notices;
 use tokengate_core::store::{AuditLog, StoreError, StoreResult};
 
 /// The columns an audit record is read from, and written from ([`record_values`]).
 pub(crate) const AUDIT_COLUMNS: &str =
     "id, at, actor, action, user_name, token_id, details, ip, request_id, prev_hash, hash";
-
-/// Records per insert statement in a batch append (11 values each: far below the bind
-/// parameter limits of SQLite and PostgreSQL).
-const APPEND_CHUNK: usize = 500;
 
 /// Points the audit chain's head at the newest record (after emptying or importing a
 /// database: the drivers' `CLEAR` and `FINISH_IMPORT`).
@@ -129,6 +126,41 @@ pub(crate) fn record_values(record: &AuditRecord) -> StoreResult<Vec<Arg>> {
     ])
 }
 
+/// An audit record as one element of the JSON array [`Driver::INSERT_AUDIT_ROWS`] reads.
+#[derive(serde::Serialize)]
+struct AuditRow {
+    id: i64,
+    at_ms: i64,
+    actor: String,
+    action: &'static str,
+    user: Option<String>,
+    token_id: Option<String>,
+    /// The details as stored: JSON text.
+    details: String,
+    ip: Option<String>,
+    request_id: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl AuditRow {
+    fn of(record: AuditRecord) -> StoreResult<Self> {
+        Ok(Self {
+            id: record.id,
+            at_ms: record.at.timestamp_millis(),
+            details: json_text(&record.details)?,
+            actor: record.actor,
+            action: record.action.as_str(),
+            user: record.user,
+            token_id: record.token_id,
+            ip: record.ip,
+            request_id: record.request_id,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+        })
+    }
+}
+
 /// An audit row read back, from any driver.
 pub(crate) fn audit_from_row(row: &dyn Columns) -> StoreResult<AuditRecord> {
     let action = row.text("action")?;
@@ -182,23 +214,32 @@ impl<D: Driver> AuditLog for SqlStore<D> {
         if records.is_empty() {
             return Ok(());
         }
-        // One head lock, then the records chained in memory and written in multi-row inserts:
-        // authentication events arrive by the thousand.
+        let notices = records
+            .iter()
+            .any(|audit| notices::of_audit(audit).is_some());
+        if !notices && let Some(appended) = self.driver.fast_append(records).await {
+            return appended;
+        }
+        // One head lock, the records chained in memory, and one statement with one parameter:
+        // authentication events arrive by the thousand, and a statement per record (or a
+        // parameter per value) costs more than the rest of the write.
         let mut transaction = self.driver.begin().await?;
         let (mut last_id, mut last_hash) = lock_head::<D, _>(&mut *transaction).await?;
-        for chunk in records.chunks(APPEND_CHUNK) {
-            let mut rows = Vec::with_capacity(chunk.len());
-            for audit in chunk {
-                let record = AuditRecord::chained(last_id + 1, audit, &last_hash);
-                rows.push(record_values(&record)?);
-                (last_id, last_hash) = (record.id, record.hash);
-            }
-            let insert = Statement::insert("audit", AUDIT_COLUMNS, rows);
-            transaction.execute(insert).await?;
+        let mut rows = Vec::with_capacity(records.len());
+        for audit in records {
+            let record = AuditRecord::chained(last_id + 1, audit, &last_hash);
+            rows.push(AuditRow::of(record)?);
+            last_id = rows.last().map_or(last_id, |row| row.id);
+            last_hash = rows.last().map_or(last_hash, |row| row.hash.clone());
         }
+        let rows = serde_json::to_string(&rows)
+            .map_err(|error| StoreError::Corrupt(format!("audit rows: {error}")))?;
+        transaction
+            .execute(Statement::new(D::INSERT_AUDIT_ROWS).bind(rows))
+            .await?;
         set_head(&mut *transaction, last_id, &last_hash).await?;
         for audit in records {
-            if let Some(notice) = tokengate_core::notices::of_audit(audit) {
+            if let Some(notice) = notices::of_audit(audit) {
                 super::outbox::insert_notice(&mut *transaction, &notice).await?;
             }
         }

@@ -24,7 +24,7 @@ pub(crate) mod transfer;
 mod usage;
 mod users;
 
-pub(crate) use audit::{FINISH_CHAIN, chain_unchained};
+pub(crate) use audit::{AUDIT_COLUMNS, FINISH_CHAIN, chain_unchained, record_values};
 pub use columns::{Columns, Decode};
 pub(crate) use columns::{corrupt, from_millis, statement_error, unavailable};
 pub(crate) use schema::newest_known;
@@ -73,6 +73,9 @@ pub trait Driver: Clone + fmt::Debug + Send + Sync + 'static {
     /// Appended to the read of a claim, so concurrent claimers pass over each other's rows
     /// instead of waiting for them (empty where one writer at a time is the rule anyway).
     const SKIP_LOCKED: &'static str;
+    /// Inserts the audit rows of the JSON array bound to `$1` (see `sql::audit::AuditRow`): a
+    /// batch of any size in one statement with one parameter.
+    const INSERT_AUDIT_ROWS: &'static str;
     /// Empties every table (for `db copy --force`) and moves the change counter.
     const CLEAR: &'static [&'static str];
     /// Run once after a bulk import, so new audit records continue after the imported ids.
@@ -83,6 +86,13 @@ pub trait Driver: Clone + fmt::Debug + Send + Sync + 'static {
     /// it, so no update is lost.
     async fn begin(&self) -> StoreResult<Self::Transaction>;
     async fn commit(transaction: Self::Transaction) -> StoreResult<()>;
+
+    /// Appends `records` chained after the head in one write transaction by a faster way than
+    /// statements through the pool, for a driver that has one (SQLite: `sqlite::fast_write`);
+    /// `None` sends them through the pool.
+    async fn fast_append(&self, _records: &[NewAudit]) -> Option<StoreResult<()>> {
+        None
+    }
 
     /// A point lookup on the hot path (`sql` has one placeholder, bound to `key`) run
     /// without the pool, for a driver that has a faster way (SQLite's fast read path);

@@ -11,12 +11,14 @@
 //! Booleans are INTEGER 0/1; JSON is TEXT.
 
 mod fast_read;
+mod fast_write;
 
 use crate::sql::{Arg, Decode, Driver, SqlStore, corrupt, from_millis};
 use crate::{OpenError, OpenOptions};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fast_read::Readers;
+use fast_write::AuditWriter;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -27,6 +29,7 @@ use sqlx::{Connection, Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokengate_core::model::NewAudit;
 use tokengate_core::store::StoreResult;
 
 /// Migrations in `migrations/sqlite`, embedded at compile time.
@@ -47,6 +50,8 @@ pub struct SqliteDriver {
     /// Read-only connections for the hot-path lookups; `None` for an in-memory database (or
     /// a file that is not in WAL mode), where the pool serves every query.
     readers: Option<Arc<Readers>>,
+    /// The connection for batch appends to the audit log; `None` where `readers` is.
+    writer: Option<Arc<AuditWriter>>,
 }
 
 /// A time as stored: unix milliseconds (floor).
@@ -72,6 +77,11 @@ fn unavailable(error: sqlx::Error) -> tokengate_core::store::StoreError {
     crate::sql::unavailable(error, BACKEND)
 }
 
+/// A blocking task that did not finish (it panicked or the runtime is shutting down).
+fn unavailable_join(error: tokio::task::JoinError) -> tokengate_core::store::StoreError {
+    crate::sql::unavailable(error, BACKEND)
+}
+
 #[async_trait]
 impl Driver for SqliteDriver {
     type Connection = SqliteConnection;
@@ -85,6 +95,11 @@ impl Driver for SqliteDriver {
     /// `BEGIN IMMEDIATE` already holds the database's write lock.
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const INSERT_AUDIT_ROWS: &'static str = "INSERT INTO audit (id, at, actor, action, user_name, \
+         token_id, details, ip, request_id, prev_hash, hash) \
+         SELECT value->>'id', value->>'at_ms', value->>'actor', value->>'action', value->>'user', \
+         value->>'token_id', value->>'details', value->>'ip', value->>'request_id', \
+         value->>'prev_hash', value->>'hash' FROM json_each($1)";
     /// Row by row, so the change-counter triggers fire and running processes notice.
     const CLEAR: &'static [&'static str] = &[
         "DELETE FROM deliveries",
@@ -122,6 +137,13 @@ impl Driver for SqliteDriver {
 
     async fn commit(transaction: Transaction<'static, Sqlite>) -> StoreResult<()> {
         transaction.commit().await.map_err(unavailable)
+    }
+
+    async fn fast_append(&self, records: &[NewAudit]) -> Option<StoreResult<()>> {
+        let writer = self.writer.clone()?;
+        let records = records.to_vec();
+        let appended = tokio::task::spawn_blocking(move || writer.append(&records)).await;
+        Some(appended.unwrap_or_else(|error| Err(unavailable_join(error))))
     }
 
     fn fast_lookup<T>(
@@ -202,14 +224,24 @@ impl SqlStore<SqliteDriver> {
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
         .await?;
-        let readers = fast_read_path.and_then(|path| match Readers::open(&path) {
-            Ok(readers) => Some(Arc::new(readers)),
-            Err(error) => {
-                tracing::warn!(%error, "SQLite lookups go through the connection pool");
-                None
-            }
+        let readers = fast_read_path
+            .as_ref()
+            .and_then(|path| match Readers::open(path) {
+                Ok(readers) => Some(Arc::new(readers)),
+                Err(error) => {
+                    tracing::warn!(%error, "SQLite lookups go through the connection pool");
+                    None
+                }
+            });
+        let writer = readers
+            .as_ref()
+            .and(fast_read_path)
+            .map(|path| Arc::new(AuditWriter::new(&path)));
+        let store = SqlStore::new(SqliteDriver {
+            pool,
+            readers,
+            writer,
         });
-        let store = SqlStore::new(SqliteDriver { pool, readers });
         crate::sql::chain_unchained(&store).await?;
         Ok(store)
     }

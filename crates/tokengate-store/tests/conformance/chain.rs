@@ -118,6 +118,51 @@ pub async fn concurrent_writers_leave_one_unbroken_chain(store: SharedStore) {
     assert_eq!(verdict.records, 101);
 }
 
+/// Authentication events (no notice: SQLite appends them on a connection of its own) in
+/// batches, while other writers add tokens: every record lands once, in one chain, ids in order,
+/// and reads back as written.
+pub async fn event_batches_and_other_writers_share_one_chain(store: SharedStore) {
+    add_user(&store, "alice").await;
+    let mut tasks = Vec::new();
+    for writer in 0..3 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for batch in 0..10 {
+                let events: Vec<_> = (0..50)
+                    .map(|index| {
+                        audit(AuditAction::AuthSucceeded)
+                            .user("alice")
+                            .token("tok-1")
+                            .details(json!({"via": "token", "path": format!("/w{writer}/{batch}/{index}"),
+                                "note": "ünï \"quoted\" \\ \n"}))
+                    })
+                    .collect();
+                store.append_audit(&events).await.unwrap();
+            }
+        }));
+    }
+    for index in 0..20 {
+        add_token(&store, token(&format!("tok-x{index}"), "alice", "CI")).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let records = store.audit_between(0, i64::MAX, 5000).await.unwrap();
+    assert_eq!(records.len(), 1 + 20 + 1500);
+    let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
+    assert_eq!(ids, (1..=1521).collect::<Vec<i64>>());
+    let events: Vec<_> = records
+        .iter()
+        .filter(|record| record.action == AuditAction::AuthSucceeded)
+        .collect();
+    assert_eq!(events.len(), 1500);
+    assert_eq!(events[0].details["note"], "ünï \"quoted\" \\ \n");
+    assert_eq!(events[0].user.as_deref(), Some("alice"));
+    let verdict = verify_audit(store.as_ref()).await.unwrap();
+    assert!(verdict.ok, "{verdict:?}");
+    assert_eq!(verdict.records, 1521);
+}
+
 /// Raw SQL that tampers with a log of ten records ([`seed_ten`]), each with the id
 /// verification must name: altered, removed, inserted (with a fitting hash of its own),
 /// reordered, and the newest record removed.

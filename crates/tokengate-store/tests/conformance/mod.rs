@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             chain::every_change_is_chained_and_the_log_verifies,
             chain::batches_and_pruning_keep_the_chain_verifiable,
             chain::concurrent_writers_leave_one_unbroken_chain,
+            chain::event_batches_and_other_writers_share_one_chain,
             usage::usage_counts_add_up_across_flushes_and_read_back_by_day,
             usage::usage_is_filtered_by_day_token_and_user_and_summed_over_days,
             usage::usage_per_day_sums_each_via,
