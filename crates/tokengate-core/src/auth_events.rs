@@ -25,7 +25,7 @@ use std::net::IpAddr;
 pub const MAX_PATH: usize = 256;
 
 /// The three kinds of authentication event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthEventKind {
     Succeeded,
     Failed,
@@ -129,8 +129,40 @@ impl AuthEvent {
         })
     }
 
-    /// The audit record of this event. The actor is the user, or `anonymous`.
-    pub fn into_audit(self) -> NewAudit {
+    /// What makes two events the same but for their time and request id: events equal by
+    /// this key within one write are one record with their `count`.
+    #[allow(clippy::type_complexity)]
+    pub fn key(
+        &self,
+    ) -> (
+        AuthEventKind,
+        Option<&str>,
+        Option<&str>,
+        Option<Via>,
+        Option<Reason>,
+        Option<Outside>,
+        IpAddr,
+        Option<&str>,
+        Option<&str>,
+        Option<&str>,
+    ) {
+        (
+            self.kind,
+            self.user.as_deref(),
+            self.token_id.as_deref(),
+            self.via,
+            self.reason,
+            self.outside,
+            self.client,
+            self.method.as_deref(),
+            self.path.as_deref(),
+            self.route.as_deref(),
+        )
+    }
+
+    /// The audit record of this event, standing for `count` equal requests (the first one's
+    /// time and request id). The actor is the user, or `anonymous`.
+    pub fn into_audit(self, count: u64) -> NewAudit {
         let mut details = Map::new();
         let mut put = |key: &str, value: Option<Value>| {
             if let Some(value) = value {
@@ -144,6 +176,7 @@ impl AuthEvent {
         put("method", self.method.map(Value::String));
         put("path", self.path.map(Value::String));
         put("route", self.route.map(Value::String));
+        put("count", Some(json!(count)));
         NewAudit {
             at: self.at,
             actor: self.user.clone().unwrap_or_else(|| "anonymous".to_owned()),

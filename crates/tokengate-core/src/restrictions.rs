@@ -56,7 +56,7 @@ pub struct Restrictions {
 }
 
 /// Why a request is outside a token's restrictions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outside {
     /// The client address (403 `token_ip_not_allowed`).
     Address,

@@ -99,6 +99,14 @@ async fn send_method(
     request.send().await.unwrap().status().as_u16()
 }
 
+/// The requests the records stand for.
+fn counted(records: &[AuditRecord]) -> u64 {
+    records
+        .iter()
+        .map(|record| record.details["count"].as_u64().unwrap())
+        .sum()
+}
+
 fn summary(record: &AuditRecord) -> (String, Option<String>, Option<String>, String) {
     let reason = record.details["reason"].as_str().unwrap_or("-").to_owned();
     (
@@ -399,12 +407,60 @@ async fn a_stop_writes_every_event_noted_by_the_requests_it_let_finish() {
     let stored = events(&api).await;
     assert_eq!(answered, 300);
     assert_eq!(
-        stored.len(),
+        counted(&stored),
         300,
-        "one event per request, none lost by the stop"
+        "every request counted, none lost by the stop"
+    );
+    assert!(
+        stored.len() < 300,
+        "equal requests from one address share a record: {}",
+        stored.len()
     );
     let verified = tokengate_core::store::verify_audit(api.app.store.as_ref())
         .await
         .unwrap();
     assert!(verified.ok);
+}
+
+#[tokio::test]
+async fn equal_requests_within_a_write_are_one_record_with_their_count_and_others_stay_apart() {
+    let api = start().await;
+    switch(
+        &api,
+        json!({"success": true, "failure": true, "denied": true}),
+    )
+    .await;
+    let alice = api.alice_token.clone();
+    // Noted, not yet written: the next write takes them all at once.
+    for _ in 0..40 {
+        assert_eq!(send(&api, "10.0.0.1", Some((&alice, None))).await, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(send(&api, "10.0.0.2", Some((&alice, None))).await, 200);
+        assert_eq!(send(&api, "10.0.0.1", Some(("tg_wrong", None))).await, 401);
+    }
+    state(&api.app)
+        .auth_events
+        .write(api.app.store.as_ref())
+        .await;
+    let stored = events(&api).await;
+    assert_eq!(counted(&stored), 46);
+    let by_address_and_kind = |ip: &str, action: &str| -> u64 {
+        stored
+            .iter()
+            .filter(|record| record.ip.as_deref() == Some(ip) && record.action.as_str() == action)
+            .map(|record| record.details["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(by_address_and_kind("10.0.0.1", "auth.succeeded"), 40);
+    assert_eq!(by_address_and_kind("10.0.0.2", "auth.succeeded"), 3);
+    assert_eq!(by_address_and_kind("10.0.0.1", "auth.failed"), 3);
+    // The background write every half second may split a run of equal requests in two or
+    // three; without coalescing there would be 46 records.
+    assert!(
+        stored.len() < 20,
+        "40 + 3 + 3 equal requests are a few records, not 46: {}",
+        stored.len()
+    );
+    assert!(stored.iter().all(|record| record.request_id.is_some()));
 }

@@ -128,7 +128,7 @@ fn only_the_kinds_switched_on_become_events() {
 fn a_success_records_the_user_token_via_address_request_and_reach() {
     let record = event(&allowed(Via::Token, Some("t1")), ALL_ON)
         .expect("an event")
-        .into_audit();
+        .into_audit(1);
     assert_eq!(record.action, AuditAction::AuthSucceeded);
     assert_eq!(record.actor, "alice");
     assert_eq!(record.user.as_deref(), Some("alice"));
@@ -138,7 +138,7 @@ fn a_success_records_the_user_token_via_address_request_and_reach() {
     assert_eq!(record.at, at());
     assert_eq!(
         record.details,
-        json!({"via": "token", "method": "POST", "path": "/api/issues", "route": "jira"})
+        json!({"via": "token", "method": "POST", "path": "/api/issues", "route": "jira", "count": 1})
     );
 }
 
@@ -154,7 +154,7 @@ fn a_restricted_tokens_refusal_names_owner_token_and_restriction() {
     ];
     let record = event(&refused(Reason::TokenScopeDenied, steps), ALL_ON)
         .expect("an event")
-        .into_audit();
+        .into_audit(1);
     assert_eq!(record.action, AuditAction::AuthDenied);
     assert_eq!(
         (record.actor.as_str(), record.user.as_deref()),
@@ -175,7 +175,7 @@ fn a_password_user_is_named_only_once_the_attempt_was_judged_against_a_stored_us
         ALL_ON,
     )
     .expect("an event")
-    .into_audit();
+    .into_audit(1);
     assert_eq!(record.user.as_deref(), Some("alice"));
     assert_eq!(record.details["via"], "password");
 
@@ -192,7 +192,7 @@ fn a_password_user_is_named_only_once_the_attempt_was_judged_against_a_stored_us
     ] {
         let record = event(&refused(reason, steps), ALL_ON)
             .expect("an event")
-            .into_audit();
+            .into_audit(1);
         assert_eq!(record.user, None, "{reason:?}");
         assert_eq!(record.actor, "anonymous");
         let text = serde_json::to_string(&record.details).expect("json");
@@ -208,7 +208,7 @@ fn an_unknown_token_is_a_failure_by_token_without_user_or_token_id() {
     ];
     let record = event(&refused(Reason::InvalidCredentials, steps), ALL_ON)
         .expect("an event")
-        .into_audit();
+        .into_audit(1);
     assert_eq!(record.action, AuditAction::AuthFailed);
     assert_eq!((record.user, record.token_id), (None, None));
     assert_eq!(record.details["via"], "token");
@@ -231,5 +231,33 @@ fn long_and_multibyte_paths_are_cut_on_a_character_boundary() {
     assert!(long.starts_with(path.trim_end_matches('…')));
     let short = AuthEvent::of(&decision, &reach(), ALL_ON, at(), || None).expect("an event");
     assert_eq!(short.path.as_deref(), Some("/api/issues"));
-    assert_eq!(short.into_audit().request_id, None);
+    assert_eq!(short.into_audit(1).request_id, None);
+}
+
+#[test]
+fn events_differing_only_in_time_and_request_id_share_a_key_and_others_do_not() {
+    let decision = allowed(Via::Token, Some("t1"));
+    let first = event(&decision, ALL_ON).expect("an event");
+    let mut later = AuthEvent::of(
+        &decision,
+        &reach(),
+        ALL_ON,
+        at() + chrono::Duration::milliseconds(300),
+        || Some("req-2".into()),
+    )
+    .expect("an event");
+    assert_eq!(first.key(), later.key());
+    later.path = Some("/api/other".into());
+    assert_ne!(first.key(), later.key());
+    let other_address = Decision {
+        client: "10.9.9.9".parse().expect("address"),
+        ..decision.clone()
+    };
+    assert_ne!(
+        first.key(),
+        event(&other_address, ALL_ON).expect("an event").key()
+    );
+    let record = first.into_audit(7);
+    assert_eq!(record.details["count"], 7);
+    assert_eq!(record.request_id.as_deref(), Some("req-1"));
 }
