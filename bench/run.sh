@@ -15,7 +15,7 @@
 
 source "$(dirname "$0")/lib.sh"
 
-ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_bearer_restricted tg_bearer_events tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
+ALL_SCENARIOS="upstream nginx_proxy tg_public tg_bearer tg_bearer_restricted tg_bearer_events tg_bearer_events_distinct tg_basic tg_whoami tg_password nginx_authreq_204 nginx_authreq_tg nginx_basic_bcrypt"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
 ensure_tools
@@ -194,7 +194,9 @@ wait_http "http://127.0.0.1:$NGINX_PROXY_PORT/"
 
 # --- what each scenario sends where --------------------------------------------------------
 L="http://127.0.0.1"
-declare -A URL ARGS
+declare -A URL ARGS SCRIPT
+# Each request a path of its own: no two authentication events are equal, so none share a record.
+SCRIPT[tg_bearer_events_distinct]="$ROOT/bench/distinct.lua"
 URL[upstream]="$L:$UPSTREAM_PORT/api/items"
 ARGS[upstream]=""
 URL[nginx_proxy]="$L:$NGINX_PROXY_PORT/api/items"
@@ -207,6 +209,8 @@ URL[tg_bearer_restricted]="$L:$TG_PORT/api/items"
 ARGS[tg_bearer_restricted]="Authorization: Bearer $RESTRICTED_TOKEN"
 URL[tg_bearer_events]="$L:$TG_EVENTS_PORT/api/items"
 ARGS[tg_bearer_events]="Authorization: Bearer $TOKEN"
+URL[tg_bearer_events_distinct]="$L:$TG_EVENTS_PORT/api/items"
+ARGS[tg_bearer_events_distinct]="Authorization: Bearer $TOKEN"
 URL[tg_basic]="$L:$TG_PORT/api/items"
 ARGS[tg_basic]="Authorization: Basic $BASIC_TOKEN"
 URL[tg_bearer]="$L:$TG_PORT/api/items"
@@ -235,6 +239,8 @@ WHAT[tg_bearer_restricted]="tokengate reverse proxy, restricted token as Bearer 
 BASE[tg_bearer_restricted]="tg_bearer"
 WHAT[tg_bearer_events]="tokengate reverse proxy, token as Bearer, every authentication event audited"
 BASE[tg_bearer_events]="tg_bearer"
+WHAT[tg_bearer_events_distinct]="tokengate reverse proxy, token as Bearer, every event audited, every path different (a record per request)"
+BASE[tg_bearer_events_distinct]="tg_bearer"
 WHAT[tg_basic]="tokengate reverse proxy, token as Basic password"
 BASE[tg_basic]="nginx_proxy"
 WHAT[tg_password]="tokengate reverse proxy, password (argon2id)"
@@ -248,9 +254,12 @@ BASE[nginx_basic_bcrypt]="nginx_proxy"
 
 run_scenario() {
     local name=$1 label=$2 seconds=$3
-    local header=${ARGS[$name]}
+    local header=${ARGS[$name]} script=()
+    if [ -n "${SCRIPT[$name]:-}" ]; then
+        script=(-s "${SCRIPT[$name]}")
+    fi
     if [ -n "$header" ]; then
-        wrk_run "$label" -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" -H "$header" "${URL[$name]}"
+        wrk_run "$label" -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" "${script[@]}" -H "$header" "${URL[$name]}"
     else
         wrk_run "$label" -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" "${URL[$name]}"
     fi
