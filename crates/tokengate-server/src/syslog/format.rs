@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(severity("auth.succeeded"), 6);
         assert_eq!(severity("auth.failed"), 4);
         assert_eq!(severity("auth.denied"), 4);
-        for action in AuditAction::ALL {
+        let changes = AuditAction::ALL
+            .into_iter()
+            .filter(|action| !action.as_str().starts_with("auth."));
+        for action in changes {
             assert_eq!(severity(action.as_str()), 5, "{action}");
         }
     }
