@@ -465,3 +465,60 @@ async fn equal_requests_within_a_write_are_one_record_with_their_count_and_other
     );
     assert!(stored.iter().all(|record| record.request_id.is_some()));
 }
+
+#[tokio::test]
+async fn events_noted_while_the_database_is_down_are_written_once_it_is_back() {
+    let (app, store) = common::switchable::spawn_switchable(trusting_loopback()).await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, token) = app.add_token("alice").await;
+    let mut settings = app.store.settings().await.unwrap();
+    settings.audit_auth_events.success = true;
+    app.save_settings(&settings).await;
+    app.sync().await;
+    // A cached token keeps working while the database is down; its events wait in memory.
+    assert_eq!(
+        app.get_bearer("/tokengate/whoami", &token).await.status(),
+        200
+    );
+    state(&app).auth_events.write(app.store.as_ref()).await;
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    for address in ["10.4.0.1", "10.4.0.2", "10.4.0.3"] {
+        let answer = app
+            .get_with(
+                "/tokengate/whoami",
+                &[
+                    ("authorization", &format!("Bearer {token}")),
+                    ("x-forwarded-for", address),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status(), 200, "served from the cache");
+    }
+    assert_eq!(
+        state(&app).auth_events.write(app.store.as_ref()).await,
+        0,
+        "nothing can be written"
+    );
+    assert_eq!(state(&app).auth_events.pending(), 3, "and nothing is lost");
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while state(&app).auth_events.pending() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let filter = AuditFilter {
+        action: Some(AuditAction::AuthSucceeded),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    let stored = app.store.audit(&filter).await.unwrap();
+    let mut addresses: Vec<String> = stored
+        .iter()
+        .map(|record| record.ip.clone().unwrap())
+        .collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        ["10.4.0.1", "10.4.0.2", "10.4.0.3", "127.0.0.1"],
+        "each event once, none lost, none twice"
+    );
+}
