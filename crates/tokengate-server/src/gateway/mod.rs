@@ -71,7 +71,6 @@ pub async fn gate(
     reach: Reach<'_>,
 ) -> Decision {
     let started = Instant::now();
-    let route = reach.route;
     let forwarded = forwarded_for(headers);
     let facts = RequestFacts {
         peer: peer.ip(),
@@ -100,7 +99,7 @@ pub async fn gate(
     if let Some(identity) = decision.identity() {
         state
             .usage_counts
-            .count(identity, decision.client, route, now);
+            .count(identity, decision.client, reach.route, now);
     }
     state
         .metrics
