@@ -33,8 +33,8 @@ pub struct Notifier {
     metrics: Arc<crate::metrics::Metrics>,
     node: String,
     smtp: Option<(SmtpConfig, mail::Transport)>,
-    webhooks: Vec<WebhookConfig>,
-    client: Option<reqwest::Client>,
+    /// Each receiver with the HTTP client that trusts its certificate.
+    webhooks: Vec<(WebhookConfig, reqwest::Client)>,
     settings: NotificationsConfig,
     public_url: String,
 }
@@ -43,23 +43,23 @@ impl Notifier {
     pub fn new(state: &SharedState) -> Result<Self, String> {
         let config = &state.config;
         let smtp = match &config.smtp {
-            Some(smtp) => Some((
-                smtp.clone(),
-                mail::transport(smtp).map_err(|error| format!("smtp.url: {error}"))?,
-            )),
+            Some(smtp) => Some((smtp.clone(), mail::transport(smtp)?)),
             None => None,
         };
-        let client = match config.webhooks.is_empty() {
-            true => None,
-            false => Some(webhook::client()?),
-        };
+        let webhooks = config
+            .webhooks
+            .iter()
+            .map(|hook| {
+                let ca_file = Some(hook.ca_file.as_str()).filter(|path| !path.is_empty());
+                Ok((hook.clone(), webhook::client(ca_file)?))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Self {
             store: state.store.clone(),
             metrics: state.metrics.clone(),
             node: uuid::Uuid::new_v4().to_string(),
             smtp,
-            webhooks: config.webhooks.clone(),
-            client,
+            webhooks,
             settings: config.notifications.clone(),
             public_url: config.public_url.clone(),
         })
@@ -85,7 +85,11 @@ impl Notifier {
                 destination: user.clone(),
             });
         }
-        for hook in self.webhooks.iter().filter(|hook| hook.wants(notice.event)) {
+        for (hook, _) in self
+            .webhooks
+            .iter()
+            .filter(|(hook, _)| hook.wants(notice.event))
+        {
             deliveries.push(NewDelivery {
                 id: uuid::Uuid::new_v4().to_string(),
                 channel: Channel::Webhook,
@@ -98,10 +102,9 @@ impl Notifier {
     /// Whether anything here takes expiry notices (else nobody needs them looked for).
     fn wants_expiry_notices(&self) -> bool {
         self.smtp.is_some()
-            || self
-                .webhooks
-                .iter()
-                .any(|hook| hook.wants(Event::TokenExpiring) || hook.wants(Event::TokenExpired))
+            || self.webhooks.iter().any(|(hook, _)| {
+                hook.wants(Event::TokenExpiring) || hook.wants(Event::TokenExpired)
+            })
     }
 
     /// Adds the expiry notices due at `now`; how many were new.
@@ -152,9 +155,17 @@ impl Notifier {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        let outcome = match delivery.channel {
-            Channel::Email => self.mail(delivery).await?,
-            Channel::Webhook => self.webhook(delivery).await,
+        // The claim lasts `lease`: a send that took longer could be sent again by another
+        // node meanwhile, so it is cut at half the lease and tried again later.
+        let sending = async {
+            match delivery.channel {
+                Channel::Email => self.mail(delivery).await,
+                Channel::Webhook => Ok(self.webhook(delivery).await),
+            }
+        };
+        let outcome = match tokio::time::timeout(self.settings.lease / 2, sending).await {
+            Ok(outcome) => outcome?,
+            Err(_) => self.failed(delivery, "timed out".into(), false),
         };
         let label = match &outcome {
             Outcome::Sent => "sent",
@@ -214,8 +225,8 @@ impl Notifier {
         let hook = self
             .webhooks
             .iter()
-            .find(|hook| hook.url == delivery.destination);
-        let (Some(hook), Some(client)) = (hook, &self.client) else {
+            .find(|(hook, _)| hook.url == delivery.destination);
+        let Some((hook, client)) = hook else {
             return Outcome::Skipped("the webhook is no longer configured".into());
         };
         let Some(secret) = &hook.secret else {

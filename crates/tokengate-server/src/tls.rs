@@ -37,6 +37,18 @@ pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String>
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
+/// The certificates of the PEM file `path`: at least one, each readable.
+pub fn ca_certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|error| format!("ca_file: cannot read {path}: {error}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("ca_file: invalid certificate in {path}: {error}"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file: no certificate in {path}"));
+    }
+    Ok(certs)
+}
+
 /// A TLS client configuration (ring provider) trusting the certificates in `ca_file` (PEM)
 /// when given, else the system's roots; used for upstreams, the directory and the OpenID Connect provider. The server's
 /// certificate is always checked.
@@ -44,11 +56,7 @@ pub fn client_config(ca_file: Option<&str>) -> Result<rustls::ClientConfig, Stri
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|error| format!("ca_file: cannot read {path}: {error}"))?;
-            for cert in certs {
-                let cert = cert
-                    .map_err(|error| format!("ca_file: invalid certificate in {path}: {error}"))?;
+            for cert in ca_certificates(path)? {
                 roots
                     .add(cert)
                     .map_err(|error| format!("ca_file: unusable certificate in {path}: {error}"))?;
@@ -59,15 +67,13 @@ pub fn client_config(ca_file: Option<&str>) -> Result<rustls::ClientConfig, Stri
             for cert in found.certs {
                 let _ = roots.add(cert);
             }
-        }
-    }
-    if roots.is_empty() {
-        return Err(match ca_file {
-            Some(path) => format!("ca_file: no certificate in {path}"),
-            None => {
-                "no system root certificates found (install ca-certificates, or set ca_file)".into()
+            if roots.is_empty() {
+                return Err(
+                    "no system root certificates found (install ca-certificates, or set ca_file)"
+                        .into(),
+                );
             }
-        });
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)

@@ -300,7 +300,24 @@ async fn bad_bodies_get_4xx_json_and_write_nothing() {
             422,
             "invalid_body",
         ),
+        // A number or an object where a restriction's word belongs is a wrong shape too.
+        (
+            br#"{"name": "a", "access": 1}"#.to_vec(),
+            422,
+            "invalid_body",
+        ),
+        (
+            br#"{"name": "a", "access": {"read": true}}"#.to_vec(),
+            422,
+            "invalid_body",
+        ),
+        (
+            br#"{"name": "a", "access": "READ"}"#.to_vec(),
+            422,
+            "invalid_body",
+        ),
         (b"{\"name\": \"\xff\xfe\"}".to_vec(), 400, "invalid_json"),
+        (b"{\"name\": \"a\"}}".to_vec(), 400, "invalid_json"),
         (b"not json".to_vec(), 400, "invalid_json"),
         (b"{\"name\": \"a\"".to_vec(), 400, "invalid_json"),
         (Vec::new(), 400, "invalid_json"),

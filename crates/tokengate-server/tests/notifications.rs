@@ -12,78 +12,16 @@ mod schema;
 mod ui_support;
 
 use chrono::{Duration as Span, Utc};
+use common::TestApp;
 use common::hooks::Receiver;
+use common::notices::{HOOK_SECRET, WAIT, admin, config, people, some_in, token_for_alice, until};
 use common::smtp::{SmtpServer, header};
-use common::{TestApp, test_config};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokengate_core::Secret;
 use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, TokenRecord};
-use tokengate_core::notices::{DeliveryRecord, DeliveryState};
-use tokengate_server::config::Config;
-use tokengate_server::config::notify::{SmtpConfig, WebhookConfig};
+use tokengate_core::notices::DeliveryState;
 use ui_support::UiClient;
-
-const HOOK_SECRET: &str = "hook-secret-for-tests";
-const WAIT: Duration = Duration::from_secs(15);
-
-fn config(smtp: Option<&SmtpServer>, hooks: &[(&str, &[&str])]) -> Config {
-    let mut config = test_config();
-    config.public_url = "http://tokens.example.com".into();
-    config.smtp = smtp.map(|smtp| SmtpConfig {
-        url: smtp.url(),
-        from: "tokengate@example.com".into(),
-        ..SmtpConfig::default()
-    });
-    config.webhooks = hooks
-        .iter()
-        .map(|(url, events)| WebhookConfig {
-            url: (*url).to_owned(),
-            secret: Some(Secret::new(HOOK_SECRET)),
-            events: events.iter().map(|event| (*event).to_owned()).collect(),
-            ..WebhookConfig::default()
-        })
-        .collect();
-    config.notifications.poll = Duration::from_millis(100);
-    config.notifications.retry_after = Duration::from_millis(200);
-    config
-}
-
-/// An admin `root` and a user `alice` with the e-mail address `email`.
-async fn people(app: &TestApp, email: Option<&str>) {
-    app.add_user("root", "root-password", true).await;
-    app.add_user("alice", "alice-password", false).await;
-    if let Some(email) = email {
-        let answer = admin(app, reqwest::Method::PATCH, "/admin/users/alice")
-            .json(&json!({"email": email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-    }
-}
-
-fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(&format!("/tokengate/api/v1{path}")))
-        .basic_auth("root", Some("root-password"))
-}
-
-/// Creates a token for alice as root; (id, secret).
-async fn token_for_alice(app: &TestApp, name: &str) -> (String, String) {
-    let answer = admin(app, reqwest::Method::POST, "/admin/users/alice/tokens")
-        .json(&json!({"name": name, "validity": "6m"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201);
-    let body: Value = answer.json().await.unwrap();
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["token"].as_str().unwrap().to_owned(),
-    )
-}
 
 fn subjects(messages: &[String]) -> BTreeSet<String> {
     messages
@@ -197,31 +135,6 @@ async fn a_user_without_an_e_mail_address_is_skipped_and_owners_get_no_mail_abou
         .await
         .unwrap();
     assert!(failed.is_empty(), "{failed:?}");
-}
-
-/// The deliveries in `state`, once there are any.
-async fn some_in(app: &TestApp, state: DeliveryState) -> Vec<DeliveryRecord> {
-    until(|| async {
-        let found = app.store.deliveries(state, 10).await.unwrap();
-        (!found.is_empty()).then_some(found)
-    })
-    .await
-}
-
-/// Polls `probe` every 50 ms until it gives a value (fails after [`WAIT`]).
-async fn until<T, F, Fut>(mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(started.elapsed() < WAIT, "not within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -447,4 +360,35 @@ async fn with_two_nodes_on_postgres_every_notice_is_sent_once() {
     assert_eq!(deliveries.len(), TOKENS);
     let names: BTreeSet<String> = subjects(&mails);
     assert_eq!(names.len(), TOKENS, "one mail per token: {names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_that_would_outlast_its_claim_is_cut_at_half_the_lease_and_tried_again() {
+    // The server answers each mail 3 s after taking it; the claim lasts 2 s.
+    let Some(smtp) = SmtpServer::start(3.0) else {
+        return;
+    };
+    let mut config = config(Some(&smtp), &[]);
+    config.notifications.lease = Duration::from_secs(2);
+    let app = TestApp::spawn_with(config, false).await;
+    people(&app, Some("alice@example.com")).await;
+    token_for_alice(&app, "slow").await;
+    let started = std::time::Instant::now();
+    let cut = until(|| async {
+        let pending = app
+            .store
+            .deliveries(DeliveryState::Pending, 10)
+            .await
+            .unwrap();
+        pending
+            .into_iter()
+            .find(|delivery| delivery.last_error.as_deref() == Some("timed out"))
+    })
+    .await;
+    assert_eq!(cut.attempts, 1, "{cut:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cut before the server answered: {:?}",
+        started.elapsed()
+    );
 }

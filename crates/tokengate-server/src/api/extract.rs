@@ -42,27 +42,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if body.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
-        serde_json::from_slice(&body)
-            .map(ApiJson)
-            .map_err(|error| json_rejection(&error))
-    }
-}
-
-/// A body that is not JSON at all (syntax, truncated, not UTF-8) is 400 `invalid_json`; JSON
-/// of the wrong shape or value is 422 `invalid_body`.
-fn json_rejection(error: &serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    let detail = short(&error.to_string());
-    match error.classify() {
-        Category::Data => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("The request body is not valid: {detail}."),
-        ),
-        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
-            "invalid_json",
-            format!("The request body is not JSON: {detail}."),
-        ),
+        // JSON first, then the shape: serde_json reports some wrong shapes (a number where an
+        // enum's name belongs) as syntax errors, and those are 422 like every other shape.
+        let not_json = |detail: String| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("The request body is not JSON: {}.", short(&detail)),
+            )
+        };
+        std::str::from_utf8(&body).map_err(|error| not_json(error.to_string()))?;
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+            .map_err(|error| not_json(error.to_string()))?;
+        serde_json::from_slice(&body).map(ApiJson).map_err(|error| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!(
+                    "The request body is not valid: {}.",
+                    short(&error.to_string())
+                ),
+            )
+        })
     }
 }
 

@@ -27,6 +27,9 @@ pub struct SmtpConfig {
     /// How long connecting and sending one mail may take.
     #[serde(with = "values::duration")]
     pub timeout: Duration,
+    /// PEM file of the CA that signed the mail server's certificate ("" = the system's roots);
+    /// only with `smtps://` or `?tls=`.
+    pub ca_file: String,
 }
 
 impl Default for SmtpConfig {
@@ -38,6 +41,7 @@ impl Default for SmtpConfig {
             password: None,
             password_file: String::new(),
             timeout: Duration::from_secs(30),
+            ca_file: String::new(),
         }
     }
 }
@@ -51,6 +55,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("username", &self.username)
             .field("password", &self.password)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -67,6 +72,9 @@ pub struct WebhookConfig {
     pub secret_file: String,
     /// The events sent to this receiver; empty = all of them.
     pub events: Vec<String>,
+    /// PEM file of the CA that signed the receiver's certificate ("" = the system's roots);
+    /// only with `https://`.
+    pub ca_file: String,
 }
 
 impl WebhookConfig {
@@ -156,9 +164,7 @@ impl SmtpConfig {
         if self.password.is_some() && self.username.is_empty() {
             return Err("smtp.username: a password is given but no username".into());
         }
-        if crate::notify::mail::transport(self).is_err() {
-            return Err("smtp.url: not a usable mail server URL (host, port, ?tls=)".into());
-        }
+        crate::notify::mail::transport(self)?;
         if self.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "smtp.from: {:?} is not an e-mail address",
@@ -195,6 +201,13 @@ pub(super) fn check_webhooks(webhooks: &[WebhookConfig]) -> Result<(), String> {
                 shorten(unknown),
                 known.join(", ")
             ));
+        }
+        if !webhook.ca_file.is_empty() {
+            if !webhook.url.to_ascii_lowercase().starts_with("https://") {
+                return Err(format!("{key}.ca_file: only for https:// receivers"));
+            }
+            crate::tls::ca_certificates(&webhook.ca_file)
+                .map_err(|problem| format!("{key}.{problem}"))?;
         }
         if webhooks[..index]
             .iter()

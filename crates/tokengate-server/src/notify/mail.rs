@@ -5,20 +5,53 @@
 use crate::config::notify::SmtpConfig;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 use tokengate_core::notices::{Mail, StoredNotice};
 
 pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
-/// The transport for `smtp` (connections are made when a mail is sent).
-pub fn transport(smtp: &SmtpConfig) -> Result<Transport, lettre::transport::smtp::Error> {
-    let mut builder = Transport::from_url(&smtp.url)?.timeout(Some(smtp.timeout));
+/// The transport for `smtp` (connections are made when a mail is sent); the error names the
+/// setting at fault.
+pub fn transport(smtp: &SmtpConfig) -> Result<Transport, String> {
+    let mut builder = Transport::from_url(&smtp.url)
+        .map_err(|_| "smtp.url: not a usable mail server URL (host, port, ?tls=)".to_owned())?
+        .timeout(Some(smtp.timeout));
+    if !smtp.ca_file.is_empty() {
+        builder = builder.tls(tls_trusting(&smtp.url, &smtp.ca_file)?);
+    }
     if let Some(password) = &smtp.password {
         let user = smtp.username.clone();
         builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
     }
     Ok(builder.build())
+}
+
+/// The TLS that `url` asks for (implicit with `smtps://`, STARTTLS with `?tls=`), trusting
+/// only the certificates in `ca_file`.
+fn tls_trusting(url: &str, ca_file: &str) -> Result<Tls, String> {
+    let url = url::Url::parse(url).map_err(|_| "smtp.url: not a URL".to_owned())?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let mut parameters = TlsParameters::builder(host).certificate_store(CertificateStore::None);
+    for der in crate::tls::ca_certificates(ca_file).map_err(|problem| format!("smtp.{problem}"))? {
+        let certificate = Certificate::from_der(der.to_vec())
+            .map_err(|error| format!("smtp.ca_file: unusable certificate: {error}"))?;
+        parameters = parameters.add_root_certificate(certificate);
+    }
+    let parameters = parameters
+        .build_rustls()
+        .map_err(|error| format!("smtp.ca_file: {error}"))?;
+    let mode = url
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, mode)| mode.into_owned());
+    match (url.scheme(), mode.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        (_, Some("required")) => Ok(Tls::Required(parameters)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => Err("smtp.ca_file: the URL asks for no TLS (use smtps:// or ?tls=required)".into()),
+    }
 }
 
 /// Why a mail could not go out; `permanent` when trying again cannot help.

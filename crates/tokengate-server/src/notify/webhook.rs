@@ -13,9 +13,9 @@ use tokengate_core::notices::StoredNotice;
 /// How long one webhook request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for webhooks (the system's roots, no redirects).
-pub fn client() -> Result<reqwest::Client, String> {
-    let tls = crate::tls::client_config(None)?;
+/// The HTTP client for a webhook (trusting `ca_file`, else the system's roots; no redirects).
+pub fn client(ca_file: Option<&str>) -> Result<reqwest::Client, String> {
+    let tls = crate::tls::client_config(ca_file)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(TIMEOUT)

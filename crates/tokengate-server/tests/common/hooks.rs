@@ -103,8 +103,54 @@ impl Receiver {
         }
     }
 
+    /// The same receiver serving HTTPS with the certificate and key in these PEM files.
+    pub async fn start_tls(secret: &str, cert: &str, key: &str) -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared {
+            secret: secret.to_owned(),
+            received: received.clone(),
+            failures_left: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(receive))
+            .with_state(shared);
+        let acceptor = tokengate_server::tls::acceptor(cert, key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate ends here.
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+        Self {
+            address,
+            received,
+            task,
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}/hooks/tokengate", self.address)
+    }
+
+    /// The address by name (`localhost`, which the test certificates are for), over HTTPS.
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}/hooks/tokengate", self.address.port())
     }
 
     pub fn all(&self) -> Vec<Received> {

@@ -5,6 +5,7 @@
 pub mod certificate;
 pub mod hooks;
 pub mod ldap;
+pub mod notices;
 pub mod oidc;
 pub mod proxies;
 pub mod raw;

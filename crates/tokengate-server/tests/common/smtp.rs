@@ -24,10 +24,31 @@ fn script() -> PathBuf {
         .join("server.py")
 }
 
+/// How a test SMTP server speaks: its TLS and the login it insists on.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Seconds to wait after storing each mail before answering.
+    pub delay: f64,
+    /// `"starttls"` (refusing mail before STARTTLS) or `"implicit"` (smtps), with `cert_key`.
+    pub tls: Option<&'a str>,
+    /// PEM certificate and key files.
+    pub cert_key: Option<(&'a str, &'a str)>,
+    /// `user:password`: mail only from a client that logged in with it.
+    pub auth: Option<&'a str>,
+}
+
 impl SmtpServer {
     /// Starts the server; it waits `delay` seconds after storing each mail before it answers.
     /// `None` (with a `skipped:` line) when aiosmtpd is not installed outside CI.
     pub fn start(delay: f64) -> Option<Self> {
+        Self::start_with(&Options {
+            delay,
+            ..Options::default()
+        })
+    }
+
+    /// Starts a server speaking as `options` say; `None` as for `start`.
+    pub fn start_with(options: &Options) -> Option<Self> {
         let present = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .stderr(Stdio::null())
@@ -42,10 +63,19 @@ impl SmtpServer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(script())
             .arg(dir.path().join("mail"))
-            .args(["--delay", &delay.to_string()])
+            .args(["--delay", &options.delay.to_string()]);
+        if let Some(tls) = options.tls {
+            let (cert, key) = options.cert_key.expect("a TLS server needs a certificate");
+            command.args(["--tls", tls, "--cert", cert, "--key", key]);
+        }
+        if let Some(auth) = options.auth {
+            command.args(["--auth", auth]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the test SMTP server");
