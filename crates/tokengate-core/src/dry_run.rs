@@ -144,6 +144,7 @@ fn refusal(
         Via::Session | Via::Anonymous => None,
     };
     let reach = Reach {
+        writes: false,
         method: None,
         path: None,
         route: row.route.as_deref(),

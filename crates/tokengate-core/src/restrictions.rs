@@ -73,6 +73,10 @@ pub enum Outside {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reach<'a> {
     pub method: Option<&'a str>,
+    /// The request asks for more than its method says: a method-override header naming a
+    /// method that writes (`X-HTTP-Method-Override: DELETE` on a `GET`), or an upgrade to a
+    /// WebSocket (a channel both ways). A read-only token is refused it.
+    pub writes: bool,
     /// The path as sent (a query is ignored).
     pub path: Option<&'a str>,
     pub route: Option<&'a str>,
@@ -113,7 +117,7 @@ impl Restrictions {
         if !self.ip_allowlist.allows(client) {
             return Some(Outside::Address);
         }
-        if !self.access.allows(reach.method) {
+        if !self.access.allows(reach.method) || (self.access == Access::Read && reach.writes) {
             return Some(Outside::Method);
         }
         if !self.paths.is_empty()
@@ -325,6 +329,7 @@ mod tests {
             ip_allowlist: IpAllowList::parse(&["10.0.0.0/8"]).expect("list"),
         };
         let reach = Reach {
+            writes: false,
             method: Some("POST"),
             path: Some("/admin"),
             route: Some("wiki"),
@@ -333,16 +338,19 @@ mod tests {
         let inside: IpAddr = "10.1.1.1".parse().expect("address");
         assert_eq!(all.outside(inside, &reach), Some(Outside::Method));
         let get = Reach {
+            writes: false,
             method: Some("GET"),
             ..reach
         };
         assert_eq!(all.outside(inside, &get), Some(Outside::Path));
         let status = Reach {
+            writes: false,
             path: Some("/status/db"),
             ..get
         };
         assert_eq!(all.outside(inside, &status), Some(Outside::Route));
         let jira = Reach {
+            writes: false,
             route: Some("jira"),
             ..status
         };

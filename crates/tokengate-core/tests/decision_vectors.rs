@@ -334,6 +334,7 @@ async fn run_file(file: &str, total: usize, select: &dyn Fn(&Value) -> bool) -> 
             .map(|spec| authorization_header(spec, &world.secrets));
         let facts = RequestFacts {
             reach: Reach {
+                writes: false,
                 method: Some(request["method"].as_str().unwrap_or("GET")),
                 path: Some(request["path"].as_str().unwrap_or("/")),
                 route: Some("default"),

@@ -83,6 +83,7 @@ async fn whoami(
 ) -> Response {
     let path = crate::gateway::sent_path(request.uri(), request.extensions());
     let reach = Reach {
+        writes: false,
         method: Some(request.method().as_str()),
         path: Some(path),
         route: Some(crate::gateway::OWN_ROUTE),

@@ -1,16 +1,19 @@
 //! Open WebSockets (upgraded connections) and who opened them. A sweep, every
 //! [`SWEEP_INTERVAL`], asks the caches again whether each socket's credentials would still be
-//! allowed: a token revoked or expired, an owner disabled or no longer allowed by admins-only,
-//! and the socket is closed. Revocations on other nodes reach this one through the change
+//! allowed: a token revoked or expired, an old secret past its grace, restrictions changed so
+//! they no longer cover the socket, an owner disabled or no longer allowed by admins-only, and
+//! the socket is closed. Revocations on other nodes reach this one through the change
 //! counter (`watch.rs`), so every node closes its sockets within a second.
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokengate_core::authenticate::AuthLookup;
 use tokengate_core::model::Settings;
+use tokengate_core::restrictions::Reach;
 use tokengate_core::token::TokenDigest;
 use tokio::sync::watch;
 
@@ -20,8 +23,14 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 /// What a socket was opened with.
 #[derive(Debug, Clone)]
 pub enum Opener {
-    /// A token, by its digest (never the secret).
-    Token(TokenDigest),
+    /// A token, by its digest (never the secret), and what the socket reaches: its
+    /// restrictions are checked again against these while it is open.
+    Token {
+        digest: TokenDigest,
+        client: IpAddr,
+        path: String,
+        route: String,
+    },
     /// A user's password or browser session.
     Password(String),
 }
@@ -108,8 +117,28 @@ async fn still_allowed(
     now: DateTime<Utc>,
 ) -> bool {
     let owner = match opener {
-        Opener::Token(digest) => match lookup.token_by_digest(digest).await {
-            Ok(Some(grant)) if !grant.is_expired(now) => grant.owner.clone(),
+        Opener::Token {
+            digest,
+            client,
+            path,
+            route,
+        } => match lookup.token_by_digest(digest).await {
+            Ok(Some(grant)) if !grant.is_expired(now) && !grant.grace_is_over(now) => {
+                let reach = Reach {
+                    method: Some("GET"),
+                    writes: true,
+                    path: Some(path),
+                    route: Some(route),
+                };
+                let outside = grant
+                    .restrictions
+                    .as_deref()
+                    .and_then(|restrictions| restrictions.outside(*client, &reach));
+                if outside.is_some() {
+                    return false;
+                }
+                grant.owner.clone()
+            }
             _ => return false,
         },
         Opener::Password(user) => user.clone(),
@@ -117,7 +146,7 @@ async fn still_allowed(
     match lookup.token_owner(&owner).await {
         Ok(Some(user)) => {
             let token_refused =
-                matches!(opener, Opener::Token(_)) && !settings.permits_tokens(&user);
+                matches!(opener, Opener::Token { .. }) && !settings.permits_tokens(&user);
             !user.disabled && !token_refused
         }
         _ => false,

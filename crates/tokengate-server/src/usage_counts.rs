@@ -216,6 +216,7 @@ mod tests {
             token_id: token.map(str::to_owned),
             groups: String::new(),
             email: None,
+            replaced_secret: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `PATCH /me`: a local user sets or clears their own e-mail address (audited `user.updated`
 //! with themselves as actor); bad addresses and bodies change nothing; a directory user's
-//! address is the directory's (409); tokens stay under their restrictions; a browser session
-//! needs its CSRF header.
+//! address is the directory's (409); a token cannot change it at all (403, so a leaked token
+//! cannot redirect the owner's notices); a browser session needs its CSRF header.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_support;
@@ -33,18 +33,23 @@ async fn patch_me(api: &Api, token: &str, body: Value) -> reqwest::Response {
     api.call(Method::PATCH, "/me", token, Some(body)).await
 }
 
+/// `PATCH /me` as alice with her password.
+async fn alice_patches_me(api: &Api, body: Value) -> reqwest::Response {
+    api.with_password("alice", Method::PATCH, "/me", Some(body))
+        .await
+}
+
 #[tokio::test]
 async fn a_local_user_sets_and_clears_their_own_email_and_it_is_audited() {
     let api = Api::start().await;
-    let token = api.alice_token.clone();
     let me = json_of(
-        patch_me(&api, &token, json!({"email": "alice@example.com"})).await,
+        alice_patches_me(&api, json!({"email": "alice@example.com"})).await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(me["user"]["name"], "alice");
     assert_eq!(me["user"]["email"], "alice@example.com");
-    assert_eq!(me["via"], "token");
+    assert_eq!(me["via"], "password");
     assert_eq!(
         email_of(&api, "alice").await.as_deref(),
         Some("alice@example.com")
@@ -56,14 +61,14 @@ async fn a_local_user_sets_and_clears_their_own_email_and_it_is_audited() {
     assert_eq!(records[0].details["email"], "alice@example.com");
 
     let me = json_of(
-        patch_me(&api, &token, json!({"email": null})).await,
+        alice_patches_me(&api, json!({"email": null})).await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(me["user"]["email"], Value::Null);
     assert_eq!(email_of(&api, "alice").await, None);
-    patch_me(&api, &token, json!({"email": "a@b.example"})).await;
-    let cleared = patch_me(&api, &token, json!({"email": ""})).await;
+    alice_patches_me(&api, json!({"email": "a@b.example"})).await;
+    let cleared = alice_patches_me(&api, json!({"email": ""})).await;
     assert_eq!(cleared.status(), StatusCode::OK, "an empty string clears");
     assert_eq!(email_of(&api, "alice").await, None);
     let by_password = api
@@ -85,8 +90,7 @@ async fn a_local_user_sets_and_clears_their_own_email_and_it_is_audited() {
 #[tokio::test]
 async fn bad_addresses_and_bodies_are_refused_and_change_nothing() {
     let api = Api::start().await;
-    let token = api.alice_token.clone();
-    patch_me(&api, &token, json!({"email": "alice@example.com"})).await;
+    alice_patches_me(&api, json!({"email": "alice@example.com"})).await;
     let audits = api.audit_count().await;
     let long = format!("{}@example.com", "a".repeat(250));
     for (body, status, code) in [
@@ -113,14 +117,14 @@ async fn bad_addresses_and_bodies_are_refused_and_change_nothing() {
         ),
         (json!({"name": "root"}), 422, "invalid_body"),
     ] {
-        let answer = patch_me(&api, &token, body.clone()).await;
+        let answer = alice_patches_me(&api, body.clone()).await;
         common::error_body(answer, status, code).await;
     }
     let not_json = api
         .app
         .client
         .patch(api.app.url(&format!("{API}/me")))
-        .bearer_auth(&token)
+        .basic_auth("alice", Some("alice-pw"))
         .header("content-type", "application/json")
         .body("{\"email\": ")
         .send()
@@ -176,7 +180,7 @@ async fn a_directory_users_email_is_the_directorys() {
 }
 
 #[tokio::test]
-async fn tokens_stay_under_their_restrictions_and_unauthenticated_calls_are_refused() {
+async fn tokens_cannot_change_the_address_and_unauthenticated_calls_are_refused() {
     let api = Api::start().await;
     let read_only = Restrictions {
         access: Access::Read,
@@ -195,12 +199,19 @@ async fn tokens_stay_under_their_restrictions_and_unauthenticated_calls_are_refu
         let refused = patch_me(&api, &token, json!({"email": "x@example.com"})).await;
         common::error_body(refused, 403, "token_scope_denied").await;
     }
+    // A token that reaches /me, restricted to it or not at all, still cannot change it.
     let own_path = Restrictions {
         paths: vec!["/tokengate/api/v1/me".into()],
         ..Restrictions::default()
     };
     let (_, token) = api.app.add_restricted_token("alice", &own_path).await;
-    let allowed = patch_me(&api, &token, json!({"email": "ok@example.com"})).await;
+    for token in [token, api.alice_token.clone()] {
+        let refused = patch_me(&api, &token, json!({"email": "evil@example.com"})).await;
+        common::error_body(refused, 403, "token_exceeds_caller").await;
+        let reads = api.call(Method::GET, "/me", &token, None).await;
+        assert_eq!(reads.status(), StatusCode::OK, "reading is fine");
+    }
+    let allowed = alice_patches_me(&api, json!({"email": "ok@example.com"})).await;
     assert_eq!(allowed.status(), StatusCode::OK);
     let anonymous = api
         .app

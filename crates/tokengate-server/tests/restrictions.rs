@@ -78,6 +78,79 @@ async fn a_read_only_token_cannot_post_put_patch_or_delete_through_the_proxy() {
 }
 
 #[tokio::test]
+async fn a_read_only_token_cannot_write_through_a_method_override_or_another_upgrade() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice", "alice-pw", false).await;
+    let (_, reader) = app.add_restricted_token("alice", &read_only()).await;
+    let (_, writer) = app.add_token("alice").await;
+    let get = |token: &str, headers: &[(&str, &str)]| {
+        let mut request = app.client.get(app.url("/issues/1")).bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let overrides: [&[(&str, &str)]; 8] = [
+        &[("X-HTTP-Method-Override", "DELETE")],
+        &[("x-http-method-override", "delete")],
+        &[("X-HTTP-Method", "PUT")],
+        &[("X-Method-Override", "PATCH")],
+        &[("X-HTTP-Method-Override", " POST ")],
+        &[("X-HTTP-Method-Override", "")],
+        &[
+            ("X-HTTP-Method-Override", "GET"),
+            ("X-HTTP-Method-Override", "DELETE"),
+        ],
+        // A WebSocket is a channel both ways.
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    ];
+    for headers in overrides {
+        let refused = get(&reader, headers).await.unwrap();
+        error_body(refused, 403, "token_scope_denied").await;
+        let written = get(&writer, headers).await.unwrap().status();
+        assert_ne!(written, 403, "a write token may: {headers:?}");
+    }
+    for headers in [
+        &[("X-HTTP-Method-Override", "GET")][..],
+        &[("X-Method-Override", "head")][..],
+    ] {
+        assert_eq!(
+            get(&reader, headers).await.unwrap().status(),
+            200,
+            "{headers:?}"
+        );
+    }
+    // Any other upgrade is no upgrade: the upstream never sees it (no h2c smuggling).
+    let upstream = app.upstream.as_ref().unwrap();
+    upstream.seen.lock().unwrap().clear();
+    let h2c = get(
+        &reader,
+        &[
+            ("Connection", "Upgrade, HTTP2-Settings"),
+            ("Upgrade", "h2c"),
+            ("HTTP2-Settings", "AAMAAABkAAQAAP__"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(h2c.status(), 200);
+    let seen = upstream.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    for name in ["upgrade", "http2-settings", "connection"] {
+        assert!(
+            seen[0]["headers"].get(name).is_none(),
+            "{name}: {}",
+            seen[0]
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_path_token_never_reaches_a_sibling_path_whatever_the_encoding() {
     let app = TestApp::spawn().await;
     app.add_user("alice", "alice-pw", false).await;
@@ -446,6 +519,64 @@ async fn the_owner_narrows_a_token_later_and_the_change_applies_at_once_and_is_a
         StatusCode::NOT_FOUND,
         "another user's token"
     );
+}
+
+#[tokio::test]
+async fn a_short_lived_token_cannot_widen_a_longer_lived_one_but_may_narrow_it() {
+    let api = Api::start().await;
+    // Both alice's, as from one leaked CI log: a long-lived read token and a one-day writer.
+    let create = |body: Value| api.with_password("alice", Method::POST, "/tokens", Some(body));
+    let long_read = json_of(
+        create(json!({"name": "reader", "validity": "6m", "access": "read",
+            "paths": ["/api/"], "ip_allowlist": ["10.0.0.0/8"]}))
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let short_write = json_of(
+        create(json!({"name": "writer", "validity": "1d"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let reader = long_read["id"].as_str().unwrap();
+    let writer = short_write["token"].as_str().unwrap();
+    let path = format!("/tokens/{reader}");
+    for widening in [
+        json!({"access": "write"}),
+        json!({"paths": []}),
+        json!({"paths": ["/"]}),
+        json!({"paths": ["/api/", "/admin/"]}),
+        json!({"ip_allowlist": []}),
+        json!({"ip_allowlist": ["10.0.0.0/7"]}),
+    ] {
+        let refused = api
+            .call(Method::PATCH, &path, writer, Some(widening.clone()))
+            .await;
+        error_body(refused, 403, "token_exceeds_caller").await;
+    }
+    let stored = api.app.store.token(reader).await.unwrap().unwrap();
+    assert_eq!(stored.restrictions.access, Access::Read, "still read-only");
+    assert_eq!(stored.restrictions.paths, ["/api/"]);
+    // Narrowing it further is fine: that makes nothing stronger.
+    let narrowed = api
+        .call(
+            Method::PATCH,
+            &path,
+            writer,
+            Some(json!({"paths": ["/api/v2/"], "ip_allowlist": ["10.1.0.0/16"]})),
+        )
+        .await;
+    assert_eq!(narrowed.status(), StatusCode::OK);
+    // The owner's password may widen it again.
+    let widened = api
+        .with_password(
+            "alice",
+            Method::PATCH,
+            &path,
+            Some(json!({"access": "write", "paths": []})),
+        )
+        .await;
+    assert_eq!(widened.status(), StatusCode::OK);
 }
 
 #[tokio::test]

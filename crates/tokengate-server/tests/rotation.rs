@@ -252,3 +252,81 @@ async fn on_two_nodes_the_old_secret_works_on_both_during_the_grace_and_on_neith
     assert_eq!(whoami(a, new).await, 200);
     assert_eq!(whoami(b, new).await, 200);
 }
+
+#[tokio::test]
+async fn an_old_secret_in_its_grace_reaches_what_the_token_reaches_but_makes_and_changes_no_token()
+{
+    let api = Api::start().await;
+    let id = alices_token_id(&api).await;
+    // A second token of alice's, which the old secret might try to take over.
+    let sibling = json_of(
+        api.alice(Method::POST, "/tokens", Some(json!({"name": "sibling"})))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sibling_id = sibling["id"].as_str().unwrap().to_owned();
+    let rotated = json_of(
+        rotate(&api, &id, json!({"grace": "1h"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let new_secret = rotated["token"].as_str().unwrap().to_owned();
+    let tokens_before = api.token_count().await;
+    let audits_before = api.audit_count().await;
+
+    let old = api.alice_token.clone();
+    assert_eq!(whoami(&api.app, &old).await, 200, "within the grace");
+    let listed = api.call(Method::GET, "/tokens", &old, None).await;
+    assert_eq!(listed.status(), StatusCode::OK, "reading works");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/tokens/{id}/rotate"),
+            json!({"grace": "7d"}),
+        ),
+        (Method::POST, format!("/tokens/{id}/rotate"), json!({})),
+        (
+            Method::POST,
+            format!("/tokens/{sibling_id}/rotate"),
+            json!({}),
+        ),
+        (Method::POST, "/tokens".to_owned(), json!({"name": "child"})),
+        (
+            Method::POST,
+            "/tokens".to_owned(),
+            json!({"name": "narrow child", "validity": "1d", "access": "read"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/tokens/{sibling_id}"),
+            json!({"access": "read"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/tokens/{id}"),
+            json!({"paths": ["/"]}),
+        ),
+    ] {
+        let refused = api.call(method.clone(), &path, &old, Some(body)).await;
+        error_body(refused, 403, "token_exceeds_caller").await;
+    }
+    assert_eq!(api.token_count().await, tokens_before, "no token made");
+    assert_eq!(api.audit_count().await, audits_before, "nothing changed");
+    assert_eq!(
+        whoami(&api.app, &new_secret).await,
+        200,
+        "the new secret stands"
+    );
+
+    // The new secret makes tokens as any token does.
+    let child = api
+        .call(
+            Method::POST,
+            "/tokens",
+            &new_secret,
+            Some(json!({"name": "child"})),
+        )
+        .await;
+    assert_eq!(child.status(), StatusCode::CREATED);
+}

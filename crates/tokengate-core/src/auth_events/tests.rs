@@ -45,6 +45,7 @@ fn allowed(via: Via, token: Option<&str>) -> Decision {
 
 fn reach() -> Reach<'static> {
     Reach {
+        writes: false,
         method: Some("POST"),
         path: Some("/api/issues"),
         route: Some("jira"),
@@ -219,6 +220,7 @@ fn an_unknown_token_is_a_failure_by_token_without_user_or_token_id() {
 fn long_and_multibyte_paths_are_cut_on_a_character_boundary() {
     let long = format!("/{}", "ä".repeat(400));
     let long_reach = Reach {
+        writes: false,
         method: Some("GET"),
         path: Some(&long),
         route: None,

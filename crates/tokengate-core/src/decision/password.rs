@@ -313,6 +313,7 @@ impl HashJob {
             token_id: None,
             groups: user.groups,
             email: user.email,
+            replaced_secret: false,
         };
         finish(client, steps, Outcome::Allowed(identity), effects)
     }

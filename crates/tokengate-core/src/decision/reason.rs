@@ -146,6 +146,9 @@ pub struct Identity {
     /// The user's groups joined by `,` (the `X-Authenticated-Groups` value; empty: none).
     pub groups: String,
     pub email: Option<String>,
+    /// Authenticated by a rotated token's old secret, still in its grace: it may reach what
+    /// the token reaches, but never make or change tokens.
+    pub replaced_secret: bool,
 }
 
 impl Identity {
@@ -157,6 +160,7 @@ impl Identity {
             token_id,
             groups: user.groups.join(","),
             email: user.email.clone(),
+            replaced_secret: false,
         }
     }
 
@@ -168,6 +172,7 @@ impl Identity {
             token_id: None,
             groups: String::new(),
             email: None,
+            replaced_secret: false,
         }
     }
 }

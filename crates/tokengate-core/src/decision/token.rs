@@ -55,7 +55,8 @@ pub(super) fn token_decision(
         };
         return deny(steps, reason);
     }
-    let identity = Identity::of(owner, Via::Token, Some(token.id.clone()));
+    let mut identity = Identity::of(owner, Via::Token, Some(token.id.clone()));
+    identity.replaced_secret = token.grace_until.is_some();
     let effects = vec![Effect::TokenUsed {
         token_id: token.id.clone(),
     }];

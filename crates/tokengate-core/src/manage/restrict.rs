@@ -36,6 +36,31 @@ pub fn check_maker(
     Ok(())
 }
 
+/// Through a token, a token's restrictions change only within the calling token's own, and a
+/// token that outlives the calling one can only be narrowed: widening it would be making a
+/// token that outlives its maker.
+fn check_change_by(
+    maker: &TokenRecord,
+    token: &TokenRecord,
+    restrictions: &Restrictions,
+) -> Result<(), ManageError> {
+    if !restrictions.within(&maker.restrictions) {
+        return Err(ManageError::TokenExceedsCaller(
+            "the restrictions must be at least as narrow as the calling token's".into(),
+        ));
+    }
+    let outlives = maker
+        .expires_at
+        .is_some_and(|limit| token.expires_at.is_none_or(|expiry| expiry > limit));
+    if outlives && !restrictions.within(&token.restrictions) {
+        return Err(ManageError::TokenExceedsCaller(
+            "a token that expires later than the calling token can only be narrowed through it"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Replaces a token's restrictions (`token.restricted`, with the old and new ones). Through a
 /// token (`maker`), only within that token's own restrictions.
 pub async fn restrict_token(
@@ -49,12 +74,8 @@ pub async fn restrict_token(
         .validate()
         .map_err(ManageError::InvalidRestrictions)?;
     let token = token_in_scope(store, id, scope).await?;
-    if let Some(maker) = maker
-        && !restrictions.within(&maker.restrictions)
-    {
-        return Err(ManageError::TokenExceedsCaller(
-            "the restrictions must be at least as narrow as the calling token's".into(),
-        ));
+    if let Some(maker) = maker {
+        check_change_by(maker, &token, restrictions)?;
     }
     let audit = scope
         .change()

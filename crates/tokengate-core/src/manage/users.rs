@@ -145,10 +145,15 @@ pub async fn update_user(
 /// A user sets their own e-mail address (`None` clears it). The actor of `change` is the user
 /// changed; audited `user.updated` like an admin's change. A
 /// directory user's address is the directory's: refused ([`ManageError::DirectoryManaged`]).
+///
+/// Not through a token (`through_token`): the address is where notices about the user's
+/// tokens go, and a leaked token must not be able to send them elsewhere (403
+/// `token_exceeds_caller`; the password or the web page can).
 pub async fn set_own_email(
     store: &dyn Store,
     change: &Change<'_>,
     email: Option<&str>,
+    through_token: bool,
 ) -> Result<Changed<User>, ManageError> {
     let Actor::User(name) = change.actor else {
         return Err(ManageError::NotAllowed(
@@ -159,6 +164,13 @@ pub async fn set_own_email(
         format!("your e-mail address comes from the {source} directory: change it there")
     })
     .await?;
+    if through_token {
+        return Err(ManageError::TokenExceedsCaller(
+            "a token cannot change where notices about its owner's tokens go: use the \
+             password or the web page"
+                .into(),
+        ));
+    }
     if email.is_some_and(|email| !is_valid_email(email)) {
         return Err(ManageError::InvalidEmail);
     }

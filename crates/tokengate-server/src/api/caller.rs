@@ -41,6 +41,8 @@ pub struct Caller {
     pub user: User,
     pub via: CallerVia,
     pub token_id: Option<String>,
+    /// Authenticated by a rotated token's old secret (still in its grace).
+    pub replaced_secret: bool,
     /// The client address as seen (SPEC §2.1).
     pub client: IpAddr,
     pub actor: Actor,
@@ -57,6 +59,13 @@ impl Caller {
         let Some(id) = &self.token_id else {
             return Ok(None);
         };
+        if self.replaced_secret {
+            // Whoever holds a replaced secret may be who it was replaced because of.
+            return Err(tokengate_core::manage::ManageError::TokenExceedsCaller(
+                "a rotated token's old secret cannot make or change tokens".into(),
+            )
+            .into());
+        }
         match store.token(id).await {
             Ok(Some(token)) => Ok(Some(token)),
             // Revoked since the decision: fail closed.
@@ -142,6 +151,7 @@ impl FromRequestParts<SharedState> for Caller {
                 user: session.user,
                 via: CallerVia::Session,
                 token_id: None,
+                replaced_secret: false,
                 client,
                 actor,
                 origin: origin_of(client),
@@ -150,6 +160,7 @@ impl FromRequestParts<SharedState> for Caller {
         // The path as the client sent it: a nested router sees only the rest of it.
         let path = crate::gateway::sent_path(&parts.uri, &parts.extensions);
         let reach = Reach {
+            writes: false,
             method: Some(parts.method.as_str()),
             path: Some(path),
             route: Some(crate::gateway::OWN_ROUTE),
@@ -188,6 +199,7 @@ impl FromRequestParts<SharedState> for Caller {
             user,
             via,
             token_id: identity.token_id.clone(),
+            replaced_secret: identity.replaced_secret,
             client,
             origin: origin_of(client),
         })

@@ -87,6 +87,7 @@ async fn explain(
         forwarded_for: None,
         authorization: request.authorization.as_deref().map(str::as_bytes),
         reach: Reach {
+            writes: false,
             method: Some(method),
             path: Some(path),
             route,

@@ -1,7 +1,7 @@
 //! `GET /me`: the caller, what they may do, and which validities they may pick; `PATCH /me`:
 //! a local user sets their own e-mail address (a directory user's is the directory's).
 
-use super::caller::Caller;
+use super::caller::{Caller, CallerVia};
 use super::extract::ApiJson;
 use crate::effects;
 use crate::error::ApiError;
@@ -87,12 +87,13 @@ pub struct UpdateMe {
 
 /// Sets or clears the caller's own e-mail address, checked like an admin's change of it and
 /// audited `user.updated` with the caller as actor. Local users only: a directory user's
-/// address comes from LDAP or OIDC (409 `directory_managed`). Any authenticated user, a token
-/// too (under its restrictions: a read-only token or one limited to other routes is refused).
+/// address comes from LDAP or OIDC (409 `directory_managed`). With the password or a browser
+/// session, not a token (403 `token_exceeds_caller`): the address is where notices about the
+/// user's tokens go, and a leaked token must not redirect them.
 #[utoipa::path(patch, path = "/me", tag = "self", request_body = UpdateMe, responses(
     (status = 200, description = "The caller, changed", body = Me),
     (status = 401, description = "Not authenticated", body = crate::api::openapi::ErrorBody),
-    (status = 403, description = "token_scope_denied: a token outside its restrictions", body = crate::api::openapi::ErrorBody),
+    (status = 403, description = "token_exceeds_caller: a token cannot change the address; token_scope_denied: a token outside its restrictions", body = crate::api::openapi::ErrorBody),
     (status = 409, description = "directory_managed: the address comes from the directory", body = crate::api::openapi::ErrorBody),
     (status = 422, description = "invalid_email, or no `email` given", body = crate::api::openapi::ErrorBody),
 ), security(("basic" = []), ("bearer" = []), ("session" = [])))]
@@ -109,7 +110,9 @@ async fn update_me(
         ));
     };
     let email = email.as_deref().filter(|email| !email.is_empty());
-    let changed = manage::set_own_email(state.store.as_ref(), &caller.change(), email).await;
+    let through_token = caller.via == CallerVia::Token;
+    let changed =
+        manage::set_own_email(state.store.as_ref(), &caller.change(), email, through_token).await;
     let user = effects::on_node(&state, changed).await?;
     Ok(Json(describe(&state, &caller, &user)))
 }

@@ -89,6 +89,7 @@ pub async fn answer(state: &SharedState, peer: SocketAddr, request: Request) -> 
         return StatusCode::OK.into_response();
     }
     let reach = Reach {
+        writes: super::writes::asks_to_write(headers),
         method: original.method,
         path: original.path,
         route: None,

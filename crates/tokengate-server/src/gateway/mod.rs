@@ -10,6 +10,7 @@ pub mod pool;
 pub mod proxy;
 pub mod sso;
 pub mod upstream;
+pub mod writes;
 
 use crate::attempts::{GuardedAttempts, apply_user_effect};
 use crate::error::ApiError;

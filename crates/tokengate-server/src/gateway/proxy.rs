@@ -87,6 +87,7 @@ impl ProxyPhases for Gateway<'_> {
             return Continue(());
         }
         let reach = Reach {
+            writes: super::writes::asks_to_write(&request.headers),
             method: Some(request.method.as_str()),
             path: Some(request.uri.path()),
             route: Some(&session.route.name),
@@ -125,13 +126,13 @@ impl ProxyPhases for Gateway<'_> {
     ) -> ControlFlow<Response> {
         let state = self.state;
         // Read before the hop-by-hop headers go: a WebSocket the route lets through.
-        let upgrade = upgrade_asked(&parts.headers)
+        let upgrade = super::writes::websocket_asked(&parts.headers)
             .filter(|_| session.route.websocket)
             .map(|protocol| {
-                let opener = session
-                    .identity
-                    .as_ref()
-                    .and_then(|identity| opener(identity, &parts.headers));
+                let opener = session.identity.as_ref().and_then(|identity| {
+                    let reached = (session.client, parts.uri.path(), &*session.route.name);
+                    opener(identity, &parts.headers, reached)
+                });
                 (protocol, opener)
             });
         let upstream = &session.route.upstream;
@@ -302,28 +303,26 @@ impl ProxyPhases for Gateway<'_> {
     }
 }
 
-/// The protocol a request asks to switch to (`Connection: upgrade` and `Upgrade`), if any.
-fn upgrade_asked(headers: &axum::http::HeaderMap) -> Option<HeaderValue> {
-    let asks = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
-}
-
 /// What a socket opened by `identity` is checked against while it lasts: the token's digest
-/// (from the request's own `Authorization`, which the decision just accepted), or the user.
-fn opener(identity: &Identity, headers: &axum::http::HeaderMap) -> Option<Opener> {
+/// (from the request's own `Authorization`, which the decision just accepted) with the client,
+/// path and route it reached, or the user.
+fn opener(
+    identity: &Identity,
+    headers: &axum::http::HeaderMap,
+    (client, path, route): (std::net::IpAddr, &str, &str),
+) -> Option<Opener> {
     match identity.via {
         Via::Token => {
             let value = headers.get(header::AUTHORIZATION)?;
             let secret = match parse_authorization(value.as_bytes()).ok()? {
                 Credentials::Bearer { secret } | Credentials::Basic { secret, .. } => secret,
             };
-            Some(Opener::Token(TokenSecret::parse(secret.expose())?.digest()))
+            Some(Opener::Token {
+                digest: TokenSecret::parse(secret.expose())?.digest(),
+                client,
+                path: path.to_owned(),
+                route: route.to_owned(),
+            })
         }
         Via::Password | Via::Session => identity.user.clone().map(Opener::Password),
         _ => None,

@@ -58,7 +58,7 @@ pub async fn set_email(
     let acting = visit.form(&form.csrf)?;
     let typed = form.email.trim();
     let email = Some(typed).filter(|email| !email.is_empty());
-    let changed = manage::set_own_email(state.store.as_ref(), &acting.change(), email).await;
+    let changed = manage::set_own_email(state.store.as_ref(), &acting.change(), email, false).await;
     let (status, message) = match effects::on_node(&state, changed).await {
         Ok(_) => return Ok(see_other("/tokengate/?done=email")),
         Err(ManageError::DirectoryManaged(message)) => (StatusCode::CONFLICT, message),
