@@ -189,9 +189,12 @@ pub fn path_within(prefix: &str, path: &str) -> bool {
     }
 }
 
-/// A path that may mean another path once a server decodes or normalises it: a `.` or `..`
-/// segment (also before a `;` parameter, as in `..;`), a backslash, or an encoded `.`, `/`,
-/// `\` or `;`, or an encoded `%` (an upstream that decodes twice would see one of those).
+/// A path that may mean another path once a server decodes or normalises it: a segment of
+/// dots (`.`, `..`, also `...` and with spaces or tabs, raw or encoded, which Windows servers
+/// trim away; also before a `;` parameter, as in `..;`), a backslash, or an encoded `.`, `/`,
+/// `\`, `;` or `%` (an upstream that decodes twice would see one of those), an encoded control
+/// character (`%00` ends a path in C), an IIS `%u` escape, or an overlong UTF-8 lead byte
+/// (`%c0%ae` is `.` to a lax decoder).
 fn is_ambiguous(path: &str) -> bool {
     // One pass over the bytes, no allocation: this runs on every request of a path-restricted
     // token. `name_end` is where a `;` ends the current segment's name.
@@ -201,7 +204,7 @@ fn is_ambiguous(path: &str) -> bool {
     for (index, &byte) in bytes.iter().enumerate() {
         match byte {
             b'\\' => return true,
-            b'%' if is_encoded_separator(bytes.get(index + 1..index + 3)) => return true,
+            b'%' if is_encoded_separator(&bytes[index + 1..]) => return true,
             b';' if name_end.is_none() => name_end = Some(index),
             b'/' => {
                 if is_dot_name(&bytes[segment_start..name_end.unwrap_or(index)]) {
@@ -216,20 +219,43 @@ fn is_ambiguous(path: &str) -> bool {
     is_dot_name(&bytes[segment_start..name_end.unwrap_or(bytes.len())])
 }
 
-/// The two hex digits after a `%` that encode `.` (2e), `/` (2f), `%` (25), `\` (5c) or `;`
-/// (3b), in either case.
-fn is_encoded_separator(digits: Option<&[u8]>) -> bool {
-    match digits {
-        Some([first, second]) => matches!(
-            (*first, second.to_ascii_lowercase()),
-            (b'2', b'e' | b'f' | b'5') | (b'5', b'c') | (b'3', b'b')
-        ),
+/// What follows a `%` that makes a path ambiguous: `2e` (`.`), `2f` (`/`), `25` (`%`), `5c`
+/// (`\`), `3b` (`;`), `00`–`1f` and `7f` (control characters), `c0`/`c1` (overlong UTF-8), or
+/// `u` (IIS's `%u002e`), in either case.
+fn is_encoded_separator(after: &[u8]) -> bool {
+    match after {
+        [b'u' | b'U', ..] => true,
+        [first, second, ..] => {
+            let (first, second) = (first.to_ascii_lowercase(), second.to_ascii_lowercase());
+            matches!(
+                (first, second),
+                (b'2', b'e' | b'f' | b'5')
+                    | (b'5', b'c')
+                    | (b'3', b'b')
+                    | (b'7', b'f')
+                    | (b'c', b'0' | b'1')
+            ) || (matches!(first, b'0' | b'1') && second.is_ascii_hexdigit())
+        }
         _ => false,
     }
 }
 
+/// A segment name of dots, with any spaces or tabs (raw, `%20`, `%09`) around or between them.
 fn is_dot_name(name: &[u8]) -> bool {
-    name == b"." || name == b".."
+    let mut dots = 0;
+    let mut rest = name;
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = match byte {
+            b'.' => {
+                dots += 1;
+                after
+            }
+            b' ' | b'\t' => after,
+            b'%' if matches!(after, [b'2', b'0', ..] | [b'0', b'9', ..]) => &after[2..],
+            _ => return false,
+        };
+    }
+    dots > 0
 }
 
 #[cfg(test)]
@@ -240,20 +266,29 @@ mod tests {
     /// one-pass [`is_ambiguous`] must agree with it on every path.
     fn is_ambiguous_by_search(path: &str) -> bool {
         let lower = path.to_ascii_lowercase();
+        let encoded_control = lower.as_bytes().windows(3).any(|window| {
+            window[0] == b'%' && matches!(window[1], b'0' | b'1') && window[2].is_ascii_hexdigit()
+        });
         path.contains('\\')
-            || ["%2e", "%2f", "%5c", "%3b", "%25"]
+            || encoded_control
+            || lower.contains("%u")
+            || ["%2e", "%2f", "%5c", "%3b", "%25", "%7f", "%c0", "%c1"]
                 .iter()
                 .any(|encoded| lower.contains(encoded))
             || path.split('/').any(|segment| {
                 let name = segment.split(';').next().unwrap_or(segment);
-                name == "." || name == ".."
+                let bare = name
+                    .replace("%20", "")
+                    .replace("%09", "")
+                    .replace([' ', '\t'], "");
+                !bare.is_empty() && bare.chars().all(|c| c == '.')
             })
     }
 
     #[test]
     fn the_one_pass_ambiguity_check_agrees_with_the_searching_one_on_every_short_path() {
         let alphabet = [
-            '/', '.', ';', '%', '2', 'e', 'E', 'f', '5', 'c', 'B', '3', '\\', 'a',
+            '/', '.', ';', '%', '2', 'e', 'f', '5', 'c', 'B', '3', '\\', 'a', '0', 'u', ' ',
         ];
         let mut paths = vec![String::new()];
         for _ in 0..5 {
@@ -312,11 +347,35 @@ mod tests {
             "/rest/api\\..\\admin",
             "/rest/api/..",
             "/rest/api/%252e%252e/admin",
+            // Encoded control characters, IIS %u, overlong UTF-8, dots with spaces.
+            "/rest/api/..%00/admin",
+            "/rest/api/x%00.json",
+            "/rest/api/x%0a",
+            "/rest/api/x%7F",
+            "/rest/api/%u002e%u002e/admin",
+            "/rest/api/%U002E",
+            "/rest/api/x%u",
+            "/rest/api/%c0%ae%c0%ae/admin",
+            "/rest/api/%C1%9C",
+            "/rest/api/..%20/admin",
+            "/rest/api/.. /admin",
+            "/rest/api/%20..%09/admin",
+            "/rest/api/.%20./admin",
+            "/rest/api/.../admin",
+            "/rest/api/..%20",
         ] {
             assert!(!path_within("/rest/api", path), "{path}");
             assert!(!path_within("/", path), "{path}");
         }
         assert!(path_within("/rest/api", "/rest/api/v1.2/x..y"));
+        for fine in [
+            "/rest/api/My%20Page",
+            "/rest/api/a%20.b",
+            "/rest/api/%e2%82%ac",
+            "/rest/api/x%41",
+        ] {
+            assert!(path_within("/rest/api", fine), "{fine}");
+        }
     }
 
     #[test]

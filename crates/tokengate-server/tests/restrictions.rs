@@ -188,6 +188,12 @@ async fn a_path_token_never_reaches_a_sibling_path_whatever_the_encoding() {
         "//rest/api/2/issue/../../user",
         "/REST/api/2/issue",
         "/rest/api/2/issue/..",
+        "/rest/api/2/issue/..%00/user",
+        "/rest/api/2/issue/..%20/user",
+        "/rest/api/2/issue/..%09/user",
+        "/rest/api/2/issue/.../user",
+        "/rest/api/2/issue/%u002e%u002e/user",
+        "/rest/api/2/issue/%c0%ae%c0%ae/user",
     ] {
         assert_eq!(
             raw_status(&app, "GET", sibling, &token).await,
