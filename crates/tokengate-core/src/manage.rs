@@ -58,6 +58,8 @@ pub enum ManageError {
     TokenExceedsCaller(String),
     #[error("invalid grace: use a duration from 0 to 7 days, such as 30s, 10m, 24h or 7d")]
     InvalidGrace,
+    #[error("the time is in the future: tokens created before a time up to now are revoked")]
+    BeforeInFuture,
     #[error("{0}")]
     DirectoryManaged(String),
     #[error(transparent)]
@@ -95,6 +97,7 @@ impl ManageError {
             Self::NotAllowed(_) => "forbidden",
             Self::TokenExceedsCaller(_) => "token_exceeds_caller",
             Self::InvalidGrace => "invalid_grace",
+            Self::BeforeInFuture => "before_in_future",
             Self::DirectoryManaged(_) => "directory_managed",
             Self::Validity(ValidityError::ExceedsMaximum { .. }) => "validity_exceeds_maximum",
             Self::Validity(ValidityError::InPast) => "expiry_in_past",

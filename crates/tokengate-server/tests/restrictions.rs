@@ -661,4 +661,26 @@ async fn the_incident_button_revokes_every_token_created_before_a_time() {
         )
         .await;
     assert_eq!(ghost.status(), StatusCode::NOT_FOUND);
+    // A time ahead of now (a time-zone slip) is refused and revokes nothing.
+    let (_, kept) = api.app.add_token("bob").await;
+    let ahead = chrono::Utc::now() + chrono::Duration::hours(1);
+    error_body(
+        api.with_password(
+            "root",
+            Method::POST,
+            "/admin/revoke-before",
+            Some(json!({"before": ahead})),
+        )
+        .await,
+        422,
+        "before_in_future",
+    )
+    .await;
+    assert_eq!(
+        api.app
+            .get_bearer("/tokengate/whoami", &kept)
+            .await
+            .status(),
+        200
+    );
 }

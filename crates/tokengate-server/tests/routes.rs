@@ -89,6 +89,10 @@ async fn the_longest_prefix_wins_on_a_segment_boundary_and_a_host_beats_none() {
         (None, "/jirax", "/a/jirax"),
         (Some("wiki.example.com"), "/display/X", "/c/display/X"),
         (Some("WIKI.Example.COM:8443"), "/x", "/c/x"),
+        // The absolute form of a name, with its root dot, is the same site.
+        (Some("wiki.example.com."), "/x", "/c/x"),
+        (Some("wiki.example.com.:8443"), "/x", "/c/x"),
+        (Some("wiki.example.com.."), "/x", "/a/x"),
         (Some("wiki.example.com"), "/jira/x", "/c/jira/x"),
         (Some("other.example.com"), "/jira/x", "/b/x"),
         (Some("ci.example.com"), "/job/x", "/d/job/x"),

@@ -226,7 +226,11 @@ fn tokens_are_restricted_at_creation_and_later_and_revoked_before_a_time() {
     let bad = tokengate.run(&["token", "rotate", id, "--grace", "8d"]);
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("invalid grace"), "{bad:?}");
-    let run = tokengate.ok(&["token", "revoke-before", "--before", "2999-01-01"]);
+    let ahead = tokengate.run(&["token", "revoke-before", "--before", "2999-01-01"]);
+    assert_eq!(ahead.code, 1, "a time in the future: {ahead:?}");
+    assert!(ahead.stderr.contains("in the future"), "{ahead:?}");
+    let now = chrono::Utc::now().to_rfc3339();
+    let run = tokengate.ok(&["token", "revoke-before", "--before", &now]);
     assert!(run.stdout.contains("Deleted 1 token(s)"), "{run:?}");
     assert_eq!(
         tokengate.json(&["token", "list", "--json"]),
@@ -236,7 +240,7 @@ fn tokens_are_restricted_at_creation_and_later_and_revoked_before_a_time() {
         "token",
         "revoke-before",
         "--before",
-        "2999-01-01",
+        "2020-01-01",
         "--user",
         "ghost",
     ]);

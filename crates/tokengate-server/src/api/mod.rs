@@ -58,6 +58,7 @@ impl From<ManageError> for ApiError {
             | ManageError::InvalidGroup(_)
             | ManageError::InvalidRestrictions(_)
             | ManageError::InvalidGrace
+            | ManageError::BeforeInFuture
             | ManageError::Password(_) => unprocessable(error.code(), error.to_string()),
             ManageError::Validity(ValidityError::ExceedsMaximum { .. })
             | ManageError::Validity(ValidityError::InPast)

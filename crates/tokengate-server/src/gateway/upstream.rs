@@ -136,7 +136,10 @@ impl RouteTable {
             .iter()
             .filter(|route| match (&route.host, host) {
                 (None, _) => true,
-                (Some(wanted), Some(host)) => wanted.eq_ignore_ascii_case(host),
+                // `wiki.example.com.` (the absolute form, one trailing dot) is the same site.
+                (Some(wanted), Some(host)) => {
+                    wanted.eq_ignore_ascii_case(host.strip_suffix('.').unwrap_or(host))
+                }
                 (Some(_), None) => false,
             })
             .filter(|route| prefix_matches(&route.path_prefix, path))

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tokengate_core::notices::{DeliveryRecord, DeliveryState};
+use tokengate_core::notices::{Channel, DeliveryRecord, DeliveryState};
 
 /// The most deliveries shown per list.
 const SHOWN: u32 = 200;
@@ -36,13 +36,38 @@ impl DeliveryRow {
             id: record.id.clone(),
             event: record.event.as_str(),
             channel: record.channel.as_str(),
-            destination: record.destination.clone(),
+            destination: match record.channel {
+                Channel::Webhook => shown_url(&record.destination),
+                Channel::Email => record.destination.clone(),
+            },
             attempts: record.attempts,
             last_error: record.last_error.clone().unwrap_or_default(),
             created_at: when(record.created_at),
             when: when(record.finished_at.unwrap_or(record.due_at)),
         }
     }
+}
+
+/// A webhook's URL as the page shows it: where a receiver's key often sits — user
+/// information, the query, the path below its first segment (`/services/T0/B0/key`) — is
+/// left out.
+fn shown_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "(a webhook)".into();
+    };
+    let host = parsed.host_str().unwrap_or("");
+    let port = parsed
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let path = parsed.path();
+    let first_segment = path
+        .get(1..)
+        .and_then(|rest| rest.find('/'))
+        .map_or(path, |end| &path[..end + 2]);
+    let cut = first_segment.len() < path.len() || parsed.query().is_some();
+    let rest = if cut { "…" } else { "" };
+    format!("{}://{host}{port}{first_segment}{rest}", parsed.scheme())
 }
 
 #[derive(Template)]
@@ -102,4 +127,31 @@ pub async fn retry(
         return Err(UiError::not_found());
     }
     Ok(see_other("/tokengate/admin/notifications"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_webhook_url_is_shown_without_its_user_information_or_query() {
+        assert_eq!(
+            shown_url("https://bot:s3cret@hooks.example.com:8443/in?key=s3cret&x=1"),
+            "https://hooks.example.com:8443/in…"
+        );
+        assert_eq!(
+            shown_url("https://hooks.example.com/services/T0/B0/s3cret"),
+            "https://hooks.example.com/services/…"
+        );
+        assert_eq!(
+            shown_url("https://hooks.example.com"),
+            "https://hooks.example.com/"
+        );
+        assert_eq!(
+            shown_url("http://127.0.0.1:9/gone"),
+            "http://127.0.0.1:9/gone"
+        );
+        assert_eq!(shown_url("not a url"), "(a webhook)");
+        assert_eq!(shown_url("data:"), "data://");
+    }
 }
