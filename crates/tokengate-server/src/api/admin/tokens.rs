@@ -198,7 +198,7 @@ pub struct RevokeBefore {
 #[utoipa::path(post, path = "/admin/revoke-before", tag = "admin", request_body = RevokeBefore, responses(
     (status = 200, description = "Revoked", body = Deleted),
     (status = 404, description = "No such user", body = ErrorBody),
-    (status = 422, description = "invalid_body", body = ErrorBody),
+    (status = 422, description = "invalid_body; before_in_future: the time is ahead of now", body = ErrorBody),
 ))]
 async fn revoke_before(
     State(state): State<SharedState>,
