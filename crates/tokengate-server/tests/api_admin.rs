@@ -324,13 +324,30 @@ async fn admin_users_are_listed_created_changed_and_reset() {
         vec!["alice", "root"]
     );
     assert!(users[0].get("password_hash").is_none());
-    let bob = json_of(
-        api.admin(
+    // Through a token an admin sets no password and makes no admin: the password can.
+    let bobs_body = json!({"name": "bob", "password": "bob-pw", "display_name": "Bob B."});
+    for (method, path, body) in [
+        (Method::POST, "/admin/users", bobs_body.clone()),
+        (
             Method::POST,
             "/admin/users",
-            Some(json!({"name": "bob", "password": "bob-pw", "display_name": "Bob B."})),
-        )
-        .await,
+            json!({"name": "eve", "admin": true}),
+        ),
+        (
+            Method::PATCH,
+            "/admin/users/alice",
+            json!({"password": "taken-over"}),
+        ),
+        (Method::PATCH, "/admin/users/alice", json!({"admin": true})),
+    ] {
+        let refused = api.admin(method, path, Some(body)).await;
+        error_body(refused, 403, "token_exceeds_caller").await;
+    }
+    let alice = api.app.store.user("alice").await.unwrap().unwrap();
+    assert!(!alice.admin && api.app.store.user("eve").await.unwrap().is_none());
+    let bob = json_of(
+        api.with_password("root", Method::POST, "/admin/users", Some(bobs_body))
+            .await,
         StatusCode::CREATED,
     )
     .await;
@@ -354,7 +371,8 @@ async fn admin_users_are_listed_created_changed_and_reset() {
     )
     .await;
     error_body(
-        api.admin(
+        api.with_password(
+            "root",
             Method::POST,
             "/admin/users",
             Some(json!({"name": "carol", "password": ""})),
@@ -365,7 +383,8 @@ async fn admin_users_are_listed_created_changed_and_reset() {
     )
     .await;
     let promoted = json_of(
-        api.admin(
+        api.with_password(
+            "root",
             Method::PATCH,
             "/admin/users/bob",
             Some(json!({"admin": true})),
@@ -379,7 +398,7 @@ async fn admin_users_are_listed_created_changed_and_reset() {
         api.admin(
             Method::PATCH,
             "/admin/users/nobody",
-            Some(json!({"admin": true})),
+            Some(json!({"admin": false})),
         )
         .await,
         404,

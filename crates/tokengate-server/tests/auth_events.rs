@@ -389,7 +389,9 @@ async fn a_stop_writes_every_event_noted_by_the_requests_it_let_finish() {
         requests.push(tokio::spawn(async move {
             client
                 .get(url)
-                .header("x-forwarded-for", format!("10.2.0.{}", index % 250))
+                // Ten addresses: equal requests share records even when the 300 spread
+                // over several half-second writes on a busy machine.
+                .header("x-forwarded-for", format!("10.2.0.{}", index % 10))
                 .bearer_auth(token)
                 .send()
                 .await
@@ -501,21 +503,29 @@ async fn events_noted_while_the_database_is_down_are_written_once_it_is_back() {
     );
     assert_eq!(state(&app).auth_events.pending(), 3, "and nothing is lost");
     store.down.store(false, std::sync::atomic::Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while state(&app).auth_events.pending() > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let filter = AuditFilter {
         action: Some(AuditAction::AuthSucceeded),
         limit: 100,
         ..AuditFilter::default()
     };
-    let stored = app.store.audit(&filter).await.unwrap();
-    let mut addresses: Vec<String> = stored
-        .iter()
-        .map(|record| record.ip.clone().unwrap())
-        .collect();
-    addresses.sort();
+    let stored_addresses = || async {
+        let stored = app.store.audit(&filter).await.unwrap();
+        let mut addresses: Vec<String> = stored
+            .iter()
+            .map(|record| record.ip.clone().unwrap())
+            .collect();
+        addresses.sort();
+        addresses
+    };
+    // The pending map empties when a write takes the batch, before it commits: wait for the
+    // records themselves, then two more writes' time for any repeat to show.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while stored_addresses().await.len() < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(state(&app).auth_events.pending(), 0);
+    let addresses = stored_addresses().await;
     assert_eq!(
         addresses,
         ["10.4.0.1", "10.4.0.2", "10.4.0.3", "127.0.0.1"],

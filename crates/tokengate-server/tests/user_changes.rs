@@ -31,18 +31,23 @@ async fn bob_signed_in(api: &Api) -> UiClient {
     client
 }
 
+/// The admin `root` with the password (a token sets no password and makes no admin).
+async fn root(api: &Api, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    api.with_password("root", method, path, body).await
+}
+
 #[tokio::test]
 async fn a_new_password_over_rest_ends_the_users_web_sessions() {
     let api = Api::start().await;
     let (first, second) = (bob_signed_in(&api).await, UiClient::new(&api.app));
     second.sign_in("bob", "bob-password-1").await;
-    let changed = api
-        .admin(
-            Method::PATCH,
-            "/admin/users/bob",
-            Some(json!({"password": "bob-password-2"})),
-        )
-        .await;
+    let changed = root(
+        &api,
+        Method::PATCH,
+        "/admin/users/bob",
+        Some(json!({"password": "bob-password-2"})),
+    )
+    .await;
     json_of(changed, StatusCode::OK).await;
     assert!(!session_works(&first).await, "first session ended");
     assert!(!session_works(&second).await, "second session ended");
@@ -60,22 +65,22 @@ async fn a_new_password_over_rest_ends_the_users_web_sessions() {
 async fn disabling_over_rest_ends_the_users_web_sessions_and_enabling_does_not_revive_them() {
     let api = Api::start().await;
     let client = bob_signed_in(&api).await;
-    let disabled = api
-        .admin(
-            Method::PATCH,
-            "/admin/users/bob",
-            Some(json!({"disabled": true})),
-        )
-        .await;
+    let disabled = root(
+        &api,
+        Method::PATCH,
+        "/admin/users/bob",
+        Some(json!({"disabled": true})),
+    )
+    .await;
     json_of(disabled, StatusCode::OK).await;
     assert!(!session_works(&client).await);
-    let enabled = api
-        .admin(
-            Method::PATCH,
-            "/admin/users/bob",
-            Some(json!({"disabled": false})),
-        )
-        .await;
+    let enabled = root(
+        &api,
+        Method::PATCH,
+        "/admin/users/bob",
+        Some(json!({"disabled": false})),
+    )
+    .await;
     json_of(enabled, StatusCode::OK).await;
     assert!(
         !session_works(&client).await,
@@ -94,9 +99,13 @@ async fn changes_that_are_not_a_password_or_disabling_keep_the_sessions() {
         json!({"display_name": "Bob B."}),
         json!({"disabled": false}),
     ] {
-        let response = api
-            .admin(Method::PATCH, "/admin/users/bob", Some(change.clone()))
-            .await;
+        let response = root(
+            &api,
+            Method::PATCH,
+            "/admin/users/bob",
+            Some(change.clone()),
+        )
+        .await;
         json_of(response, StatusCode::OK).await;
         assert!(session_works(&client).await, "after {change}");
     }
@@ -112,9 +121,7 @@ async fn a_refused_password_change_leaves_the_sessions_alone() {
         json!({"password": "fine-password", "display_name": ""}),
         json!({"password": "fine-password", "colour": "blue"}),
     ] {
-        let response = api
-            .admin(Method::PATCH, "/admin/users/bob", Some(change))
-            .await;
+        let response = root(&api, Method::PATCH, "/admin/users/bob", Some(change)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(session_works(&client).await);
     }
@@ -194,9 +201,7 @@ async fn creating_a_user_with_any_invalid_field_stores_nothing() {
         json!({"name": "n".repeat(129)}),
         json!({"name": "carol", "display_name": "", "password": ""}),
     ] {
-        let response = api
-            .admin(Method::POST, "/admin/users", Some(body.clone()))
-            .await;
+        let response = root(&api, Method::POST, "/admin/users", Some(body.clone())).await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -204,13 +209,13 @@ async fn creating_a_user_with_any_invalid_field_stores_nothing() {
         );
         assert_eq!(snapshot(&api).await, before, "after {body}");
     }
-    let created = api
-        .admin(
-            Method::POST,
-            "/admin/users",
-            Some(json!({"name": "carol", "display_name": "Carol C.", "password": "pw-carol"})),
-        )
-        .await;
+    let created = root(
+        &api,
+        Method::POST,
+        "/admin/users",
+        Some(json!({"name": "carol", "display_name": "Carol C.", "password": "pw-carol"})),
+    )
+    .await;
     let view = json_of(created, StatusCode::CREATED).await;
     assert_eq!(view["display_name"], "Carol C.");
     assert_eq!(
@@ -234,9 +239,13 @@ async fn changing_a_user_with_any_invalid_field_changes_nothing() {
         json!({"admin": "true"}),
         json!({"display_name": "Alice", "name": "alicia"}),
     ] {
-        let response = api
-            .admin(Method::PATCH, "/admin/users/alice", Some(body.clone()))
-            .await;
+        let response = root(
+            &api,
+            Method::PATCH,
+            "/admin/users/alice",
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -281,7 +290,7 @@ async fn tokens_and_settings_with_any_invalid_field_store_nothing() {
     ] {
         let mut body = good.clone();
         body[key] = bad;
-        refused.push(api.admin(Method::PUT, "/admin/settings", Some(body)).await);
+        refused.push(root(&api, Method::PUT, "/admin/settings", Some(body)).await);
     }
     for response in refused {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -1,7 +1,7 @@
 //! Admin user management: list, create, change admin/disabled/password/display name, reset the
 //! failed-login counter and lock.
 
-use crate::api::caller::AdminCaller;
+use crate::api::caller::{AdminCaller, CallerVia};
 use crate::api::extract::ApiJson;
 use crate::api::openapi::ErrorBody;
 use crate::effects;
@@ -77,9 +77,29 @@ async fn list_users(
     Ok(Json(users.iter().map(UserView::from).collect()))
 }
 
+/// Through a token, an admin sets no password and makes no admin (403
+/// `token_exceeds_caller`): either would give whoever holds the token a way in that outlives
+/// the token's revocation. The password, a web session or the CLI can.
+fn check_token_caller(
+    admin: &AdminCaller,
+    sets_password: bool,
+    grants_admin: bool,
+) -> Result<(), ApiError> {
+    if admin.caller.via == CallerVia::Token && (sets_password || grants_admin) {
+        return Err(manage::ManageError::TokenExceedsCaller(
+            "a token cannot set passwords or make administrators: use the password, the web \
+             page or the command line"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Creates a user. Admins only.
 #[utoipa::path(post, path = "/admin/users", tag = "admin", request_body = CreateUser, responses(
     (status = 201, description = "Created", body = UserView),
+    (status = 403, description = "token_exceeds_caller: through a token, no password and no admin", body = ErrorBody),
     (status = 409, description = "conflict: the name is taken", body = ErrorBody),
     (status = 422, description = "invalid_user_name, invalid_display_name, invalid_password (nothing is stored)", body = ErrorBody),
 ))]
@@ -88,6 +108,7 @@ async fn create_user(
     admin: AdminCaller,
     ApiJson(request): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    check_token_caller(&admin, request.password.is_some(), request.admin)?;
     let password = request.password;
     let new_user = NewUser {
         name: &request.name,
@@ -107,6 +128,7 @@ async fn create_user(
 #[utoipa::path(patch, path = "/admin/users/{user}", tag = "admin", request_body = UpdateUser,
     params(("user" = String, Path, description = "User name")), responses(
     (status = 200, description = "Changed", body = UserView),
+    (status = 403, description = "token_exceeds_caller: through a token, no password and no admin", body = ErrorBody),
     (status = 404, description = "No such user", body = ErrorBody),
     (status = 409, description = "would_lock_out_caller: an admin cannot demote or disable themselves", body = ErrorBody),
     (status = 422, description = "invalid_password, invalid_display_name, invalid_email, invalid_group", body = ErrorBody),
@@ -117,6 +139,11 @@ async fn update_user(
     Path(user): Path<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
+    check_token_caller(
+        &admin,
+        request.password.is_some(),
+        request.admin == Some(true),
+    )?;
     let password = request.password;
     let update = UserUpdate {
         display_name: request.display_name.as_deref(),
