@@ -179,6 +179,9 @@ async fn add_expired_token(app: &TestApp, owner: &str) -> String {
         expires_at: Some(now - TimeDelta::days(1)),
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     };
     let audit = NewAudit::new(
         now,

@@ -178,6 +178,9 @@ pub fn token(id: &str, owner: &str, name: &str) -> TokenRecord {
         expires_at: None,
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     }
 }
 
