@@ -33,19 +33,10 @@ async fn rotate(api: &Api, id: &str, grace: Value) -> reqwest::Response {
     .await
 }
 
-async fn alices_token_id(api: &Api) -> String {
-    let listed = json_of(
-        api.alice(Method::GET, "/tokens", None).await,
-        StatusCode::OK,
-    )
-    .await;
-    listed[0]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_old_secret_works_during_the_grace_and_gets_401_after_it() {
     let api = Api::start().await;
-    let id = alices_token_id(&api).await;
+    let id = api.alice_token_id().await;
     let rotated = json_of(
         rotate(&api, &id, json!({"grace": "2s"})).await,
         StatusCode::CREATED,
@@ -92,7 +83,7 @@ async fn the_old_secret_works_during_the_grace_and_gets_401_after_it() {
 #[tokio::test]
 async fn without_a_grace_the_old_secret_stops_at_once_and_bad_graces_change_nothing() {
     let api = Api::start().await;
-    let id = alices_token_id(&api).await;
+    let id = api.alice_token_id().await;
     for bad in ["8d", "-1s", "soon", "1w", ""] {
         let response = rotate(&api, &id, json!({"grace": bad})).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
