@@ -3,6 +3,7 @@
 //! `rotated_from`. The real binary against its own SQLite database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[allow(dead_code)]
 mod common;
 
 use common::Tokengate;
