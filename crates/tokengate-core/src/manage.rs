@@ -208,13 +208,8 @@ pub async fn create_token(
     restrictions
         .validate()
         .map_err(ManageError::InvalidRestrictions)?;
-    if owner.disabled {
-        return Err(ManageError::UserDisabled(owner.name.clone()));
-    }
     let own = *change.actor == Actor::User(owner.name.clone());
-    if !settings.permits_tokens(owner) || (own && !may_create_own(settings, owner)) {
-        return Err(ManageError::TokensNotPermitted);
-    }
+    check_issue(settings, owner, own)?;
     let mut expires_at = resolve_expiry(validity, settings.max_validity, change.at())?;
     if let Some(maker) = maker {
         if validity.is_none()
@@ -239,22 +234,47 @@ pub async fn create_token(
         expires_at,
         last_used_at: None,
         last_used_ip: None,
+        made_by: maker.map(|maker| maker.id.clone()),
+        rotated_at: None,
+        rotated_from: None,
     };
     let audit = change
         .audit(AuditAction::TokenCreated)
         .user(&owner.name)
         .token(&record.id)
         .details(created_details(&record));
-    store.create_token(&record, &audit).await?;
+    if !store.create_token(&record, &audit).await? {
+        return Err(ManageError::TokenExceedsCaller(
+            "the calling token was deleted".into(),
+        ));
+    }
     Ok(CreatedToken { record, secret })
 }
 
-/// The details of a `token.created` record: name, expiry, hint and any restrictions.
+/// Whether `owner` may be given a new secret, by themselves (`own`) or by someone else whom
+/// the caller has already let do so ([`check_creator`]): the rule creating a token and
+/// rotating one share, since both issue a secret. The owner must be enabled and hold
+/// `use_tokens`; their own token also needs `create_own_tokens`.
+fn check_issue(settings: &Settings, owner: &User, own: bool) -> Result<(), ManageError> {
+    if owner.disabled {
+        return Err(ManageError::UserDisabled(owner.name.clone()));
+    }
+    if !settings.permits_tokens(owner) || (own && !may_create_own(settings, owner)) {
+        return Err(ManageError::TokensNotPermitted);
+    }
+    Ok(())
+}
+
+/// The details of a `token.created` record: name, expiry, hint, any restrictions, and the
+/// maker when a token made it.
 fn created_details(record: &TokenRecord) -> Value {
     let mut details =
         json!({"name": record.name, "expires_at": record.expires_at, "hint": record.hint});
     if !record.restrictions.is_unrestricted() {
         details["restrictions"] = json!(record.restrictions);
+    }
+    if let Some(maker) = &record.made_by {
+        details["made_by"] = json!(maker);
     }
     details
 }
@@ -319,11 +339,21 @@ pub async fn rename_token(
     })
 }
 
+/// A deleted token, and the ids of the tokens deleted with it because it made them.
+#[derive(Debug, Clone)]
+pub struct DeletedToken {
+    pub record: TokenRecord,
+    pub also_deleted: Vec<String>,
+}
+
+/// Deletes a token and, in the same transaction, every token made by it, transitively (SPEC
+/// §11: a token made by a token cannot outlive its maker's revocation). Audited
+/// `token.deleted`, whose details name those others in `also_deleted`.
 pub async fn delete_token(
     store: &dyn Store,
     scope: Scope<'_>,
     id: &str,
-) -> Result<Changed<TokenRecord>, ManageError> {
+) -> Result<Changed<DeletedToken>, ManageError> {
     let token = token_in_scope(store, id, scope).await?;
     let audit = scope
         .change()
@@ -331,10 +361,13 @@ pub async fn delete_token(
         .user(&token.owner)
         .token(&token.id)
         .details(json!({"name": token.name, "hint": token.hint}));
-    if !store.delete_token(id, &audit).await? {
+    let Some(also_deleted) = store.delete_token(id, &audit).await? else {
         return Err(ManageError::NotFound("token"));
-    }
-    Ok(Changed::refreshing(token))
+    };
+    Ok(Changed::refreshing(DeletedToken {
+        record: token,
+        also_deleted,
+    }))
 }
 
 /// Deletes every token of `owner`; returns how many there were.

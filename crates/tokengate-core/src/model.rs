@@ -173,6 +173,13 @@ pub struct TokenRecord {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
+    /// The id of the token whose request created this one (SPEC §11); `None` when it was made
+    /// with a password, a session or the CLI. Deleting the maker deletes this token too.
+    pub made_by: Option<String>,
+    /// When the secret was last replaced (rotation); `None` for a token never rotated.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// The hint of the secret the last rotation replaced.
+    pub rotated_from: Option<String>,
 }
 
 impl TokenRecord {
@@ -233,6 +240,16 @@ pub struct TokenView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
     pub hint: String,
+    /// The id of the token whose request created this one; null when it was made with a
+    /// password, a session or the CLI. Deleting that token deletes this one too.
+    #[serde(default)]
+    pub made_by: Option<String>,
+    /// When the secret was last replaced; null for a token never rotated.
+    #[serde(default)]
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// The hint of the secret the last rotation replaced; null for a token never rotated.
+    #[serde(default)]
+    pub rotated_from: Option<String>,
     /// `access`, `paths`, `routes`, `ip_allowlist` (SPEC §11).
     #[serde(flatten)]
     pub restrictions: Restrictions,
@@ -262,6 +279,9 @@ impl From<&TokenRecord> for TokenView {
             last_used_at: record.last_used_at,
             last_used_ip: record.last_used_ip.clone(),
             hint: record.hint.clone(),
+            made_by: record.made_by.clone(),
+            rotated_at: record.rotated_at,
+            rotated_from: record.rotated_from.clone(),
             restrictions: record.restrictions.clone(),
             token: None,
         }

@@ -72,11 +72,16 @@ pub trait TokenStore: Send + Sync {
     }
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
     async fn tokens(&self, filter: &TokenFilter) -> StoreResult<Vec<TokenRecord>>;
-    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()>;
+    /// Stores a new token with its audit record. A token made by a token (`made_by`) is stored
+    /// only while its maker still exists, checked after any deletion of the owner's tokens
+    /// running at the same time has committed: `false`, and nothing written, when the maker
+    /// is gone (a token cannot outlive its maker's revocation, SPEC §11).
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<bool>;
     async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool>;
-    /// Gives the token `id` a new secret (its digest and hint) and expiry. With `grace_until`
-    /// the old secret keeps working until then; without, it stops at once. `false` when there
-    /// is no such token.
+    /// Gives the token `id` a new secret (its digest and hint) and expiry, and records the
+    /// rotation: `rotated_at` and `rotated_from` (the hint of the secret replaced). With
+    /// `grace_until` the old secret keeps working until then; without, it stops at once.
+    /// `false` when there is no such token.
     async fn rotate_token(
         &self,
         id: &str,
@@ -90,15 +95,20 @@ pub trait TokenStore: Send + Sync {
         restrictions: &crate::restrictions::Restrictions,
         audit: &NewAudit,
     ) -> StoreResult<bool>;
-    /// Deletes every token created before `before` (of `owner` only, when given), in one
-    /// transaction with its audit record, whose details gain `"count"`.
+    /// Deletes every token created before `before` (of `owner` only, when given) and every
+    /// token made by one of them, transitively, in one transaction with its audit record,
+    /// whose details gain `"count"` (all deleted) and `"also_deleted"` (the ids of those
+    /// deleted only because their maker was). Returns the count.
     async fn delete_tokens_created_before(
         &self,
         before: DateTime<Utc>,
         owner: Option<&str>,
         audit: &NewAudit,
     ) -> StoreResult<u64>;
-    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool>;
+    /// Deletes the token `id` and every token made by it, transitively (`made_by`), in one
+    /// transaction with its audit record, whose details gain `"also_deleted"` (their ids).
+    /// Returns those ids; `None` when there is no such token.
+    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<Option<Vec<String>>>;
     /// Deletes every token of `owner`; the audit record's details gain `"count"`.
     async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64>;
     /// Tokens that never expire or expire after `latest` (they exceed a lowered maximum).
@@ -297,6 +307,8 @@ pub trait KnownAddressStore: Send + Sync {
 /// A rotation's new secret (digest and hint), new expiry and the old secret's grace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
+    /// The instant of the rotation (stored as `rotated_at`).
+    pub at: DateTime<Utc>,
     pub digest: TokenDigest,
     pub hint: String,
     pub expires_at: Option<DateTime<Utc>>,

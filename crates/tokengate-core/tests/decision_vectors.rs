@@ -241,6 +241,9 @@ fn world(defaults: &Value, case: &Value, hashes: &HashMap<String, String>) -> Wo
             expires_at: (!raw["expires_at"].is_null()).then(|| instant(&raw["expires_at"])),
             last_used_at: None,
             last_used_ip: None,
+            made_by: None,
+            rotated_at: None,
+            rotated_from: None,
         };
         tokens.insert(secret.digest(), Arc::new(record.into()));
         secrets.insert(reference, secret.expose().to_owned());

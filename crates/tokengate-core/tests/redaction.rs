@@ -82,6 +82,9 @@ fn view() -> TokenView {
         expires_at: None,
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     };
     TokenView::from(&record)
 }

@@ -9,7 +9,6 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use common::raw::{RawResponse, request, send};
 use common::{TestApp, error_body, test_config};
-use tokengate_core::model::{Actor, AuditAction, NewAudit, Origin, TokenRecord};
 use tokengate_core::token::TokenSecret;
 
 /// The SPEC §1 error shape, with the request id of the header in the body.
@@ -165,31 +164,12 @@ async fn unknown_paths_under_tokengate_get_a_json_404() {
 }
 
 async fn add_expired_token(app: &TestApp, owner: &str) -> String {
-    let secret = TokenSecret::generate().unwrap();
     let now = Utc::now();
-    let record = TokenRecord {
-        restrictions: Default::default(),
-        id: "expired1".into(),
-        owner: owner.into(),
-        name: "old".into(),
-        digest: secret.digest(),
-        hint: secret.hint(),
-        created_at: now - TimeDelta::days(30),
-        created_by: "cli".into(),
-        expires_at: Some(now - TimeDelta::days(1)),
-        last_used_at: None,
-        last_used_ip: None,
-    };
-    let audit = NewAudit::new(
-        now,
-        &Actor::Cli,
-        AuditAction::TokenCreated,
-        &Origin::default(),
-    )
-    .token(&record.id);
-    app.store.create_token(&record, &audit).await.unwrap();
-    app.sync().await;
-    secret.expose().to_owned()
+    let expiry = Some(now - TimeDelta::days(1));
+    let (_, secret) = app
+        .add_token_made_at(owner, now - TimeDelta::days(30), expiry)
+        .await;
+    secret
 }
 
 fn challenge(response: &reqwest::Response) -> String {

@@ -1,5 +1,6 @@
 //! Several gateway nodes on one PostgreSQL database (SPEC §6): what one node (or any client
-//! of the store) changes, every other node enforces within a second; failed logins add up
+//! of the store) changes, every other node enforces within a second (tokens made by a deleted
+//! token included); failed logins add up
 //! across nodes; and when PostgreSQL goes away the nodes fail closed and recover by
 //! themselves. The first tests need `TOKENGATE_TEST_POSTGRES_URL` (each uses a schema of its
 //! own); the outage test starts a throwaway cluster of its own, since it stops it.
@@ -97,6 +98,54 @@ async fn a_token_deleted_on_one_node_is_refused_by_the_other_within_a_second() {
     effects::in_store(a.store.as_ref(), deleted).await.unwrap();
     let took = until_status(401, || whoami_bearer(&b, &secret)).await;
     assert!(took < WITHIN, "B refused the deleted token after {took:?}");
+}
+
+/// A token of alice's made through `node` by a request authenticated by `maker`: (id, secret).
+async fn made_with(node: &TestApp, maker: &str) -> (String, String) {
+    let made: serde_json::Value = node
+        .client
+        .post(node.url("/tokengate/api/v1/tokens"))
+        .bearer_auth(maker)
+        .json(&serde_json::json!({"name": "made", "validity": "never"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let field = |name: &str| made[name].as_str().unwrap().to_owned();
+    (field("id"), field("token"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_made_by_a_token_deleted_on_one_node_are_refused_by_both_within_a_second() {
+    let Some(schema) = schema::FreshSchema::create().await else {
+        return;
+    };
+    let (a, b) = two_nodes(&schema.url, test_config()).await;
+    a.add_user("alice", "correct horse battery", false).await;
+    let (maker, maker_secret) = a.add_token("alice").await;
+    let (_, child) = made_with(&a, &maker_secret).await;
+    let (_, grandchild) = made_with(&b, &child).await;
+    for node in [&a, &b] {
+        for secret in [&child, &grandchild] {
+            assert_eq!(whoami_bearer(node, secret).await, 200, "cached");
+        }
+    }
+    let deleted = a
+        .client
+        .delete(a.url(&format!("/tokengate/api/v1/tokens/{maker}")))
+        .basic_auth("alice", Some("correct horse battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    for node in [&a, &b] {
+        for secret in [&child, &grandchild] {
+            let took = until_status(401, || whoami_bearer(node, secret)).await;
+            assert!(took < WITHIN, "refused after {took:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -242,6 +242,9 @@ async fn seed_token(app: &TestApp, id: &str, in_: Option<Span>) {
         expires_at: in_.map(|span| now + span),
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     };
     let audit = NewAudit::new(
         now,

@@ -1,6 +1,8 @@
 //! Rotation (SPEC §11): a token gets a new secret with the same id, name and restrictions; the
 //! old secret works for the grace period and then gets 401; on one node and across two nodes
-//! on PostgreSQL.
+//! on PostgreSQL. Rotating keeps the token's length (measured from its last rotation, so it
+//! never grows), shows when and from which secret it was rotated, and needs the permission
+//! creating a token needs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_support;
@@ -9,10 +11,13 @@ mod common;
 mod schema;
 
 use api_support::{Api, json_of};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::{TestApp, error_body, test_config};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use tokengate_core::Settings;
+use tokengate_core::groups::{GroupList, Permissions};
 use tokengate_core::model::{AuditAction, AuditFilter};
 
 async fn whoami(app: &TestApp, secret: &str) -> u16 {
@@ -33,19 +38,10 @@ async fn rotate(api: &Api, id: &str, grace: Value) -> reqwest::Response {
     .await
 }
 
-async fn alices_token_id(api: &Api) -> String {
-    let listed = json_of(
-        api.alice(Method::GET, "/tokens", None).await,
-        StatusCode::OK,
-    )
-    .await;
-    listed[0]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_old_secret_works_during_the_grace_and_gets_401_after_it() {
     let api = Api::start().await;
-    let id = alices_token_id(&api).await;
+    let id = api.alice_token_id().await;
     let rotated = json_of(
         rotate(&api, &id, json!({"grace": "2s"})).await,
         StatusCode::CREATED,
@@ -92,7 +88,7 @@ async fn the_old_secret_works_during_the_grace_and_gets_401_after_it() {
 #[tokio::test]
 async fn without_a_grace_the_old_secret_stops_at_once_and_bad_graces_change_nothing() {
     let api = Api::start().await;
-    let id = alices_token_id(&api).await;
+    let id = api.alice_token_id().await;
     for bad in ["8d", "-1s", "soon", "1w", ""] {
         let response = rotate(&api, &id, json!({"grace": bad})).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
@@ -329,4 +325,118 @@ async fn an_old_secret_in_its_grace_reaches_what_the_token_reaches_but_makes_and
         )
         .await;
     assert_eq!(child.status(), StatusCode::CREATED);
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn rotating_again_and_again_keeps_a_thirty_day_token_at_thirty_days() {
+    let api = Api::start().await;
+    // 30 days long, 29 of them gone.
+    let now = Utc::now();
+    let expiry = Some(now + TimeDelta::days(1));
+    let (id, _) = api
+        .app
+        .add_token_made_at("alice", now - TimeDelta::days(29), expiry)
+        .await;
+    let mut hint = api.app.store.token(&id).await.unwrap().unwrap().hint;
+    for round in 1..=3 {
+        let rotated = json_of(rotate(&api, &id, json!({})).await, StatusCode::CREATED).await;
+        let now = Utc::now();
+        let length = instant(&rotated["expires_at"]) - now;
+        assert!(
+            (length - TimeDelta::days(30)).abs() < TimeDelta::minutes(1),
+            "rotation {round}: {length} long, not 30 days"
+        );
+        assert!((now - instant(&rotated["rotated_at"])).abs() < TimeDelta::minutes(1));
+        assert_eq!(
+            rotated["rotated_from"],
+            hint.as_str(),
+            "the replaced secret's hint"
+        );
+        assert!(
+            now - instant(&rotated["created_at"]) > TimeDelta::days(28),
+            "kept"
+        );
+        let listed = json_of(
+            api.with_password("alice", Method::GET, "/tokens", None)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let shown = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|token| token["id"] == id.as_str())
+            .unwrap();
+        for field in ["expires_at", "rotated_at", "rotated_from", "hint"] {
+            assert_eq!(shown[field], rotated[field], "{field} as stored");
+        }
+        hint = rotated["hint"].as_str().unwrap().to_owned();
+    }
+}
+
+/// A rotation that must be refused: 403 with `code`, and the token exactly as it was.
+async fn refused_and_unchanged(api: &Api, id: &str, attempt: reqwest::Response, code: &str) {
+    let before = api.app.store.token(id).await.unwrap().unwrap();
+    error_body(attempt, 403, code).await;
+    assert_eq!(api.app.store.token(id).await.unwrap().unwrap(), before);
+}
+
+#[tokio::test]
+async fn rotating_needs_the_permission_creating_needs_and_a_refusal_changes_nothing() {
+    let api = Api::start().await;
+    let id = api.alice_token_id().await;
+    api.app
+        .save_settings(&Settings {
+            permissions: Permissions {
+                create_own_tokens: GroupList::default(),
+                ..Permissions::default()
+            },
+            ..Settings::default()
+        })
+        .await;
+    api.app.sync().await;
+    let created = api
+        .with_password("alice", Method::POST, "/tokens", Some(json!({"name": "x"})))
+        .await;
+    error_body(created, 403, "tokens_not_permitted").await;
+    let path = format!("/tokens/{id}/rotate");
+    let by_password = rotate(&api, &id, json!({"grace": "1h"})).await;
+    refused_and_unchanged(&api, &id, by_password, "tokens_not_permitted").await;
+    let by_itself = api.alice(Method::POST, &path, Some(json!({}))).await;
+    refused_and_unchanged(&api, &id, by_itself, "tokens_not_permitted").await;
+    assert_eq!(whoami(&api.app, &api.alice_token).await, 200, "still works");
+    let filter = AuditFilter {
+        action: Some(AuditAction::TokenRotated),
+        limit: 5,
+        ..AuditFilter::default()
+    };
+    assert!(api.app.store.audit(&filter).await.unwrap().is_empty());
+    // Admins-only: the same refusal for a user, while an admin still rotates their own.
+    api.app
+        .save_settings(&Settings {
+            admins_only: true,
+            ..Settings::default()
+        })
+        .await;
+    api.app.sync().await;
+    let under_admins_only = rotate(&api, &id, json!({})).await;
+    refused_and_unchanged(&api, &id, under_admins_only, "tokens_not_permitted").await;
+    let root_token = api.admin(Method::GET, "/tokens", None).await;
+    let root_id = json_of(root_token, StatusCode::OK).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = api
+        .with_password(
+            "root",
+            Method::POST,
+            &format!("/tokens/{root_id}/rotate"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::CREATED);
 }

@@ -304,6 +304,17 @@ async fn rotating_shows_the_new_secret_once_and_the_old_one_works_for_the_grace(
     assert!(!records[0].details.to_string().contains(&new));
     let later = alice.get("/tokengate/").await;
     assert!(!later.body.contains(&new) && !later.body.contains(&old));
+    let rotated_at = stored.rotated_at.expect("rotated_at stored");
+    let line = format!("rotated {}", rotated_at.format("%Y-%m-%d %H:%M UTC"));
+    assert!(later.body.contains(&line), "the list says when");
+    let (admin, _) = signed_in(&app, "root", true).await;
+    assert!(
+        admin
+            .get("/tokengate/admin/tokens")
+            .await
+            .body
+            .contains(&line)
+    );
     let now = alice
         .post(&rotate, &with_csrf(&csrf, &[("grace", "0")]))
         .await;

@@ -1,6 +1,6 @@
 //! Backend-neutral pieces of the token queries, shared by every backend so they cannot drift:
-//! the folded form of a token name, the `"count"` merged into an audit record's details, and
-//! the latest use per token in a batch. No SQL here.
+//! the folded form of a token name, the `"count"` and `"also_deleted"` merged into an audit
+//! record's details, and the latest use per token in a batch. No SQL here.
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -14,11 +14,21 @@ pub(crate) fn folded(name: &str) -> String {
 
 /// `details` with `"count": n` added (a non-object is replaced by `{"count": n}`).
 pub(crate) fn with_count(details: &Value, count: u64) -> Value {
+    with_field(details, "count", Value::from(count))
+}
+
+/// `details` with `"also_deleted": [ids]` added: the tokens a deletion removed because a
+/// token it removed had made them (a non-object is replaced by `{"also_deleted": …}`).
+pub(crate) fn with_also_deleted(details: &Value, ids: &[String]) -> Value {
+    with_field(details, "also_deleted", Value::from(ids.to_vec()))
+}
+
+fn with_field(details: &Value, key: &str, value: Value) -> Value {
     let mut object = match details {
         Value::Object(object) => object.clone(),
         _ => Map::new(),
     };
-    object.insert("count".into(), Value::from(count));
+    object.insert(key.into(), value);
     Value::Object(object)
 }
 
@@ -70,6 +80,21 @@ mod tests {
             json!({"reason": "left", "count": 3})
         );
         assert_eq!(with_count(&Value::Null, 0), json!({"count": 0}));
+    }
+
+    #[test]
+    fn ids_deleted_with_their_maker_are_merged_into_the_details_object() {
+        assert_eq!(
+            with_also_deleted(
+                &json!({"name": "ci", "count": 1}),
+                &["b".into(), "c".into()]
+            ),
+            json!({"name": "ci", "count": 1, "also_deleted": ["b", "c"]})
+        );
+        assert_eq!(
+            with_also_deleted(&Value::Null, &[]),
+            json!({"also_deleted": []})
+        );
     }
 
     #[test]

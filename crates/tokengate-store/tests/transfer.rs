@@ -82,8 +82,13 @@ async fn seed(url: &str) {
         .unwrap();
     let mut full = token("tok-b", "alice", "Deploy ÉCOLE");
     full.expires_at = Some(at("2028-01-01T00:00:00.001Z"));
+    full.rotated_at = Some(at("2027-03-01T13:00:00.002Z"));
+    full.rotated_from = Some("tg_…wxyz".into());
     add_token(&store, full).await;
-    add_token(&store, token("tok-a", "root", "ci")).await;
+    // Made by tok-b, and before it in id order: a copy imports it before its maker.
+    let mut made = token("tok-a", "alice", "ci");
+    made.made_by = Some("tok-b".into());
+    add_token(&store, made).await;
     store
         .record_token_uses(&[TokenUse {
             token_id: "tok-b".into(),

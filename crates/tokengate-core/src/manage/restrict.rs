@@ -2,7 +2,7 @@
 //! cannot make a token that outgrows it, and the incident button that revokes every token
 //! created before a time.
 
-use super::{AdminChange, Changed, CreatedToken, ManageError, Scope, token_in_scope};
+use super::{AdminChange, Changed, CreatedToken, ManageError, Scope, check_issue, token_in_scope};
 use crate::model::{AuditAction, Settings, TokenRecord};
 use crate::restrictions::Restrictions;
 use crate::store::{Rotation, Store};
@@ -96,11 +96,12 @@ pub async fn restrict_token(
 pub const MAX_GRACE: TimeDelta = TimeDelta::days(7);
 
 /// Gives a token a new secret (SPEC §11): same id, name and restrictions, a new expiry under
-/// the current maximum (as long as the token had, or the default for a token that never
-/// expired when the maximum no longer allows that), and the old secret working for `grace`
-/// (at most seven days; zero = it stops now). Through a token (`maker`), only for its owner,
-/// within its restrictions, and the new expiry shortened to the maker's. Audited
-/// `token.rotated`.
+/// the current maximum (as long as the token had since it was last issued a secret, or the
+/// default for a token that never expired when the maximum no longer allows that), and the
+/// old secret working for `grace` (at most seven days; zero = it stops now). A new secret
+/// needs what creating a token needs: the owner's own token `create_own_tokens`, anyone's
+/// an admin. Through a token (`maker`), only for its owner, within its restrictions, and the
+/// new expiry shortened to the maker's. Audited `token.rotated`.
 pub async fn rotate_token(
     store: &dyn Store,
     scope: Scope<'_>,
@@ -113,10 +114,18 @@ pub async fn rotate_token(
         return Err(ManageError::InvalidGrace);
     }
     let token = token_in_scope(store, id, scope).await?;
+    let owner = store
+        .user(&token.owner)
+        .await?
+        .ok_or(ManageError::NotFound("token"))?;
+    check_issue(settings, &owner, matches!(scope, Scope::Own(_)))?;
     let change = scope.change();
     let now = change.at();
+    // The length the token had: measured from its last secret, so rotating again and again
+    // keeps it rather than adding the time since creation each time.
+    let issued_at = token.rotated_at.unwrap_or(token.created_at);
     let wanted = match token.expires_at {
-        Some(expiry) => Some(ValidityRequest::At(now + (expiry - token.created_at))),
+        Some(expiry) => Some(ValidityRequest::At(now + (expiry - issued_at))),
         None if settings.max_validity == MaxValidity::Never => {
             Some(ValidityRequest::Preset(MaxValidity::Never))
         }
@@ -139,6 +148,7 @@ pub async fn rotate_token(
     let secret = TokenSecret::generate()?;
     let grace_until = (grace > TimeDelta::zero()).then(|| now + grace);
     let rotation = Rotation {
+        at: now,
         digest: secret.digest(),
         hint: secret.hint(),
         expires_at,
@@ -155,15 +165,19 @@ pub async fn rotate_token(
     }
     let record = TokenRecord {
         digest: rotation.digest,
+        rotated_from: Some(token.hint.clone()),
         hint: rotation.hint,
         expires_at,
+        rotated_at: Some(now),
         ..token
     };
     Ok(Changed::refreshing(CreatedToken { record, secret }))
 }
 
 /// The incident button (SPEC §11): deletes every token created before `before`, of `owner`
-/// or of everyone, in one audited transaction (`token.revoked_before` with the count).
+/// or of everyone, and every token made by one of them, in one audited transaction
+/// (`token.revoked_before` with the count, and the ids of the tokens made by them in
+/// `also_deleted`).
 pub async fn revoke_before(
     store: &dyn Store,
     change: &AdminChange<'_>,

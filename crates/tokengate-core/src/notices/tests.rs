@@ -32,6 +32,9 @@ fn token(expires_at: Option<DateTime<Utc>>) -> TokenRecord {
         expires_at,
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     }
 }
 

@@ -190,7 +190,8 @@ async fn list_tokens(
 }
 
 /// Creates a token for the caller; the answer carries the secret in `token`, shown only this
-/// once. Any user allowed to use tokens (admins only while admins-only is on).
+/// once. Any user allowed to use tokens (admins only while admins-only is on). Made through a
+/// token, the new token names it in `made_by`, and is deleted when that token is.
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken, responses(
     (status = 201, description = "Created; `token` is the secret", body = TokenView),
     (status = 403, description = "tokens_not_permitted", body = ErrorBody),
@@ -228,12 +229,14 @@ pub struct RotateToken {
     pub grace: Option<String>,
 }
 
-/// A new secret for one of the caller's tokens: same id, name and restrictions; the answer
-/// carries the new secret in `token`, shown this once.
+/// A new secret for one of the caller's tokens: same id, name and restrictions, and as long
+/// as it had since its last secret; the answer carries the new secret in `token`, shown this
+/// once. Needs what creating a token needs (`create_own_tokens`). Tokens made by this one are
+/// kept: delete the token instead when it leaked.
 #[utoipa::path(post, path = "/tokens/{id}/rotate", tag = "tokens", request_body = RotateToken,
     params(("id" = String, Path, description = "Token id")), responses(
     (status = 201, description = "Rotated; `token` is the new secret", body = TokenView),
-    (status = 403, description = "token_exceeds_caller", body = ErrorBody),
+    (status = 403, description = "tokens_not_permitted (as for creating), token_exceeds_caller", body = ErrorBody),
     (status = 404, description = "No such token of the caller", body = ErrorBody),
     (status = 422, description = "invalid_grace", body = ErrorBody),
 ))]
@@ -326,7 +329,8 @@ async fn rename_token(
     Ok(Json(TokenView::from(&record)))
 }
 
-/// Deletes one of the caller's tokens; it stops working on every node within a second.
+/// Deletes one of the caller's tokens and every token made by it, transitively (`made_by`);
+/// they stop working on every node within a second.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "Token id")), responses(
     (status = 204, description = "Deleted"),

@@ -180,6 +180,8 @@ pub struct TokenRow {
     pub last_used: String,
     pub last_used_ip: String,
     pub hint: String,
+    /// When the secret was last replaced; empty for a token never rotated.
+    pub rotated: String,
     /// The restrictions in short ("read only · /api/", "full access").
     pub restrictions: String,
     pub restricted: bool,
@@ -198,6 +200,7 @@ impl TokenRow {
             last_used: token.last_used_at.map_or_else(|| "Never".to_owned(), when),
             last_used_ip: token.last_used_ip.clone().unwrap_or_default(),
             hint: token.hint.clone(),
+            rotated: token.rotated_at.map(when).unwrap_or_default(),
             restrictions: super::restrictions::summary(&token.restrictions),
             restricted: !token.restrictions.is_unrestricted(),
         }

@@ -89,6 +89,16 @@ impl Api {
         self.call(method, path, &self.alice_token, body).await
     }
 
+    /// The id of `alice_token`, as `whoami` tells it.
+    pub async fn alice_token_id(&self) -> String {
+        let whoami = self
+            .app
+            .get_bearer("/tokengate/whoami", &self.alice_token)
+            .await;
+        let body = json_of(whoami, StatusCode::OK).await;
+        body["token_id"].as_str().unwrap().to_owned()
+    }
+
     /// The OpenAPI document as served.
     pub async fn openapi(&self) -> Value {
         self.app

@@ -162,6 +162,44 @@ impl TestApp {
         (created.record.id, created.secret.expose().to_owned())
     }
 
+    /// Stores a token of `owner`'s as if it had been made at `created_at` (audited as made by
+    /// the CLI then), and makes the gateway see it: (id, secret).
+    pub async fn add_token_made_at(
+        &self,
+        owner: &str,
+        created_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> (String, String) {
+        let secret = tokengate_core::token::TokenSecret::generate().unwrap();
+        let record = tokengate_core::TokenRecord {
+            restrictions: Default::default(),
+            id: tokengate_core::token::new_token_id().unwrap(),
+            owner: owner.into(),
+            name: "made earlier".into(),
+            digest: secret.digest(),
+            hint: secret.hint(),
+            created_at: tokengate_core::manage::truncate_to_millis(created_at),
+            created_by: "cli".into(),
+            expires_at: expires_at.map(tokengate_core::manage::truncate_to_millis),
+            last_used_at: None,
+            last_used_ip: None,
+            made_by: None,
+            rotated_at: None,
+            rotated_from: None,
+        };
+        let audit = tokengate_core::model::NewAudit::new(
+            created_at,
+            &Actor::Cli,
+            tokengate_core::model::AuditAction::TokenCreated,
+            &ORIGIN,
+        )
+        .user(owner)
+        .token(&record.id);
+        assert!(self.store.create_token(&record, &audit).await.unwrap());
+        self.sync().await;
+        (record.id, secret.expose().to_owned())
+    }
+
     /// Saves settings as the CLI does (running servers follow within a poll).
     pub async fn save_settings(&self, settings: &Settings) {
         let store = self.store.as_ref();

@@ -86,7 +86,7 @@ impl TokenStore for Switchable {
         self.check()?;
         self.inner.tokens(filter).await
     }
-    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()> {
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<bool> {
         self.check()?;
         self.inner.create_token(token, audit).await
     }
@@ -123,7 +123,7 @@ impl TokenStore for Switchable {
             .delete_tokens_created_before(before, owner, audit)
             .await
     }
-    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
+    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<Option<Vec<String>>> {
         self.check()?;
         self.inner.delete_token(id, audit).await
     }

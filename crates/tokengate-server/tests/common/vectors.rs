@@ -181,6 +181,9 @@ impl Case<'_> {
                     .then(|| instant(&raw["expires_at"]) + shift),
                 last_used_at: None,
                 last_used_ip: None,
+                made_by: None,
+                rotated_at: None,
+                rotated_from: None,
             };
             let created = audit(real_now, AuditAction::TokenCreated).token(&record.id);
             app.store.create_token(&record, &created).await.unwrap();

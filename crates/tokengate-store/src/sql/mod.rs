@@ -10,6 +10,7 @@
 mod driver;
 
 mod audit;
+mod cascade;
 mod columns;
 mod forwarding;
 mod groups;

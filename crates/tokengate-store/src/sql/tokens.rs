@@ -1,11 +1,13 @@
 //! Tokens: lookup by digest through the unique index, filtered and paged listing, creation,
-//! rename and deletion each with its audit record in the same transaction, and batched
-//! last-use updates. Only digests are stored, never a secret.
+//! rename and deletion each with its audit record in the same transaction (deletion takes the
+//! tokens made by the deleted ones along, see `cascade`), and batched last-use updates. Only
+//! digests are stored, never a secret.
 //!
 //! A new column: add it to the migrations, [`TOKEN_COLUMNS`], [`token_values`] (and
 //! [`TOKEN_VALUES_COLUMNS`]) and [`token_from_row`]; creation, export and import follow.
 
-use super::audit::{always, with_audit};
+use super::audit::with_audit;
+use super::cascade::{Deleted, Seed, also_deleted};
 use super::{Arg, Columns, Connection, Driver, SqlStore, Statement};
 use crate::paging::page_size;
 use crate::records::{folded, latest_uses, with_count};
@@ -19,7 +21,7 @@ use tokengate_core::token::TokenDigest;
 macro_rules! token_columns {
     () => {
         "id, owner, name, digest, hint, created_at, created_by, expires_at, last_used_at, \
-         last_used_ip, restrictions"
+         last_used_ip, restrictions, made_by, rotated_at, rotated_from"
     };
 }
 
@@ -28,7 +30,8 @@ pub(crate) const TOKEN_COLUMNS: &str = token_columns!();
 
 /// The columns [`token_values`] fills, in its order.
 pub(crate) const TOKEN_VALUES_COLUMNS: &str = "id, owner, name, name_folded, digest, hint, \
-     created_at, created_by, expires_at, last_used_at, last_used_ip, restrictions";
+     created_at, created_by, expires_at, last_used_at, last_used_ip, restrictions, made_by, \
+     rotated_at, rotated_from";
 
 /// The hot-path lookup, run by SQLite's fast read path and by the pool alike.
 pub(crate) const TOKEN_BY_DIGEST: &str = concat!(
@@ -56,6 +59,9 @@ pub(crate) fn token_values(token: &TokenRecord) -> Vec<Arg> {
         Arg::from(token.last_used_at),
         Arg::from(token.last_used_ip.as_deref()),
         Arg::from(restrictions),
+        Arg::from(token.made_by.as_deref()),
+        Arg::from(token.rotated_at),
+        Arg::from(token.rotated_from.as_deref()),
     ]
 }
 
@@ -89,6 +95,9 @@ pub(crate) fn token_from_row(row: &dyn Columns) -> StoreResult<TokenRecord> {
         expires_at: row.optional_time("expires_at")?,
         last_used_at: row.optional_time("last_used_at")?,
         last_used_ip: row.optional_text("last_used_ip")?,
+        made_by: row.optional_text("made_by")?,
+        rotated_at: row.optional_time("rotated_at")?,
+        rotated_from: row.optional_text("rotated_from")?,
     })
 }
 
@@ -192,9 +201,11 @@ impl<D: Driver> TokenStore for SqlStore<D> {
         rotation: &Rotation,
         audit: &NewAudit,
     ) -> StoreResult<bool> {
+        // `rotated_from` and `previous_digest` read the row as it was: the secret replaced.
         let update = Statement::new(
             "UPDATE tokens SET previous_digest = CASE WHEN $1 THEN digest ELSE NULL END, \
-             previous_until = $2, digest = $3, hint = $4, expires_at = $5 WHERE id = $6",
+             previous_until = $2, digest = $3, hint = $4, expires_at = $5, \
+             rotated_from = hint, rotated_at = $7 WHERE id = $6",
         )
         .bind(rotation.grace_until.is_some())
         .bind(rotation.grace_until)
@@ -202,6 +213,7 @@ impl<D: Driver> TokenStore for SqlStore<D> {
         .bind(rotation.hint.as_str())
         .bind(rotation.expires_at)
         .bind(id)
+        .bind(rotation.at)
         .writes("token");
         Ok(self.write(update, with_audit(audit)).await? > 0)
     }
@@ -220,10 +232,10 @@ impl<D: Driver> TokenStore for SqlStore<D> {
             .await
     }
 
-    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<()> {
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAudit) -> StoreResult<bool> {
         let insert = Statement::insert("tokens", TOKEN_VALUES_COLUMNS, [token_values(token)]);
-        self.write(insert.writes("token"), always(audit)).await?;
-        Ok(())
+        self.insert_while_maker_exists(token, insert.writes("token"), audit)
+            .await
     }
 
     async fn rename_token(&self, id: &str, name: &str, audit: &NewAudit) -> StoreResult<bool> {
@@ -252,21 +264,33 @@ impl<D: Driver> TokenStore for SqlStore<D> {
         owner: Option<&str>,
         audit: &NewAudit,
     ) -> StoreResult<u64> {
-        let delete = match owner {
-            Some(owner) => {
-                Statement::new("DELETE FROM tokens WHERE created_at < $1 AND owner = $2")
-                    .bind(before)
-                    .bind(owner)
-            }
-            None => Statement::new("DELETE FROM tokens WHERE created_at < $1").bind(before),
+        let seed = match owner {
+            Some(owner) => Seed {
+                condition: "created_at < $1 AND owner = $2",
+                args: vec![Arg::from(before), Arg::from(owner)],
+            },
+            None => Seed {
+                condition: "created_at < $1",
+                args: vec![Arg::from(before)],
+            },
         };
         // Recorded even when nothing matched: pressing the incident button is itself news.
-        self.write(delete, counted(audit)).await
+        let deleted = self
+            .delete_with_made(&seed, |deleted| counted(audit)(deleted.len() as u64))
+            .await?;
+        Ok(deleted.len() as u64)
     }
 
-    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<bool> {
-        let delete = Statement::new("DELETE FROM tokens WHERE id = $1").bind(id);
-        Ok(self.write(delete, with_audit(audit)).await? > 0)
+    async fn delete_token(&self, id: &str, audit: &NewAudit) -> StoreResult<Option<Vec<String>>> {
+        let seed = Seed {
+            condition: "id = $1",
+            args: vec![Arg::from(id)],
+        };
+        let found = |deleted: &[Deleted]| deleted.iter().any(|token| token.seed);
+        let deleted = self
+            .delete_with_made(&seed, |deleted| found(deleted).then(|| audit.clone()))
+            .await?;
+        Ok(found(&deleted).then(|| also_deleted(&deleted)))
     }
 
     async fn delete_tokens_of(&self, owner: &str, audit: &NewAudit) -> StoreResult<u64> {

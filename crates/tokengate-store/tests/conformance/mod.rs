@@ -12,6 +12,7 @@ pub mod counter;
 pub mod forwarding;
 pub mod groups;
 pub mod known_addresses;
+pub mod lineage;
 pub mod outbox;
 pub mod sessions;
 pub mod settings_audit;
@@ -53,6 +54,11 @@ macro_rules! conformance_tests {
             tokens::tokens_filter_and_paging,
             tokens::token_times_round_trip_to_the_millisecond,
             tokens::tokens_over_a_maximum_are_counted_and_clamped_with_an_audit_record,
+            lineage::the_maker_and_the_last_rotation_are_stored_and_read_back,
+            lineage::deleting_a_token_deletes_what_it_made_transitively_and_nothing_else,
+            lineage::a_token_whose_maker_is_gone_is_not_stored,
+            lineage::revoke_before_also_deletes_what_the_revoked_tokens_made_later,
+            lineage::tokens_made_while_their_maker_is_deleted_never_outlive_it,
             settings_audit::settings_are_the_defaults_until_first_saved,
             settings_audit::settings_round_trip,
             settings_audit::audit_filter_and_paging,
@@ -178,6 +184,9 @@ pub fn token(id: &str, owner: &str, name: &str) -> TokenRecord {
         expires_at: None,
         last_used_at: None,
         last_used_ip: None,
+        made_by: None,
+        rotated_at: None,
+        rotated_from: None,
     }
 }
 

@@ -130,6 +130,7 @@ pub async fn token_grant_by_digest_is_the_records_id_owner_and_expiry(store: Sha
             .delete_token("tok-dated", &delete)
             .await
             .expect("delete")
+            .is_some()
     );
     assert_eq!(
         store
@@ -174,17 +175,22 @@ pub async fn token_delete_is_audited_and_a_missing_token_reports_false(store: Sh
     add_user(&store, "alice").await;
     let record = add_token(&store, token("tok-1", "alice", "CI")).await;
     let delete = audit(AuditAction::TokenDeleted).token("tok-1");
-    assert!(store.delete_token("tok-1", &delete).await.expect("delete"));
+    assert_eq!(
+        store.delete_token("tok-1", &delete).await.expect("delete"),
+        Some(Vec::new()),
+        "deleted, nothing else with it"
+    );
     assert_eq!(store.token("tok-1").await.expect("read"), None);
     assert_eq!(
         store.token_by_digest(&record.digest).await.expect("read"),
         None
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .delete_token("tok-1", &delete)
             .await
-            .expect("delete again")
+            .expect("delete again"),
+        None
     );
     assert_eq!(
         audit_actions(&store).await,

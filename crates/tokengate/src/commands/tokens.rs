@@ -29,10 +29,17 @@ pub async fn run(
                     ManageError::NotFound(_) => CommandError::TokenNotFound(id.clone()),
                     other => CommandError::Manage(other),
                 })?;
+            let token = &deleted.record;
             print_line(&format!(
                 "Deleted token {} \"{}\" of user \"{}\".",
-                deleted.id, deleted.name, deleted.owner
+                token.id, token.name, token.owner
             ))?;
+            if !deleted.also_deleted.is_empty() {
+                print_line(&format!(
+                    "Also deleted the tokens made by it: {}.",
+                    deleted.also_deleted.join(", ")
+                ))?;
+            }
             Ok(())
         }
         TokenCommand::Restrict { id, restrictions } => {

@@ -144,7 +144,7 @@ async fn create_token_for_user(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Revokes any token. Admins only.
+/// Revokes any token, and every token made by it, transitively. Admins only.
 #[utoipa::path(delete, path = "/admin/tokens/{id}", tag = "admin",
     params(("id" = String, Path, description = "Token id")), responses(
     (status = 204, description = "Revoked"),
@@ -193,8 +193,9 @@ pub struct RevokeBefore {
     user: Option<String>,
 }
 
-/// Revokes every token created before a time, for one user or everyone, in one audited
-/// transaction (`token.revoked_before` with the count). Admins only.
+/// Revokes every token created before a time, for one user or everyone, and every token made
+/// by one of them, in one audited transaction (`token.revoked_before` with the count, and the
+/// ids of those made by them in `also_deleted`). Admins only.
 #[utoipa::path(post, path = "/admin/revoke-before", tag = "admin", request_body = RevokeBefore, responses(
     (status = 200, description = "Revoked", body = Deleted),
     (status = 404, description = "No such user", body = ErrorBody),
