@@ -253,7 +253,7 @@ async fn on_two_nodes_the_old_secret_works_on_both_during_the_grace_and_on_neith
 async fn an_old_secret_in_its_grace_reaches_what_the_token_reaches_but_makes_and_changes_no_token()
 {
     let api = Api::start().await;
-    let id = alices_token_id(&api).await;
+    let id = api.alice_token_id().await;
     // A second token of alice's, which the old secret might try to take over.
     let sibling = json_of(
         api.alice(Method::POST, "/tokens", Some(json!({"name": "sibling"})))
@@ -325,6 +325,7 @@ async fn an_old_secret_in_its_grace_reaches_what_the_token_reaches_but_makes_and
         )
         .await;
     assert_eq!(child.status(), StatusCode::CREATED);
+}
 
 fn instant(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
