@@ -5,27 +5,30 @@
 //! ever upgraded through the gateway; any other `Upgrade` is dropped with the hop-by-hop
 //! headers.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-
-/// The method-override headers upstream frameworks honour.
-const OVERRIDES: [HeaderName; 3] = [
-    HeaderName::from_static("x-http-method-override"),
-    HeaderName::from_static("x-http-method"),
-    HeaderName::from_static("x-method-override"),
-];
+use axum::http::{HeaderMap, HeaderValue, header};
 
 /// Whether the request asks the upstream to write beyond its method: an override naming
-/// anything but GET, HEAD or OPTIONS (in any case, any count), or a WebSocket upgrade.
+/// anything but GET, HEAD or OPTIONS (in any case, any count), or a WebSocket upgrade. One
+/// pass over the header lines (usually a handful), no hashing: this runs on every request.
 pub fn asks_to_write(headers: &HeaderMap) -> bool {
-    let overrides = OVERRIDES.iter().any(|name| {
-        headers.get_all(name).iter().any(|value| {
-            let method = value.to_str().unwrap_or("").trim();
-            !["GET", "HEAD", "OPTIONS"]
-                .iter()
-                .any(|read| method.eq_ignore_ascii_case(read))
-        })
-    });
-    overrides || websocket_asked(headers).is_some()
+    let mut upgrade = false;
+    for (name, value) in headers {
+        match name.as_str() {
+            // The method-override headers upstream frameworks honour.
+            "x-http-method-override" | "x-http-method" | "x-method-override" => {
+                let method = value.to_str().unwrap_or("").trim();
+                let reads = ["GET", "HEAD", "OPTIONS"]
+                    .iter()
+                    .any(|read| method.eq_ignore_ascii_case(read));
+                if !reads {
+                    return true;
+                }
+            }
+            "upgrade" => upgrade = true,
+            _ => {}
+        }
+    }
+    upgrade && websocket_asked(headers).is_some()
 }
 
 /// The `Upgrade` value when the request asks for a WebSocket (`Connection: upgrade` and
@@ -47,6 +50,7 @@ pub fn websocket_asked(headers: &HeaderMap) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderName;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -303,7 +303,7 @@ pub async fn revoke(
             nav: visit.nav("admin-tokens"),
             title: "Revoke token",
             message: format!(
-                "Revoke {}'s token “{}” ({})? Anything using it stops working.",
+                "Revoke {}'s token “{}” ({})? Anything using it, or a token made with it, stops working.",
                 token.owner, token.name, token.hint
             ),
             action: format!("/tokengate/admin/tokens/{id}/delete"),

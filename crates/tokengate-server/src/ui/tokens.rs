@@ -323,7 +323,7 @@ pub async fn delete(
             nav: visit.nav(""),
             title: "Delete token",
             message: format!(
-                "Delete the token “{}” ({})? Anything using it stops working.",
+                "Delete the token “{}” ({})? Anything using it, or a token made with it, stops working.",
                 token.name, token.hint
             ),
             action: format!("/tokengate/tokens/{id}/delete"),
