@@ -115,6 +115,33 @@ pub struct StoredNotice {
     pub mail: Option<Mail>,
 }
 
+/// Every notice an audit record makes. The incident button for everyone
+/// (`token.revoked_before` without a user, its details naming each owner's count in `owners`)
+/// makes one notice per owner whose tokens went: each owner is mailed their own count, and
+/// webhooks get one `token.deleted` per owner. Every other record makes at most one.
+pub fn notices_of(audit: &NewAudit) -> Vec<NewNotice> {
+    let owners = audit
+        .details
+        .get("owners")
+        .and_then(Value::as_object)
+        .filter(|owners| !owners.is_empty());
+    match owners {
+        Some(owners) if audit.action == AuditAction::TokenRevokedBefore && audit.user.is_none() => {
+            owners
+                .iter()
+                .filter_map(|(owner, count)| {
+                    let mut one = audit.clone();
+                    one.user = Some(owner.clone());
+                    one.details =
+                        json!({"count": count.as_u64()?, "before": audit.details.get("before")});
+                    of_audit(&one)
+                })
+                .collect()
+        }
+        _ => of_audit(audit).into_iter().collect(),
+    }
+}
+
 /// The notice an audit record makes, if its change is one that notifies.
 pub fn of_audit(audit: &NewAudit) -> Option<NewNotice> {
     let user = audit.user.clone();

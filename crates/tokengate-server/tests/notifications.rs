@@ -395,3 +395,86 @@ async fn a_send_that_would_outlast_its_claim_is_cut_at_half_the_lease_and_tried_
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_incident_button_for_everyone_mails_each_owner_their_count_once() {
+    let Some(smtp) = SmtpServer::start(0.0) else {
+        return;
+    };
+    let hooks = Receiver::start(HOOK_SECRET, 0).await;
+    let app = TestApp::spawn_with(config(Some(&smtp), &[(&hooks.url(), &[])]), false).await;
+    people(&app, Some("alice@example.com")).await;
+    app.add_user("bob", "bob-password", false).await;
+    let bob = admin(&app, reqwest::Method::PATCH, "/admin/users/bob")
+        .json(&json!({"email": "bob@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), 200);
+    // Their own tokens (no mail for those), two of alice's and one of bob's.
+    for (user, password) in [
+        ("alice", "alice-password"),
+        ("alice", "alice-password"),
+        ("bob", "bob-password"),
+    ] {
+        let created = app
+            .client
+            .post(app.url("/tokengate/api/v1/tokens"))
+            .basic_auth(user, Some(password))
+            .json(&json!({"name": "ci"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let pressed = admin(&app, reqwest::Method::POST, "/admin/revoke-before")
+        .json(&json!({"before": Utc::now()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status(), 200);
+
+    smtp.wait_for(2, WAIT);
+    // Time for a repeat to show, were there one.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let messages = smtp.messages();
+    let mut mailed: Vec<(String, String)> = messages
+        .iter()
+        .map(|message| {
+            (
+                header(message, "To").unwrap_or_default(),
+                header(message, "Subject").unwrap_or_default(),
+            )
+        })
+        .collect();
+    mailed.sort();
+    assert_eq!(
+        mailed,
+        [
+            (
+                "alice <alice@example.com>".to_owned(),
+                "2 of your API tokens were deleted".to_owned()
+            ),
+            (
+                "bob <bob@example.com>".to_owned(),
+                "One of your API tokens was deleted".to_owned()
+            ),
+        ],
+        "each owner once, with their own count; root, who pressed it, has no tokens"
+    );
+    let received = hooks.wait_for(5, WAIT).await;
+    let mut deleted: Vec<(String, u64)> = received
+        .iter()
+        .filter(|hook| hook.event == "token.deleted")
+        .map(|hook| {
+            let tokens = &hook.body["data"]["tokens"];
+            (
+                tokens["owner"].as_str().unwrap_or_default().to_owned(),
+                tokens["count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    deleted.sort();
+    assert_eq!(deleted, [("alice".to_owned(), 2), ("bob".to_owned(), 1)]);
+    assert!(received.iter().all(|hook| hook.signed));
+}

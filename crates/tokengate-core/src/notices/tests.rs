@@ -196,3 +196,51 @@ fn failed_deliveries_wait_longer_each_time_and_stop_after_the_retry_period() {
         Outcome::Failed("550 no such user".into())
     );
 }
+
+#[test]
+fn the_incident_button_for_everyone_tells_each_owner_their_own_count() {
+    let everyone = NewAudit::new(
+        now(),
+        &Actor::User("root".into()),
+        AuditAction::TokenRevokedBefore,
+        &Origin::default(),
+    )
+    .details(json!({"before": "2026-06-01T11:00:00Z", "count": 3,
+                    "owners": {"alice": 2, "root": 1}, "also_deleted": []}));
+    let notices = notices_of(&everyone);
+    assert_eq!(notices.len(), 2, "one per owner: {notices:#?}");
+    let alice = &notices[0];
+    assert_eq!(alice.user.as_deref(), Some("alice"));
+    assert_eq!(alice.event, Event::TokenDeleted);
+    assert_eq!(
+        alice.data["tokens"],
+        json!({"owner": "alice", "count": 2, "before": "2026-06-01T11:00:00Z"})
+    );
+    assert_eq!(
+        alice.mail,
+        Some(Mail::DeletedForYou {
+            by: "root".into(),
+            count: Some(2)
+        })
+    );
+    assert_eq!(notices[1].user.as_deref(), Some("root"));
+    assert_eq!(
+        notices[1].mail, None,
+        "the admin who pressed it is not mailed"
+    );
+
+    // Nothing revoked: the press itself is still one webhook event, mailing nobody.
+    let nothing = NewAudit::new(
+        now(),
+        &Actor::User("root".into()),
+        AuditAction::TokenRevokedBefore,
+        &Origin::default(),
+    )
+    .details(json!({"before": "2026-06-01T11:00:00Z", "count": 0, "owners": {}}));
+    let notices = notices_of(&nothing);
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].mail, None);
+    // Every other record makes what `of_audit` makes.
+    let one = audit("root", AuditAction::TokenDeletedAll, "alice").details(json!({"count": 3}));
+    assert_eq!(notices_of(&one), vec![of_audit(&one).unwrap()]);
+}

@@ -156,6 +156,10 @@ pub fn text(kind: &Mail, data: &Value, public_url: &str) -> (String, String) {
             format!("Your API token \"{name}\" was deleted"),
             format!("{by} deleted your API token {described}. It no longer works."),
         ),
+        Mail::DeletedForYou { by, count: Some(1) } => (
+            "One of your API tokens was deleted".to_owned(),
+            format!("{by} deleted one of your API tokens. It no longer works."),
+        ),
         Mail::DeletedForYou {
             by,
             count: Some(count),

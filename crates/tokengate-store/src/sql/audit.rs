@@ -64,7 +64,7 @@ pub(crate) async fn insert_audit<D: Driver, C: Connection + ?Sized>(
     let insert = Statement::insert("audit", AUDIT_COLUMNS, [record_values(&record)?]);
     connection.execute(insert).await?;
     set_head(connection, record.id, &record.hash).await?;
-    if let Some(notice) = tokengate_core::notices::of_audit(audit) {
+    for notice in tokengate_core::notices::notices_of(audit) {
         super::outbox::insert_notice(connection, &notice).await?;
     }
     Ok(())
@@ -216,7 +216,7 @@ impl<D: Driver> AuditLog for SqlStore<D> {
         }
         let notices = records
             .iter()
-            .any(|audit| notices::of_audit(audit).is_some());
+            .any(|audit| !notices::notices_of(audit).is_empty());
         if !notices && let Some(appended) = self.driver.fast_append(records).await {
             return appended;
         }
@@ -239,7 +239,7 @@ impl<D: Driver> AuditLog for SqlStore<D> {
             .await?;
         set_head(&mut *transaction, last_id, &last_hash).await?;
         for audit in records {
-            if let Some(notice) = notices::of_audit(audit) {
+            for notice in notices::notices_of(audit) {
                 super::outbox::insert_notice(&mut *transaction, &notice).await?;
             }
         }

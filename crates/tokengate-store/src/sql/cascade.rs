@@ -32,11 +32,23 @@ impl Seed {
     }
 }
 
-/// One deleted token: its id, and whether the seed chose it (else its maker was deleted).
+/// One deleted token: its id, its owner, and whether the seed chose it (else its maker was
+/// deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Deleted {
     pub id: String,
+    pub owner: String,
     pub seed: bool,
+}
+
+/// How many of the deleted tokens each owner lost, as a JSON object (`{"alice": 2}`).
+pub(crate) fn owners(deleted: &[Deleted]) -> serde_json::Value {
+    let mut counts = serde_json::Map::new();
+    for token in deleted {
+        let count = counts.entry(token.owner.clone()).or_insert(0.into());
+        *count = (count.as_u64().unwrap_or(0) + 1).into();
+    }
+    serde_json::Value::Object(counts)
 }
 
 /// The ids of the tokens deleted only because their maker was, in order.
@@ -56,7 +68,7 @@ const DELETE_WITH_MADE: &str = "WITH RECURSIVE doomed (id) AS (\
      SELECT id FROM tokens WHERE {seed} \
      UNION SELECT tokens.id FROM tokens JOIN doomed ON tokens.made_by = doomed.id) \
      DELETE FROM tokens WHERE id IN (SELECT id FROM doomed) \
-     RETURNING id, ({seed}) AS seed";
+     RETURNING id, owner, ({seed}) AS seed";
 
 /// Locks the rows of the users the statement `owners` (`SELECT name FROM users …`) selects
 /// until the transaction ends, in name order, where the database locks rows.
@@ -90,6 +102,7 @@ impl<D: Driver> SqlStore<D> {
             .fetch_all(seed.statement(DELETE_WITH_MADE), |row| {
                 Ok(Deleted {
                     id: row.text("id")?,
+                    owner: row.text("owner")?,
                     seed: row.flag("seed")?,
                 })
             })

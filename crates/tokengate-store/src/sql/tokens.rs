@@ -7,7 +7,7 @@
 //! [`TOKEN_VALUES_COLUMNS`]) and [`token_from_row`]; creation, export and import follow.
 
 use super::audit::with_audit;
-use super::cascade::{Deleted, Seed, also_deleted};
+use super::cascade::{Deleted, Seed, also_deleted, owners};
 use super::{Arg, Columns, Connection, Driver, SqlStore, Statement};
 use crate::paging::page_size;
 use crate::records::{folded, latest_uses, with_count};
@@ -275,8 +275,17 @@ impl<D: Driver> TokenStore for SqlStore<D> {
             },
         };
         // Recorded even when nothing matched: pressing the incident button is itself news.
+        // For everyone, the record names each owner's count: each owner is told (SPEC §12).
         let deleted = self
-            .delete_with_made(&seed, |deleted| counted(audit)(deleted.len() as u64))
+            .delete_with_made(&seed, |deleted| {
+                let mut record = counted(audit)(deleted.len() as u64)?;
+                if owner.is_none()
+                    && let Some(details) = record.details.as_object_mut()
+                {
+                    details.insert("owners".into(), owners(deleted));
+                }
+                Some(record)
+            })
             .await?;
         Ok(deleted.len() as u64)
     }

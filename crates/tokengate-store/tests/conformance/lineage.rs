@@ -169,7 +169,8 @@ pub async fn revoke_before_also_deletes_what_the_revoked_tokens_made_later(store
     assert_eq!(count, 3, "tok-new with tok-n, and bob's");
     assert_eq!(
         all_audit(&store).await[0].details,
-        json!({"count": 3, "also_deleted": ["tok-n"]})
+        json!({"count": 3, "also_deleted": ["tok-n"], "owners": {"alice": 2, "bob": 1}}),
+        "for everyone, each owner's count: each is told"
     );
 }
 
