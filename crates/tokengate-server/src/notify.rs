@@ -50,8 +50,8 @@ impl Notifier {
             .webhooks
             .iter()
             .map(|hook| {
-                let ca_file = Some(hook.ca_file.as_str()).filter(|path| !path.is_empty());
-                Ok((hook.clone(), webhook::client(ca_file)?))
+                let client = webhook::client(crate::tls::ca_file(&hook.ca_file))?;
+                Ok((hook.clone(), client))
             })
             .collect::<Result<_, String>>()?;
         Ok(Self {

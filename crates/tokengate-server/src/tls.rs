@@ -37,6 +37,11 @@ pub fn upstream_connector(ca_file: Option<&str>) -> Result<TlsConnector, String>
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
+/// A `ca_file` setting as an option: `""` means the system's roots.
+pub fn ca_file(path: &str) -> Option<&str> {
+    (!path.is_empty()).then_some(path)
+}
+
 /// The certificates of the PEM file `path`: at least one, each readable.
 pub fn ca_certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)

@@ -51,7 +51,7 @@ impl Ldap {
             .get(..8)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ldaps://"));
         let tls = if ldaps || config.start_tls {
-            let ca_file = Some(config.ca_file.as_str()).filter(|path| !path.is_empty());
+            let ca_file = crate::tls::ca_file(&config.ca_file);
             let tls = crate::tls::client_config(ca_file)
                 .map_err(|problem| DirectoryError::Config(format!("ldap.{problem}")))?;
             Some(Arc::new(tls))

@@ -104,7 +104,7 @@ impl Oidc {
             .client_secret
             .clone()
             .ok_or_else(|| "oidc.client_secret_file: no client secret".to_owned())?;
-        let ca_file = Some(config.ca_file.as_str()).filter(|path| !path.is_empty());
+        let ca_file = crate::tls::ca_file(&config.ca_file);
         Ok(Self {
             client_id: ClientId::new(config.client_id.clone()),
             client_secret,

@@ -103,8 +103,13 @@ impl RouteTable {
                 strip_prefix: route.strip_prefix,
                 websocket: route.websocket,
                 browser_sso: route.browser_sso,
-                upstream: Upstream::new(&route.upstream, ca_file(&route.ca_file), timeout, workers)
-                    .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
+                upstream: Upstream::new(
+                    &route.upstream,
+                    crate::tls::ca_file(&route.ca_file),
+                    timeout,
+                    workers,
+                )
+                .map_err(|problem| format!("route \"{}\": {problem}", route.name))?,
                 counters: metrics.upstream_counters(&route.name),
             });
         }
@@ -166,10 +171,6 @@ impl Upstream {
             Err(_) => Err(SendFailure::TimedOut(self.timeout)),
         }
     }
-}
-
-fn ca_file(path: &str) -> Option<&str> {
-    (!path.is_empty()).then_some(path)
 }
 
 /// Whether `path` is under `prefix` on a segment boundary.

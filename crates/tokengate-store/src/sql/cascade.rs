@@ -43,12 +43,11 @@ pub(crate) struct Deleted {
 
 /// How many of the deleted tokens each owner lost, as a JSON object (`{"alice": 2}`).
 pub(crate) fn owners(deleted: &[Deleted]) -> serde_json::Value {
-    let mut counts = serde_json::Map::new();
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
     for token in deleted {
-        let count = counts.entry(token.owner.clone()).or_insert(0.into());
-        *count = (count.as_u64().unwrap_or(0) + 1).into();
+        *counts.entry(&token.owner).or_default() += 1;
     }
-    serde_json::Value::Object(counts)
+    serde_json::json!(counts)
 }
 
 /// The ids of the tokens deleted only because their maker was, in order.
